@@ -18,7 +18,7 @@ setup: $(VENV)/.installed ## create .venv with the pinned requirements and the p
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet -r requirements.txt
-	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	$(PIP) install --quiet --no-deps -e .
 	touch $@
 
 clean: ## remove generated data, results and caches (keeps .venv)

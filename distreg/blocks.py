@@ -1,0 +1,228 @@
+"""Block functions and merges: the distributed aggregates every method is made of.
+
+An aggregate turns one parsed block (:class:`distreg.loader.Parsed`) into a
+*partial* (a dict of counts and numpy arrays), and merges two partials into one
+with an associative ``merge``. Engines only run "map the block function, merge,
+collect"; the driver turns the total into an answer (:mod:`distreg.solvers`).
+
+Partials travel between tasks as JSON (:func:`encode` / :func:`decode`): float64
+as numbers that round-trip exactly, extended precision (``np.longdouble``) as a
+pair of float64 (hi + lo), which holds its 64-bit mantissa exactly.
+
+LibSVM blocks may have fewer feature columns than others (absent features are
+0); merges pad the narrower partial with zeros, which is exact for every
+aggregate here.
+
+Every partial has ``n`` (rows used), ``n_bad`` (rows rejected) and the label's
+count-mean-M2 (``y_mean``, ``y_m2``, merged by Chan et al.'s pairwise update),
+which gives the total sum of squares without cancellation.
+"""
+
+import numpy as np
+
+LD = np.longdouble
+
+
+# --------------------------------------------------------------------------- common parts
+
+def _y_stats(y):
+    if len(y) == 0:
+        return dict(n=0, y_mean=0.0, y_m2=0.0)
+    mean = float(np.mean(y))
+    return dict(n=int(len(y)), y_mean=mean, y_m2=float(np.sum((y - mean) ** 2)))
+
+
+def _merge_y_stats(a, b):
+    n = a['n'] + b['n']
+    if a['n'] == 0 or b['n'] == 0:
+        src = a if b['n'] == 0 else b
+        return dict(n=n, y_mean=src['y_mean'], y_m2=src['y_m2'])
+    delta = b['y_mean'] - a['y_mean']
+    mean = a['y_mean'] + delta * b['n'] / n
+    m2 = a['y_m2'] + b['y_m2'] + delta * delta * a['n'] * b['n'] / n
+    return dict(n=n, y_mean=mean, y_m2=m2)
+
+
+def _pad_vector(v, p):
+    if len(v) == p:
+        return v
+    out = np.zeros(p, dtype=v.dtype)
+    out[:len(v)] = v
+    return out
+
+
+def _pad_square(m, p, before=None):
+    """Pad a square matrix to p x p with zero rows/columns, inserted at ``before`` (default end)."""
+    k = m.shape[0]
+    if k == p:
+        return m
+    at = k if before is None else before
+    idx = np.r_[np.arange(at), np.arange(at + p - k, p)]
+    out = np.zeros((p, p), dtype=m.dtype)
+    out[np.ix_(idx, idx)] = m
+    return out
+
+
+class Aggregate:
+    """One distributed aggregate: ``block(parsed, design, params)`` and ``merge(a, b)``."""
+    name = None
+
+    def block(self, parsed, design, params):
+        part = _y_stats(parsed.y)
+        part['n_bad'] = len(parsed.rejects)
+        if part['n']:
+            part.update(self._block(parsed, design, params))
+        return part
+
+    def merge(self, a, b):
+        out = _merge_y_stats(a, b)
+        out['n_bad'] = a['n_bad'] + b['n_bad']
+        if a['n'] == 0 or b['n'] == 0:
+            src = a if b['n'] == 0 else b
+            out.update({k: v for k, v in src.items() if k not in out})
+        else:
+            out.update(self._merge(a, b))
+        return out
+
+    def _block(self, parsed, design, params):
+        raise NotImplementedError
+
+    def _merge(self, a, b):
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- normal
+
+class Gram(Aggregate):
+    """``X'X``, ``X'y`` and ``y'y`` of the block's model matrix (the normal equations)."""
+    name = 'gram'
+
+    def _block(self, parsed, design, params):
+        X = design.matrix(parsed.X)
+        y = parsed.y
+        return dict(xtx=X.T @ X, xty=X.T @ y, yty=float(y @ y))
+
+    def _merge(self, a, b):
+        p = max(len(a['xty']), len(b['xty']))
+        return dict(xtx=_pad_square(a['xtx'], p) + _pad_square(b['xtx'], p),
+                    xty=_pad_vector(a['xty'], p) + _pad_vector(b['xty'], p),
+                    yty=a['yty'] + b['yty'])
+
+
+# --------------------------------------------------------------------------- qr
+
+def _r_factor(Z):
+    """Upper-triangular R (k x k) of Z (rows x k), rows padded with zeros when rows < k."""
+    k = Z.shape[1]
+    R = np.linalg.qr(Z, mode='r')
+    if R.shape[0] < k:
+        R = np.vstack([R, np.zeros((k - R.shape[0], k))])
+    # A unique sign makes R independent of how the rows were split.
+    signs = np.where(np.diag(R) < 0, -1.0, 1.0)
+    return R * signs[:, None]
+
+
+class TSQR(Aggregate):
+    """R factor of the block ``[X y]``; merged by QR of the two stacked R's (TSQR).
+
+    R'R equals [X y]'[X y], but R is formed by orthogonal transformations of the
+    data itself, so it keeps the digits that forming X'X loses.
+    """
+    name = 'tsqr'
+
+    def _block(self, parsed, design, params):
+        X = design.matrix(parsed.X)
+        return dict(r=_r_factor(np.column_stack([X, parsed.y])))
+
+    def _merge(self, a, b):
+        p = max(a['r'].shape[0], b['r'].shape[0])
+        # the label's column is the last: pad feature columns in front of it
+        ra = _pad_square(a['r'], p, before=a['r'].shape[0] - 1)
+        rb = _pad_square(b['r'], p, before=b['r'].shape[0] - 1)
+        return dict(r=_r_factor(np.vstack([ra, rb])))
+
+
+class Refine(Aggregate):
+    """``g = X'(y - X theta)`` and ``sum r^2`` with the residual in extended precision.
+
+    The model matrix is formed in ``np.longdouble`` from the parsed doubles (so
+    powers keep 64 bits), and the residual, the products and their sums are all
+    extended precision: the correction solved from ``g`` then recovers the digits
+    that the float64 R factor could not.
+    """
+    name = 'refine'
+
+    def _block(self, parsed, design, params):
+        theta = np.asarray(params['theta'], dtype=LD)
+        X = design.matrix(parsed.X, dtype=LD)
+        r = parsed.y.astype(LD) - X @ theta[:X.shape[1]]
+        return dict(g=X.T @ r, rss=np.sum(r * r))
+
+    def _merge(self, a, b):
+        p = max(len(a['g']), len(b['g']))
+        return dict(g=_pad_vector(a['g'], p) + _pad_vector(b['g'], p), rss=a['rss'] + b['rss'])
+
+
+AGGREGATES = {agg.name: agg for agg in (Gram(), TSQR(), Refine())}
+
+
+def register(aggregate):
+    """Add an aggregate (used by the iterative methods' module)."""
+    AGGREGATES[aggregate.name] = aggregate
+    return aggregate
+
+
+def block_partial(name, parsed, design, params=None):
+    return AGGREGATES[name].block(parsed, design, params or {})
+
+
+def merge_partials(name, a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return AGGREGATES[name].merge(a, b)
+
+
+def merge_all(name, partials):
+    total = None
+    for part in partials:
+        total = merge_partials(name, total, part)
+    return total
+
+
+# --------------------------------------------------------------------------- JSON
+
+def encode(part):
+    """JSON-ready form of a partial: exact float64 numbers, longdouble as hi/lo pairs."""
+    out = {}
+    for k, v in part.items():
+        if isinstance(v, np.ndarray) or isinstance(v, np.generic):
+            arr = np.asarray(v)
+            if arr.dtype == LD:
+                hi = arr.astype(np.float64)
+                lo = (arr - hi.astype(LD)).astype(np.float64)
+                out[k] = {'ld': hi.tolist(), 'lo': lo.tolist()}
+            elif arr.dtype.kind in 'iu':
+                out[k] = {'i8': arr.tolist()}
+            else:
+                out[k] = {'f8': arr.astype(np.float64).tolist()}
+        else:
+            out[k] = v
+    return out
+
+
+def decode(obj):
+    """Inverse of :func:`encode`."""
+    out = {}
+    for k, v in obj.items():
+        if isinstance(v, dict):
+            if 'ld' in v:
+                out[k] = np.asarray(v['ld'], dtype=LD) + np.asarray(v['lo'], dtype=LD)
+            elif 'i8' in v:
+                out[k] = np.asarray(v['i8'], dtype=np.int64)
+            else:
+                out[k] = np.asarray(v['f8'], dtype=np.float64)
+        else:
+            out[k] = v
+    return out

@@ -1,0 +1,169 @@
+"""The ``distreg`` command line: generate, fit, compare.
+
+    distreg generate --rows N --features P [--model linear|logistic] [--noise S] [--seed K]
+                     [--format csv|libsvm] --out PATH
+    distreg fit INPUT --engine ENGINE --method METHOD [options] [--out RESULT.json]
+    distreg compare RESULT.json... [--reference TRUTH.json] [--rtol R]
+
+Exit status: 0 on success; 1 when the input or the fit fails (with a one-line
+reason) or when ``compare`` finds a disagreement; 2 on a usage error.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+from distreg import compare as compare_mod
+from distreg import fit as fit_mod
+from distreg import generate as generate_mod
+from distreg import result
+from distreg.errors import DistregError, format_bad_row
+from distreg.loader import BAD_ROW_POLICIES, FORMAT_CHOICES, MODELS
+
+#: engine name -> (module, factory) ; imported only when used, so the core
+#: never imports mrjob or pyspark.
+ENGINES = {
+    'numpy': ('distreg.numpy_engine', 'NumpyEngine'),
+    'mrjob-inline': ('jobs.engine', 'MRJobEngine'),
+    'mrjob-local': ('jobs.engine', 'MRJobEngine'),
+    'mrjob-hadoop': ('jobs.engine', 'MRJobEngine'),
+    'mrjob-emr': ('jobs.engine', 'MRJobEngine'),
+    'spark-rdd': ('spark_jobs.engine', 'SparkEngine'),
+    'spark-mllib': ('spark_jobs.engine', 'SparkEngine'),
+}
+
+
+def make_engine(name, path, master=None):
+    """Build the engine called ``name`` for input ``path``."""
+    if name not in ENGINES:
+        raise DistregError('unknown engine %r; supported: %s' % (name, ', '.join(ENGINES)))
+    module, factory = ENGINES[name]
+    try:
+        cls = getattr(importlib.import_module(module), factory)
+    except (ImportError, AttributeError) as e:
+        raise DistregError('engine %s is not available: %s' % (name, e))
+    if name == 'numpy':
+        return cls(path)
+    if name.startswith('spark'):
+        return cls(path, name, master=master)
+    return cls(path, name)
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog='distreg', description=__doc__.split('\n')[0])
+    sub = p.add_subparsers(dest='command', required=True)
+
+    g = sub.add_parser('generate', help='write synthetic data and its truth file')
+    g.add_argument('--rows', type=int, required=True)
+    g.add_argument('--features', type=int, required=True)
+    g.add_argument('--model', choices=MODELS, default='linear')
+    g.add_argument('--noise', type=float, default=0.1,
+                   help='standard deviation of the label noise (linear). Default: %(default)s')
+    g.add_argument('--seed', type=int, default=0)
+    g.add_argument('--format', choices=('csv', 'libsvm'), default='csv')
+    g.add_argument('--out', required=True, help='data file; the truth goes to OUT.truth.json')
+
+    f = sub.add_parser('fit', help='fit a model with one engine')
+    f.add_argument('input', help='a file, a directory of part files, a glob, hdfs://, s3://')
+    f.add_argument('--engine', required=True, choices=sorted(ENGINES))
+    f.add_argument('--method', default='normal', choices=fit_mod.METHODS)
+    f.add_argument('--model', default='linear', choices=MODELS)
+    f.add_argument('--no-intercept', dest='intercept', action='store_false', default=True)
+    f.add_argument('--ridge', type=float, default=0.0,
+                   help='L2 penalty on every coefficient but the intercept')
+    f.add_argument('--poly-degree', type=int, default=1,
+                   help='each raw feature x gives x, x^2, ..., x^D')
+    f.add_argument('--label-col', default=None,
+                   help='label column by name (needs a header) or index. Default: first')
+    f.add_argument('--format', choices=FORMAT_CHOICES, default='auto',
+                   help='input format; auto: LibSVM when the first line reads '
+                        '"label idx:val ...", else CSV')
+    f.add_argument('--bad-rows', choices=BAD_ROW_POLICIES, default='fail')
+    f.add_argument('--max-iter', type=int, default=None)
+    f.add_argument('--tol', type=float, default=None)
+    f.add_argument('--master', default=None, help='Spark master (spark engines). '
+                   'Default: local[*]')
+    f.add_argument('--out', default=None, help='write the result record (JSON) here')
+    f.add_argument('--rejects', default=None,
+                   help='with --bad-rows skip: where the rejected rows go (JSON lines). '
+                        'Default: OUT.rejects.jsonl, or distreg-rejects.jsonl')
+    f.add_argument('--quiet', action='store_true', help='no summary table on stdout')
+
+    c = sub.add_parser('compare', help='compare result records side by side')
+    c.add_argument('records', nargs='+')
+    c.add_argument('--reference', default=None, help='truth file or result record')
+    c.add_argument('--rtol', type=float, default=1e-6,
+                   help='largest norm-wise relative difference that agrees. Default: %(default)s')
+    return p
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        return {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare}[
+            args.command](args)
+    except DistregError as e:
+        print('distreg: error: %s' % e, file=sys.stderr)
+        return 1
+
+
+def cmd_generate(args):
+    _make_parent(args.out)
+    generate_mod.generate(args.rows, args.features, args.out, model=args.model,
+                          noise=args.noise, seed=args.seed, fmt=args.format)
+    print('wrote %s (%d rows x %d features) and %s'
+          % (args.out, args.rows, args.features, generate_mod.truth_path(args.out)),
+          file=sys.stderr)
+    return 0
+
+
+def cmd_fit(args):
+    options = fit_mod.FitOptions(
+        method=args.method, model=args.model, intercept=args.intercept, ridge=args.ridge,
+        poly_degree=args.poly_degree, label_col=args.label_col, bad_rows=args.bad_rows,
+        max_iter=args.max_iter, tol=args.tol, format=args.format).validate()
+    engine = make_engine(args.engine, args.input, master=args.master)
+    names = []
+    record = fit_mod.fit(engine, options, names=names)
+    rejects = getattr(engine, 'rejects', [])
+    if len(rejects) != record['n_bad_rows']:
+        raise DistregError('internal error: %d rows rejected but %d kept'
+                           % (record['n_bad_rows'], len(rejects)))
+    if record['n_bad_rows']:
+        path = args.rejects or (args.out + '.rejects.jsonl' if args.out
+                                else 'distreg-rejects.jsonl')
+        _make_parent(path)
+        with open(path, 'w') as f:
+            for bad in rejects:
+                f.write(json.dumps(bad) + '\n')
+        print('distreg: %d bad rows skipped; they are in %s (first: %s)'
+              % (record['n_bad_rows'], path, format_bad_row(rejects[0]) if rejects else '-'),
+              file=sys.stderr)
+    if args.out:
+        _make_parent(args.out)
+        result.write(record, args.out)
+    if not args.quiet:
+        print(result.summary(record, names))
+    if args.out:
+        print('wrote %s' % args.out, file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args):
+    records = [compare_mod.load_any(p) for p in args.records]
+    reference = compare_mod.load_any(args.reference) if args.reference else None
+    table, ok = compare_mod.compare(records, reference, rtol=args.rtol)
+    print(table)
+    return 0 if ok else 1
+
+
+def _make_parent(path):
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Errors that distreg shows to its users: each says what failed, the value, and what was expected."""
+
+
+class DistregError(Exception):
+    """Base class: a problem the user can act on (the command line prints the message, no traceback)."""
+
+
+class BadInputError(DistregError):
+    """A row (or the whole input) that cannot be used.
+
+    Carries where the problem is, so every engine reports it the same way:
+    ``file``, 1-based ``line`` (None when an engine only knows the byte offset),
+    ``offset`` (byte offset of the line in the file), ``text`` (the line) and ``reason``.
+    """
+
+    def __init__(self, reason, file=None, line=None, offset=None, text=None):
+        self.reason = reason
+        self.file = file
+        self.line = line
+        self.offset = offset
+        self.text = text
+        super().__init__(self._message())
+
+    def _message(self):
+        return format_bad_row(self.to_dict())
+
+    def to_dict(self):
+        return dict(file=self.file, line=self.line, offset=self.offset,
+                    text=self.text, reason=self.reason)
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(d['reason'], file=d.get('file'), line=d.get('line'),
+                   offset=d.get('offset'), text=d.get('text'))
+
+
+class EmptyInputError(BadInputError):
+    """The input has no data rows at all."""
+
+
+class SingularMatrixError(DistregError):
+    """The normal equations or the R factor are singular: no unique solution exists."""
+
+
+class NotConvergedError(DistregError):
+    """An iterative method failed in a way that leaves no usable answer (e.g. non-finite loss)."""
+
+
+def format_bad_row(d):
+    """One-line description of a bad row: ``file, line N: reason; the line was: '...'``."""
+    where = d.get('file') or ''
+    if d.get('line') is not None:
+        where += ', line %d' % d['line']
+    elif d.get('offset') is not None:
+        where += ', byte offset %d' % d['offset']
+    msg = '%s: %s' % (where.lstrip(', '), d['reason']) if where else d['reason']
+    text = d.get('text')
+    if text is not None:
+        if len(text) > 200:
+            text = text[:200] + '...'
+        msg += '; the line was: %r' % text
+    return msg

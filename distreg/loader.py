@@ -1,0 +1,485 @@
+"""The shared data loader: text lines -> numpy blocks, the same way for every engine.
+
+Every engine hands this module byte chunks that start and end on line boundaries,
+together with where they came from (file, byte offset, line number when known).
+A chunk becomes a block ``(X_raw, y)`` of float64: the label column and the raw
+feature columns, in file order. The model matrix (intercept, powers) is formed
+later by :class:`distreg.design.Design`.
+
+Parsing is vectorised: a CSV chunk is parsed at once by pyarrow's C++ reader
+(correctly rounded, the same doubles as Python's ``float``). Only when that fast
+path finds something wrong (a parse error, an empty field, NaN/Inf, a bad label)
+is the chunk parsed again line by line, to report exactly which line is bad and
+why, or, with ``bad_rows='skip'``, to keep the good lines and the rejected ones.
+
+Formats
+-------
+csv
+    Numbers separated by ``,``, one row per line. The first line of a file is a
+    header when none of its fields is a number. The label is a column chosen by
+    name or index (default: the first).
+libsvm
+    ``label idx:val idx:val ...`` with 1-based, strictly ascending indices;
+    absent features are 0.
+"""
+
+import glob
+import gzip
+import io
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from distreg.errors import BadInputError, DistregError, EmptyInputError
+
+FORMATS = ('csv', 'libsvm')
+#: What --format accepts: a format, or auto (told from the first line).
+FORMAT_CHOICES = ('auto',) + FORMATS
+BAD_ROW_POLICIES = ('fail', 'skip')
+MODELS = ('linear', 'logistic')
+
+#: Bytes per parsed chunk: large enough to amortise the parser call, small enough
+#: that a block (rows x columns of float64) stays in cache-friendly sizes.
+CHUNK_BYTES = 4 << 20
+
+# A number as the loader accepts it: decimal or scientific notation, or nan/inf
+# (which then fail the finiteness check with their own message). Python's float()
+# alone would also take '1_000', which no CSV writer means as a number.
+_NUMBER = re.compile(
+    r'\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)\s*\Z',
+    re.IGNORECASE)
+
+
+_LIBSVM_LINE = re.compile(r'\s*\S+(\s+\d+:\S+)+\s*\Z')
+
+
+def parse_number(text):
+    """Parse one field; return a float or None when it is not a number."""
+    if _NUMBER.match(text):
+        return float(text)
+    return None
+
+
+@dataclass(frozen=True)
+class Schema:
+    """How to read the rows of one input: format, width, label, bad-row policy.
+
+    ``n_fields`` is the number of comma-separated fields of a CSV row (None for
+    LibSVM, whose width is discovered from the data). ``label`` is the index of the
+    label column (CSV). ``names`` are the header's names, when there is a header.
+    ``model`` matters for rows: a logistic label must be 0 or 1.
+    """
+    format: str = 'csv'
+    n_fields: int = None
+    label: int = 0
+    names: tuple = None
+    bad_rows: str = 'fail'
+    model: str = 'linear'
+
+    def __post_init__(self):
+        _check_choice('format', self.format, FORMATS)
+        _check_choice('bad_rows', self.bad_rows, BAD_ROW_POLICIES)
+        _check_choice('model', self.model, MODELS)
+
+    def feature_names(self):
+        """Names of the raw features in file order (generated when there is no header)."""
+        if self.format == 'csv':
+            if self.names:
+                return [n for i, n in enumerate(self.names) if i != self.label]
+            return ['x%d' % i for i in range(1, self.n_fields)]
+        return None  # LibSVM: known only once the data is read (x1..xP)
+
+    def to_json(self):
+        d = dict(self.__dict__)
+        d['names'] = list(self.names) if self.names else None
+        return json.dumps(d, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        d = json.loads(text)
+        if d.get('names'):
+            d['names'] = tuple(d['names'])
+        return cls(**d)
+
+
+def _check_choice(what, value, choices):
+    if value not in choices:
+        raise DistregError('%s must be one of %s, not %r' % (what, ', '.join(choices), value))
+
+
+def is_header(line):
+    """True when a CSV line is a header: not blank and none of its fields is a number."""
+    fields = line.split(',')
+    return bool(line.strip()) and all(parse_number(f) is None for f in fields)
+
+
+def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='linear',
+                 source='<input>'):
+    """Build the :class:`Schema` from the first line of the input.
+
+    ``label_col`` is a column name (needs a header), an index (``'0'``, ``3``,
+    ``-1`` for the last) or None for the first column.
+    """
+    _check_choice('format', fmt, FORMAT_CHOICES)
+    if first_line is None:
+        raise EmptyInputError('the input is empty: no rows to fit', file=source)
+    first_line = first_line.rstrip('\r\n')
+    if fmt == 'auto':
+        fmt = 'libsvm' if _LIBSVM_LINE.match(first_line) else 'csv'
+    if fmt == 'libsvm':
+        if label_col not in (None, 0, '0'):
+            raise DistregError('--label-col does not apply to LibSVM input: '
+                               'the label is always the first token')
+        return Schema('libsvm', None, 0, None, bad_rows, model)
+    fields = first_line.split(',')
+    names = tuple(f.strip() for f in fields) if is_header(first_line) else None
+    n = len(fields)
+    if n < 2:
+        raise BadInputError('a CSV row needs a label and at least one feature, found %d field'
+                            % n, file=source, line=1, offset=0, text=first_line)
+    label = _resolve_label(label_col, names, n, source)
+    return Schema('csv', n, label, names, bad_rows, model)
+
+
+def _resolve_label(label_col, names, n, source):
+    if label_col is None:
+        return 0
+    text = str(label_col).strip()
+    if re.fullmatch(r'[+-]?\d+', text):
+        idx = int(text)
+        if not -n <= idx < n:
+            raise DistregError('--label-col %s is out of range: %s has %d columns (0..%d)'
+                               % (text, source, n, n - 1))
+        return idx % n
+    if names is None:
+        raise DistregError('--label-col %r is a name, but %s has no header line; '
+                           'give a column index (0..%d) instead' % (text, source, n - 1))
+    if text not in names:
+        raise DistregError('--label-col %r is not a column of %s; its columns are: %s'
+                           % (text, source, ', '.join(names)))
+    return names.index(text)
+
+
+# --------------------------------------------------------------------------- chunks
+
+@dataclass
+class Chunk:
+    """Bytes of whole lines and where they come from.
+
+    ``offset`` is the byte offset of ``data[0]`` in ``file``; ``line`` the 1-based
+    number of its first line, or None when the reader started mid-file (a Hadoop
+    split) and cannot know it.
+    """
+    data: bytes
+    file: str
+    offset: int = 0
+    line: int = 1
+
+
+def iter_chunks(stream, file, offset=0, line=1, chunk_bytes=CHUNK_BYTES, skip_header=True):
+    """Yield :class:`Chunk` objects of whole lines read from a binary stream.
+
+    At the start of a file (``offset == 0``) a CSV header line is skipped when
+    ``skip_header`` is true; the line numbers that follow still count it.
+    """
+    rest = b''
+    at_start = offset == 0
+    while True:
+        data = stream.read(chunk_bytes)
+        if not data:
+            break
+        data = rest + data
+        cut = data.rfind(b'\n') + 1
+        if cut == 0:  # no complete line yet: read more
+            rest = data
+            continue
+        rest = data[cut:]
+        chunk = Chunk(data[:cut], file, offset, line)
+        offset += cut
+        if line is not None:
+            line += chunk.data.count(b'\n')
+        if at_start and skip_header:
+            chunk = _drop_header(chunk)
+        at_start = False
+        if chunk.data:
+            yield chunk
+    if rest:
+        chunk = Chunk(rest if rest.endswith(b'\n') else rest + b'\n', file, offset, line)
+        if at_start and skip_header:
+            chunk = _drop_header(chunk)
+        if chunk.data:
+            yield chunk
+
+
+def _drop_header(chunk):
+    end = chunk.data.find(b'\n') + 1
+    first = chunk.data[:end].decode('utf-8', 'replace').rstrip('\r\n')
+    if not is_header(first):
+        return chunk
+    return Chunk(chunk.data[end:], chunk.file, chunk.offset + end,
+                 None if chunk.line is None else chunk.line + 1)
+
+
+def read_first_line(path):
+    """First line of a local input (file, directory of part files, glob), or None if empty."""
+    for p in expand_paths(path):
+        with open_input(p) as f:
+            line = f.readline()
+            if line:
+                return line.decode('utf-8', 'replace')
+    return None
+
+
+def expand_paths(path):
+    """Local files of an input: a file, a directory of part files, or a glob.
+
+    Directory entries starting with ``_`` or ``.`` (``_SUCCESS``, ``.crc``) are
+    skipped, as Hadoop does.
+    """
+    if any(ch in path for ch in '*?['):
+        matches = sorted(glob.glob(path))
+        if not matches:
+            raise DistregError('no input matches %s' % path)
+        return [f for m in matches for f in expand_paths(m)]
+    if os.path.isdir(path):
+        files = sorted(os.path.join(path, f) for f in os.listdir(path)
+                       if not f.startswith(('_', '.')))
+        return [f for f in files if os.path.isfile(f)]
+    if not os.path.exists(path):
+        raise DistregError('input not found: %s' % path)
+    return [path]
+
+
+def open_input(path):
+    """Open a local input file as a binary stream (``.gz`` decompressed)."""
+    if path.endswith('.gz'):
+        return gzip.open(path, 'rb')
+    return open(path, 'rb', buffering=0)
+
+
+def fill_line_numbers(bad_rows):
+    """Give bad-row dicts that only know their byte offset a line number.
+
+    Engines reading a split from the middle of a file (Hadoop, mrjob's local
+    runner) know the byte offset of a bad line but not its line number; for a
+    local file it is found here with one scan of the file. Dicts are updated in
+    place and returned.
+    """
+    todo = {}
+    for d in bad_rows:
+        if d.get('line') is None and d.get('offset') is not None and d.get('file'):
+            path = local_path(d['file'])
+            if path and os.path.isfile(path):
+                todo.setdefault(path, []).append(d)
+    for path, items in todo.items():
+        items.sort(key=lambda d: d['offset'])
+        count, pos = 0, 0
+        with open_input(path) as f:
+            for d in items:
+                while pos < d['offset']:
+                    data = f.read(min(d['offset'] - pos, 1 << 24))
+                    if not data:
+                        break
+                    count += data.count(b'\n')
+                    pos += len(data)
+                d['line'] = count + 1
+    return bad_rows
+
+
+def local_path(uri):
+    """The local path of a ``file://`` URI or plain path; None for other schemes."""
+    if uri.startswith('file://'):
+        return uri[len('file://'):]
+    if '://' in uri:
+        return None
+    return uri
+
+
+# --------------------------------------------------------------------------- parsing
+
+@dataclass
+class Parsed:
+    """A parsed chunk: label ``y``, raw features ``X`` (rows x features) and rejected rows."""
+    X: np.ndarray
+    y: np.ndarray
+    rejects: list = field(default_factory=list)
+
+
+def parse_chunk(chunk, schema):
+    """Parse a :class:`Chunk` into a :class:`Parsed` block.
+
+    With ``schema.bad_rows == 'fail'`` the first bad row raises
+    :class:`~distreg.errors.BadInputError`; with ``'skip'`` bad rows are returned
+    in ``rejects`` (dicts with file, line, offset, text, reason) and left out.
+    """
+    if schema.format == 'csv':
+        parsed = _parse_csv_fast(chunk.data, schema)
+        if parsed is not None:
+            return parsed
+        return _parse_lines(chunk, schema, _csv_row)
+    return _parse_lines(chunk, schema, _libsvm_row)
+
+
+_ARROW = None
+
+
+def _arrow():
+    global _ARROW
+    if _ARROW is None:
+        import pyarrow
+        import pyarrow.csv
+        _ARROW = (pyarrow, pyarrow.csv)
+    return _ARROW
+
+
+def _parse_csv_fast(data, schema):
+    """Whole-chunk parse; None when anything is off (the careful path decides what)."""
+    pa, pcsv = _arrow()
+    names = ['c%d' % i for i in range(schema.n_fields)]
+    try:
+        table = pcsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pcsv.ReadOptions(use_threads=False, column_names=names,
+                                          block_size=max(len(data), 1 << 16)),
+            # No quoting: a quoted number is not a number here, on either path.
+            parse_options=pcsv.ParseOptions(quote_char=False, double_quote=False,
+                                            escape_char=False, ignore_empty_lines=False),
+            convert_options=pcsv.ConvertOptions(
+                column_types={n: pa.float64() for n in names}, null_values=[],
+                strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowException):
+        return None
+    if table.num_rows != data.count(b'\n'):
+        return None
+    if any(col.null_count for col in table.columns):
+        return None
+    cols = [col.to_numpy() for col in table.columns]
+    y = cols[schema.label]
+    X = np.empty((table.num_rows, schema.n_fields - 1))
+    j = 0
+    for i, col in enumerate(cols):
+        if i != schema.label:
+            X[:, j] = col
+            j += 1
+    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+        return None
+    if schema.model == 'logistic' and not np.all((y == 0) | (y == 1)):
+        return None
+    return Parsed(X, y)
+
+
+def _csv_row(text, schema):
+    """Parse one CSV line: (label, features list) or raise ValueError(reason)."""
+    fields = text.split(',')
+    if not text.strip():
+        raise ValueError('empty line (expected %d numbers separated by ",")' % schema.n_fields)
+    if len(fields) != schema.n_fields:
+        raise ValueError('wrong number of fields: %d, expected %d'
+                         % (len(fields), schema.n_fields))
+    values = []
+    for i, f in enumerate(fields):
+        v = parse_number(f)
+        if v is None:
+            raise ValueError('field %d (%s) is %r, not a number'
+                             % (i + 1, _column_name(schema, i), f))
+        if not math.isfinite(v):
+            raise ValueError('field %d (%s) is %s: NaN and Inf are not allowed in %s'
+                             % (i + 1, _column_name(schema, i), f.strip(),
+                                'the label' if i == schema.label else 'the features'))
+        values.append(v)
+    label = values.pop(schema.label)
+    return label, values
+
+
+def _column_name(schema, i):
+    if schema.names:
+        return 'column %r' % schema.names[i]
+    return 'the label column' if i == schema.label else 'a feature column'
+
+
+def _libsvm_row(text, schema):
+    """Parse one LibSVM line: (label, {index: value}) or raise ValueError(reason)."""
+    tokens = text.split()
+    if not tokens:
+        raise ValueError('empty line (expected "label index:value ...")')
+    label = parse_number(tokens[0])
+    if label is None or ':' in tokens[0]:
+        raise ValueError('the label %r is not a number (expected "label index:value ...")'
+                         % tokens[0])
+    if not math.isfinite(label):
+        raise ValueError('the label is %s: NaN and Inf are not allowed in the label' % tokens[0])
+    features = {}
+    last = 0
+    for tok in tokens[1:]:
+        idx_text, sep, val_text = tok.partition(':')
+        if not sep or not idx_text.isdigit():
+            raise ValueError('%r is not index:value (expected a 1-based integer index)' % tok)
+        idx = int(idx_text)
+        if idx < 1:
+            raise ValueError('index %d in %r: indices are 1-based' % (idx, tok))
+        if idx <= last:
+            raise ValueError('index %d after %d: indices must be strictly ascending' % (idx, last))
+        v = parse_number(val_text)
+        if v is None:
+            raise ValueError('value %r of feature %d is not a number' % (val_text, idx))
+        if not math.isfinite(v):
+            raise ValueError('feature %d is %s: NaN and Inf are not allowed in the features'
+                             % (idx, val_text))
+        features[idx] = v
+        last = idx
+    return label, features
+
+
+def _parse_lines(chunk, schema, parse_row):
+    """Line-by-line parse with exact positions for every bad row."""
+    labels, rows, rejects = [], [], []
+    offset = chunk.offset
+    line_no = chunk.line
+    for raw in chunk.data.split(b'\n')[:-1]:
+        text = raw.decode('utf-8', 'replace').rstrip('\r')
+        try:
+            label, values = parse_row(text, schema)
+            if schema.model == 'logistic' and label not in (0.0, 1.0):
+                raise ValueError('label %s is not 0 or 1 (logistic regression needs labels '
+                                 'in {0, 1})' % _label_text(text, schema))
+        except ValueError as e:
+            bad = BadInputError(str(e), file=chunk.file, line=line_no, offset=offset, text=text)
+            if schema.bad_rows == 'fail':
+                raise bad
+            rejects.append(bad.to_dict())
+        else:
+            labels.append(label)
+            rows.append(values)
+        offset += len(raw) + 1
+        if line_no is not None:
+            line_no += 1
+    y = np.array(labels, dtype=np.float64)
+    if schema.format == 'csv':
+        X = np.array(rows, dtype=np.float64).reshape(len(rows), schema.n_fields - 1)
+    else:
+        width = max((max(r) for r in rows if r), default=0)
+        X = np.zeros((len(rows), width))
+        for i, r in enumerate(rows):
+            if r:
+                X[i, np.fromiter(r.keys(), int) - 1] = np.fromiter(r.values(), float)
+    return Parsed(X, y, rejects)
+
+
+def _label_text(text, schema):
+    if schema.format == 'csv':
+        return text.split(',')[schema.label].strip()
+    return text.split()[0]
+
+
+def iter_local_blocks(path, schema, chunk_bytes=CHUNK_BYTES):
+    """Parse every local file of ``path`` chunk by chunk: yields :class:`Parsed` blocks."""
+    for p in expand_paths(path):
+        with open_input(p) as f:
+            for chunk in iter_chunks(f, p, chunk_bytes=chunk_bytes,
+                                     skip_header=schema.format == 'csv'):
+                yield parse_chunk(chunk, schema)
+

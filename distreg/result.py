@@ -1,0 +1,91 @@
+"""The result record (the JSON other tools read) and its human summary table."""
+
+import json
+import math
+
+#: Keys of the result record, in order (DESIGN.md's contract).
+RECORD_KEYS = ('engine', 'method', 'model', 'intercept', 'coefficients', 'n_rows',
+               'n_bad_rows', 'iterations', 'converged', 'seconds', 'timings', 'stats')
+STATS_KEYS = ('r2', 'rmse', 'residual_sd', 'std_errors', 't_values', 'p_values')
+
+
+def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, iterations,
+                converged, stats, seconds=None, timings=None):
+    """Build a result record. ``theta`` has the intercept first when ``intercept``."""
+    theta = [float(v) for v in theta]
+    return dict(
+        engine=engine, method=method, model=model,
+        intercept=theta[0] if intercept else None,
+        coefficients=theta[1:] if intercept else theta,
+        n_rows=int(n_rows), n_bad_rows=int(n_bad_rows),
+        iterations=int(iterations), converged=bool(converged),
+        seconds=seconds,
+        timings=timings or dict(load_seconds=None, pass_seconds=[]),
+        stats={k: stats.get(k) for k in STATS_KEYS})
+
+
+def theta_of(record):
+    """Coefficients with the intercept first (when there is one), as in ``stats``."""
+    head = [] if record['intercept'] is None else [record['intercept']]
+    return head + list(record['coefficients'])
+
+
+def dumps(record):
+    """JSON text; floats written so they round-trip exactly (Python's repr)."""
+    return json.dumps(record, indent=1, allow_nan=False)
+
+
+def write(record, path):
+    with open(path, 'w') as f:
+        f.write(dumps(record) + '\n')
+
+
+def load(path):
+    with open(path) as f:
+        record = json.load(f)
+    missing = [k for k in RECORD_KEYS if k not in record]
+    if missing:
+        from distreg.errors import DistregError
+        raise DistregError('%s is not a distreg result record: missing %s'
+                           % (path, ', '.join(missing)))
+    return record
+
+
+def summary(record, names=None):
+    """A statsmodels-like text table of one record."""
+    theta = theta_of(record)
+    stats = record['stats']
+    if names is None:
+        names = ['x%d' % i for i in range(1, len(record['coefficients']) + 1)]
+    labels = (['intercept'] if record['intercept'] is not None else []) + list(names)
+    width = 78
+    title = '%s regression: %s, method %s' % (record['model'], record['engine'], record['method'])
+    lines = ['=' * width, title.center(width), '=' * width]
+    info = [('Rows used:', record['n_rows']), ('Rejected rows:', record['n_bad_rows']),
+            ('Iterations:', record['iterations']),
+            ('Converged:', 'yes' if record['converged'] else 'NO'),
+            ('R-squared:', _num(stats.get('r2'))), ('RMSE:', _num(stats.get('rmse'))),
+            ('Residual SD:', _num(stats.get('residual_sd'))),
+            ('Seconds:', _num(record.get('seconds'), '%.3f'))]
+    for i in range(0, len(info), 2):
+        left = '%-15s %-22s' % (info[i][0], info[i][1])
+        right = '%-15s %s' % info[i + 1] if i + 1 < len(info) else ''
+        lines.append(left + ' ' + right)
+    lines.append('-' * width)
+    test = 'P>|z|' if record['model'] == 'logistic' else 'P>|t|'
+    lines.append('%-22s %20s %14s %10s %9s' % ('', 'coef', 'std err', 't' if test == 'P>|t|'
+                                              else 'z', test))
+    se = stats.get('std_errors') or [None] * len(theta)
+    tv = stats.get('t_values') or [None] * len(theta)
+    pv = stats.get('p_values') or [None] * len(theta)
+    for label, c, s, t, p in zip(labels, theta, se, tv, pv):
+        lines.append('%-22s %20s %14s %10s %9s' % (label[:22], '%.12g' % c, _num(s, '%.6g'),
+                                                   _num(t, '%.4g'), _num(p, '%.3g')))
+    lines.append('=' * width)
+    return '\n'.join(lines)
+
+
+def _num(v, fmt='%.10g'):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return '-'
+    return fmt % v

@@ -1,0 +1,355 @@
+"""Base class of distreg's mrjob jobs: one distributed aggregate per job, one step.
+
+A job maps the core's block function over its input and merges the partials:
+
+- the mapper reads its split in large byte chunks (not line by line: mrjob's
+  per-line protocol handling would cost more than the arithmetic), parses each
+  chunk vectorised with the shared loader and folds it into one accumulator
+  (in-mapper combining); ``mapper_final`` emits one partial per task;
+- a combiner merges a task's partials, a single reducer (one key) merges them
+  all and, for a closed form, solves (:func:`distreg.fit.normal_answer`).
+
+Values between tasks are JSON with exact floats (see :mod:`distreg.blocks`).
+Bad rows never vanish: with ``--bad-rows fail`` a task that meets one emits it
+as an error and the reducer emits only that error (the command exits 1 with
+file, line and reason); with ``--bad-rows skip`` every rejected row travels to
+the reducer and is written to the output as ``{"reject": ...}``.
+
+The ``distreg`` and ``jobs`` packages are uploaded with the job (mrjob's
+``dirs``), so Hadoop tasks import the same core whatever is installed there.
+"""
+
+import codecs
+import json
+import logging
+import os
+import sys
+
+from mrjob.job import MRJob
+from mrjob.protocol import RawValueProtocol, StandardJSONProtocol, StandardJSONValueProtocol
+from mrjob.step import MRStep, StepFailedException
+
+import distreg
+from distreg import blocks
+from distreg.design import Design
+from distreg.errors import BadInputError, DistregError
+from distreg.fit import FitOptions
+from distreg.loader import (BAD_ROW_POLICIES, CHUNK_BYTES, FORMAT_CHOICES, MODELS, Chunk, Schema,
+                            iter_chunks, local_path, parse_chunk, read_first_line,
+                            sniff_schema)
+
+log = logging.getLogger(__name__)
+
+#: Rejected rows per emitted record (keeps each line of the shuffle small).
+REJECTS_PER_RECORD = 1000
+
+
+class BlockJob(MRJob):
+    """One aggregate of :mod:`distreg.blocks` as an mrjob job (subclasses set AGGREGATE)."""
+
+    AGGREGATE = None
+    INPUT_PROTOCOL = RawValueProtocol
+    INTERNAL_PROTOCOL = StandardJSONProtocol
+    OUTPUT_PROTOCOL = StandardJSONValueProtocol
+    # one key, one reducer: the merge must see every partial
+    JOBCONF = {'mapreduce.job.reduces': '1'}
+
+    def configure_args(self):
+        super().configure_args()
+        self.add_passthru_arg('--label-col', default=None,
+                              help='label column: name (needs a header) or index. '
+                                   'Default: the first column')
+        self.add_passthru_arg('--format', default='auto', choices=FORMAT_CHOICES,
+                              help='input format. Supported options: %s. Default: %%(default)s'
+                                   % ', '.join(FORMAT_CHOICES))
+        self.add_passthru_arg('--bad-rows', default='fail', choices=BAD_ROW_POLICIES,
+                              help='fail: stop at the first bad row; skip: leave bad rows '
+                                   'out, count them and output them. Default: %(default)s')
+        self.add_passthru_arg('--model', default='linear', choices=MODELS,
+                              help='Supported options: %s. Default: %%(default)s'
+                                   % ', '.join(MODELS))
+        self.add_passthru_arg('--no-intercept', dest='intercept', action='store_false',
+                              default=True, help='fit without an intercept')
+        self.add_passthru_arg('--poly-degree', type=int, default=1,
+                              help='each raw feature x gives x, x^2, ..., x^D. '
+                                   'Default: %(default)s')
+        self.add_passthru_arg('--ridge', type=float, default=0.0,
+                              help='L2 penalty on every coefficient but the intercept. '
+                                   'Default: %(default)s')
+        self.add_passthru_arg('--emit', default='result', choices=('result', 'partial'),
+                              help='result: the result record; partial: the merged partial '
+                                   '(what `distreg fit` reads). Default: %(default)s')
+        self.add_passthru_arg('--schema', default=None,
+                              help='resolved input schema (JSON). Default: read from the '
+                                   "input's first line when the job is launched")
+        self.add_passthru_arg('--engine-label', default=None,
+                              help='engine name written in the result record')
+        self.add_file_arg('--params', default=None,
+                          help='JSON file with the parameters of the aggregate '
+                               '(refine: {"theta": [...]})')
+
+    def dirs(self):
+        # the core and the jobs package travel with the job, importable in every task
+        here = os.path.dirname(os.path.abspath(__file__))
+        core = os.path.dirname(os.path.abspath(distreg.__file__))
+        return [core + '#distreg', here + '#jobs']
+
+    def steps(self):
+        return [MRStep(mapper_init=self.mapper_init_accumulator,
+                       mapper=self.mapper_buffer_line,
+                       mapper_final=self.mapper_final_emit_partial,
+                       combiner=self.combiner_merge_partials,
+                       reducer=self.reducer_merge_and_finish)]
+
+    # ------------------------------------------------------------------ launcher side
+
+    def make_runner(self):
+        """Resolve the schema from the input's first line before the tasks need it."""
+        extra = []
+        if self.options.schema is None and not self._is_task():
+            extra += ['--schema', self._sniff_schema().to_json()]
+        if self.options.engine_label is None:
+            extra += ['--engine-label', 'mrjob-%s' % (self.options.runner or 'inline')]
+        if extra:
+            self._cl_args = list(self._cl_args) + extra
+            self.load_args(self._cl_args)
+        return super().make_runner()
+
+    def _is_task(self):
+        o = self.options
+        return o.run_mapper or o.run_combiner or o.run_reducer
+
+    def _sniff_schema(self):
+        paths = self.options.args
+        if not paths:
+            raise DistregError('give an input path (reading stdin is not supported)')
+        first = None
+        if local_path(paths[0]) is not None:
+            first = read_first_line(local_path(paths[0]))
+        else:
+            first = self._remote_first_line(paths[0])
+        return sniff_schema(first, self.options.format, self.options.label_col,
+                            self.options.bad_rows, self.options.model, source=paths[0])
+
+    def _remote_first_line(self, uri):
+        # the runner's filesystem knows hdfs:// and s3:// (and the user's credentials)
+        with super().make_runner() as probe:
+            for path in sorted(probe.fs.ls(uri)):
+                if os.path.basename(path).startswith(('_', '.')):
+                    continue
+                data = b''
+                for piece in probe.fs.cat(path):
+                    data += piece
+                    if b'\n' in data:
+                        break
+                if data:
+                    return data.split(b'\n', 1)[0].decode('utf-8', 'replace')
+        return None
+
+    def run_job(self):
+        """Run the job and print its output; a bad-input error record exits 1 with its message."""
+        self.set_up_logging(quiet=self.options.quiet, verbose=self.options.verbose,
+                            stream=codecs.getwriter('utf_8')(self.stderr))
+        try:
+            with self.make_runner() as runner:
+                runner.run()
+                values = [v for _, v in self.parse_output(runner.cat_output())]
+        except StepFailedException as e:
+            log.error(str(e))
+            sys.exit(1)
+        except DistregError as e:
+            print('distreg: error: %s' % e, file=sys.stderr)
+            sys.exit(1)
+        for value in values:
+            if 'error' in value:
+                try:
+                    raise_error(value['error'])
+                except DistregError as e:
+                    print('distreg: error: %s' % e, file=sys.stderr)
+                sys.exit(1)
+        for value in values:
+            self.stdout.write(json.dumps(value, allow_nan=False).encode('utf-8') + b'\n')
+        self.stdout.flush()
+
+    # ------------------------------------------------------------------ task side
+
+    def _task_setup(self):
+        o = self.options
+        self.schema = Schema.from_json(o.schema)
+        self.fit_options = FitOptions(model=o.model, intercept=o.intercept, ridge=o.ridge,
+                                      poly_degree=o.poly_degree, bad_rows=o.bad_rows,
+                                      format=o.format)
+        self.design = Design(intercept=o.intercept, degree=o.poly_degree)
+        self.params = {}
+        if o.params:
+            with open(o.params) as f:
+                self.params = json.load(f)
+
+    def mapper_init_accumulator(self):
+        self._task_setup()
+        self._total = None
+        self._error = None
+        self._rejects = []
+        self._lines = []
+        self._buffered = 0
+        self._input_file = _task_env('mapreduce_map_input_file', 'map_input_file') or '<stdin>'
+        start = _task_env('mapreduce_map_input_start', 'map_input_start')
+        self._next_offset = int(start) if start else 0
+        # a split that starts mid-file cannot know its line numbers, only byte offsets
+        self._next_line = 1 if self._next_offset == 0 else None
+
+    def mapper_buffer_line(self, _, line):
+        """Per-line entry (used when mrjob feeds lines): buffer, fold a chunk at a time."""
+        data = line.encode('utf-8') + b'\n'
+        self._lines.append(data)
+        self._buffered += len(data)
+        if self._buffered >= CHUNK_BYTES:
+            self._fold_buffer()
+
+    def _fold_buffer(self):
+        if not self._lines:
+            return
+        data = b''.join(self._lines)
+        self._lines, self._buffered = [], 0
+        chunks = iter_chunks(_BytesReader(data), self._input_file, self._next_offset,
+                             self._next_line, chunk_bytes=len(data) + 1,
+                             skip_header=self.schema.format == 'csv')
+        for chunk in chunks:
+            self._fold(chunk)
+        self._next_offset += len(data)
+        if self._next_line is not None:
+            self._next_line += data.count(b'\n')
+
+    def _fold(self, chunk):
+        if self._error is not None:
+            return  # fail policy: the task already failed; read on, do no more work
+        try:
+            parsed = parse_chunk(chunk, self.schema)
+        except BadInputError as e:
+            self._error = error_dict(e)
+            return
+        self._rejects.extend(parsed.rejects)
+        part = blocks.block_partial(self.AGGREGATE, parsed, self.design, self.params)
+        self._total = blocks.merge_partials(self.AGGREGATE, self._total, part)
+
+    def mapper_final_emit_partial(self):
+        self._fold_buffer()
+        if self._error is not None:
+            self.increment_counter('distreg', 'tasks failed on a bad row')
+            yield None, {'error': self._error}
+            return
+        for i in range(0, len(self._rejects), REJECTS_PER_RECORD):
+            yield None, {'rejects': self._rejects[i:i + REJECTS_PER_RECORD]}
+        if self._rejects:
+            self.increment_counter('distreg', 'rows rejected', len(self._rejects))
+        if self._total is not None:
+            self.increment_counter('distreg', 'rows used', self._total['n'])
+            yield None, {'partial': blocks.encode(self._total)}
+
+    def run_mapper(self, step_num=0):
+        """Feed the mapper whole chunks of its input instead of single lines.
+
+        Same steps as mrjob's own (init, input, final), minus the per-line
+        decoding; the split arrives on stdin (or as paths given to ``--mapper``).
+        """
+        _, write = self.pick_protocols(step_num, 'mapper')
+        self.mapper_init_accumulator()
+        paths = self.options.args or ['-']
+        for path in paths:
+            if path == '-':
+                stream, name = self.stdin, self._input_file
+                offset, line = self._next_offset, self._next_line
+            else:
+                stream, name, offset, line = open(path, 'rb'), path, 0, 1
+            with stream:
+                for chunk in iter_chunks(stream, name, offset, line,
+                                         skip_header=self.schema.format == 'csv'):
+                    self._fold(chunk)
+        for key, value in self.mapper_final_emit_partial():
+            self.stdout.write(write(key, value) + b'\n')
+
+    def combiner_merge_partials(self, key, values):
+        for out in self._merge_values(values):
+            yield key, out
+
+    def _merge_values(self, values):
+        """Merge partials; pass rejects through; keep only the earliest error."""
+        total, error = None, None
+        for value in values:
+            if 'partial' in value:
+                total = blocks.merge_partials(self.AGGREGATE, total,
+                                              blocks.decode(value['partial']))
+            elif 'error' in value:
+                if error is None or _position(value['error']) < _position(error):
+                    error = value['error']
+            else:
+                yield value
+        if error is not None:
+            yield {'error': error}
+        elif total is not None:
+            yield {'partial': blocks.encode(total)}
+
+    def reducer_merge_and_finish(self, key, values):
+        self._task_setup()
+        total, n_rejected = None, 0
+        for value in self._merge_values(values):
+            if 'rejects' in value:
+                n_rejected += len(value['rejects'])
+                for bad in value['rejects']:
+                    yield None, {'reject': bad}
+            elif 'error' in value:
+                yield None, value
+                return
+            else:
+                total = blocks.decode(value['partial'])
+        if total is None:  # no task saw a usable row
+            total = {'n': 0, 'n_bad': n_rejected}
+        if self.options.emit == 'partial':
+            yield None, {'partial': blocks.encode(total)}
+            return
+        try:
+            yield None, self.finish(total)
+        except DistregError as e:
+            yield None, {'error': error_dict(e)}
+
+    def finish(self, part):
+        """The result record of a standalone run (subclasses with a closed form override)."""
+        return {'partial': blocks.encode(part)}
+
+
+def error_dict(e):
+    """JSON form of a distreg error, rebuilt by :func:`raise_error`."""
+    d = e.to_dict() if isinstance(e, BadInputError) else {'reason': str(e)}
+    d['kind'] = type(e).__name__
+    return d
+
+
+def raise_error(d):
+    """Raise the distreg error described by a dict from :func:`error_dict`."""
+    from distreg import errors
+    cls = getattr(errors, d.get('kind') or 'BadInputError', errors.BadInputError)
+    if issubclass(cls, BadInputError):
+        raise cls.from_dict(d)
+    raise cls(d['reason'])
+
+
+def _position(bad):
+    return (bad.get('file') or '', bad.get('offset') or 0)
+
+
+def _task_env(*names):
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
+
+
+class _BytesReader:
+    """A read()-able view of bytes (for :func:`iter_chunks`)."""
+
+    def __init__(self, data):
+        self._data = data
+
+    def read(self, n=-1):
+        data, self._data = self._data, b''
+        return data

@@ -1,0 +1,24 @@
+"""Least squares by the normal equations: mappers sum X'X, X'y, y'y; one reducer solves.
+
+    python jobs/normal.py -r local data.csv [--label-col y] [--ridge L] [--bad-rows skip]
+    python jobs/normal.py -r hadoop --conf-path configs/mrjob.conf hdfs:///data/data.csv
+
+Prints the result record (JSON) on stdout.
+"""
+
+from jobs.block_job import BlockJob
+from distreg import result
+from distreg.fit import normal_answer
+
+
+class MRNormalEquations(BlockJob):
+    AGGREGATE = 'gram'
+
+    def finish(self, part):
+        answer = normal_answer(part, self.fit_options)
+        return result.make_record(self.options.engine_label, 'normal', self.options.model,
+                                  answer.pop('theta'), self.options.intercept, **answer)
+
+
+if __name__ == '__main__':
+    MRNormalEquations.run()

@@ -1,0 +1,25 @@
+"""Least squares by TSQR: mappers take the R factor of their rows [X y], reducers QR the stacked R's.
+
+    python jobs/tsqr.py -r local data.csv [--label-col y] [--poly-degree D]
+
+Prints the result record of the TSQR solution (no refinement pass). ``distreg fit
+--method qr`` runs this job with ``--emit partial`` and then refinement passes
+(jobs/refine.py) until the answer stops changing.
+"""
+
+from jobs.block_job import BlockJob
+from distreg import result
+from distreg.fit import tsqr_answer
+
+
+class MRTSQR(BlockJob):
+    AGGREGATE = 'tsqr'
+
+    def finish(self, part):
+        answer = tsqr_answer(part, self.fit_options)
+        return result.make_record(self.options.engine_label, 'qr', self.options.model,
+                                  answer.pop('theta'), self.options.intercept, **answer)
+
+
+if __name__ == '__main__':
+    MRTSQR.run()
