@@ -37,6 +37,9 @@ ENGINES = {
 
 def make_engine(name, path, master=None):
     """Build the engine called ``name`` for input ``path``."""
+    # mrjob 0.7.4 imports distutils; setuptools' stand-in for it would import all of
+    # setuptools (~0.1 s). Python 3.11's own distutils is enough.
+    os.environ.setdefault('SETUPTOOLS_USE_DISTUTILS', 'stdlib')
     if name not in ENGINES:
         raise DistregError('unknown engine %r; supported: %s' % (name, ', '.join(ENGINES)))
     module, factory = ENGINES[name]

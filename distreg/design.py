@@ -40,7 +40,7 @@ class Design:
         """Model matrix of a block of raw features (rows x raw features)."""
         X_raw = np.asarray(X_raw)
         n, k = X_raw.shape
-        M = np.empty((n, self.n_coef(k)), dtype=dtype)
+        M = np.empty((n, self.n_coef(k)), dtype=dtype, order='F')
         j = 0
         if self.intercept:
             M[:, 0] = 1

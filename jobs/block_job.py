@@ -115,6 +115,12 @@ class BlockJob(MRJob):
             self.load_args(self._cl_args)
         return super().make_runner()
 
+    def _runner_class(self):
+        if (self.options.runner or 'inline') == 'local':
+            from jobs.local_runner import BlockSplitLocalRunner
+            return BlockSplitLocalRunner
+        return super()._runner_class()
+
     def _is_task(self):
         o = self.options
         return o.run_mapper or o.run_combiner or o.run_reducer
@@ -234,6 +240,7 @@ class BlockJob(MRJob):
 
     def mapper_final_emit_partial(self):
         self._fold_buffer()
+        self.increment_counter('distreg', 'map tasks')
         if self._error is not None:
             self.increment_counter('distreg', 'tasks failed on a bad row')
             yield None, {'error': self._error}
@@ -242,9 +249,10 @@ class BlockJob(MRJob):
             yield None, {'rejects': self._rejects[i:i + REJECTS_PER_RECORD]}
         if self._rejects:
             self.increment_counter('distreg', 'rows rejected', len(self._rejects))
-        if self._total is not None:
-            self.increment_counter('distreg', 'rows used', self._total['n'])
-            yield None, {'partial': blocks.encode(self._total)}
+        total = self._total or {'n': 0, 'n_bad': 0, 'y_mean': 0.0, 'y_m2': 0.0}
+        self.increment_counter('distreg', 'rows used', total['n'])
+        # always one partial, even of no rows: the reducer must run to say "no rows"
+        yield None, {'partial': blocks.encode(total)}
 
     def run_mapper(self, step_num=0):
         """Feed the mapper whole chunks of its input instead of single lines.

@@ -1,0 +1,40 @@
+"""mrjob-local summation form vs the single-process pandas baseline, on a 1M x 20 CSV.
+
+    python benchmarks/bench_mrjob.py [--rows 1000000] [--features 20] [--repeats 3]
+
+Target (issue 2): `distreg fit --engine mrjob-local --method normal` takes at most
+1.0x the wall time of benchmarks/baseline_pandas.py on the same file.
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import DISTREG, PYTHON, ROOT, alternate, ensure_data, report  # noqa
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--rows', type=int, default=1_000_000)
+    p.add_argument('--features', type=int, default=20)
+    p.add_argument('--repeats', type=int, default=3)
+    a = p.parse_args(argv)
+    path = ensure_data(os.path.join(ROOT, 'data', 'bench_%dx%d.csv' % (a.rows, a.features)),
+                       a.rows, a.features)
+    print('input: %s (%.0f MB)' % (path, os.path.getsize(path) / 1e6))
+    medians, times = alternate({
+        'pandas-chunked + numpy Gram': [PYTHON, os.path.join(ROOT, 'benchmarks',
+                                                             'baseline_pandas.py'), path],
+        'distreg mrjob-local normal': DISTREG + ['fit', path, '--engine', 'mrjob-local',
+                                                '--method', 'normal', '--quiet'],
+        'distreg numpy normal': DISTREG + ['fit', path, '--engine', 'numpy', '--method',
+                                           'normal', '--quiet'],
+    }, repeats=a.repeats)
+    return {'mrjob-local / pandas': report(
+        'summation form on MapReduce (mrjob local runner, all cores)', medians, times,
+        'distreg mrjob-local normal', 'pandas-chunked + numpy Gram', 1.0)}
+
+
+if __name__ == '__main__':
+    main()

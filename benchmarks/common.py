@@ -1,0 +1,58 @@
+"""Side-by-side timing: contenders run alternately in one session; medians and their ratio.
+
+The machine is shared and noisy, so absolute seconds mean little; what is
+reported is the ratio of medians of runs interleaved in time.
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYTHON = sys.executable
+DISTREG = [PYTHON, '-m', 'distreg.cli']
+
+
+def ensure_data(path, rows, features, model='linear'):
+    """Generate the benchmark input once (kept under data/, git-ignored)."""
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        subprocess.run(DISTREG + ['generate', '--rows', str(rows), '--features', str(features),
+                                  '--model', model, '--out', path], check=True, cwd=ROOT)
+    return path
+
+
+def wall(cmd):
+    """Wall seconds of one command (its output discarded; a failure stops the benchmark)."""
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def alternate(contenders, repeats=3, warmup=True):
+    """Run each command in turn, ``repeats`` rounds; return {name: median seconds}.
+
+    One untimed warm-up round first, so the page cache holds the input for all.
+    """
+    if warmup:
+        for cmd in contenders.values():
+            wall(cmd)
+    times = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, cmd in contenders.items():
+            times[name].append(wall(cmd))
+    return {name: statistics.median(ts) for name, ts in times.items()}, times
+
+
+def report(title, medians, times, numerator, denominator, target):
+    ratio = medians[numerator] / medians[denominator]
+    print('\n%s' % title)
+    for name, m in medians.items():
+        print('  %-34s median %6.2f s  (runs: %s)'
+              % (name, m, ', '.join('%.2f' % t for t in times[name])))
+    verdict = 'meets' if ratio <= target else 'MISSES'
+    print('  ratio %s / %s = %.2f  (target <= %.2f: %s)'
+          % (numerator, denominator, ratio, target, verdict))
+    return ratio

@@ -1,0 +1,98 @@
+"""Aggregates: a merge of block partials equals the partial of all rows; JSON is exact."""
+
+import json
+
+import numpy as np
+import pytest
+
+from distreg import blocks
+from distreg.design import Design
+from distreg.loader import Parsed
+
+
+def _parsed(rng, n, p):
+    return Parsed(rng.normal(size=(n, p)), rng.normal(size=n))
+
+
+def _split(parsed, cuts):
+    edges = [0, *cuts, len(parsed.y)]
+    return [Parsed(parsed.X[a:b], parsed.y[a:b]) for a, b in zip(edges, edges[1:])]
+
+
+@pytest.mark.parametrize('n, p, cuts', [(200, 3, [50, 51, 120]), (40, 6, [3]), (10, 4, [2, 9])])
+def test_gram_merge_equals_whole(n, p, cuts):
+    rng = np.random.default_rng(n)
+    whole = _parsed(rng, n, p)
+    design = Design(intercept=True)
+    merged = blocks.merge_all('gram', [blocks.block_partial('gram', b, design)
+                                       for b in _split(whole, cuts)])
+    X = np.column_stack([np.ones(n), whole.X])
+    np.testing.assert_allclose(merged['xtx'], X.T @ X, rtol=1e-13)
+    np.testing.assert_allclose(merged['xty'], X.T @ whole.y, rtol=1e-13)
+    assert merged['n'] == n
+    np.testing.assert_allclose(merged['y_mean'], whole.y.mean(), rtol=1e-13)
+    np.testing.assert_allclose(merged['y_m2'], ((whole.y - whole.y.mean()) ** 2).sum(),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize('n, p, cuts', [(200, 3, [50, 51, 120]), (40, 6, [3]), (10, 4, [2, 9])])
+def test_tsqr_merge_gives_the_r_of_all_rows(n, p, cuts):
+    """Blocks smaller than the width (3 rows of 7 columns) must still merge exactly."""
+    rng = np.random.default_rng(n + 1)
+    whole = _parsed(rng, n, p)
+    design = Design(intercept=True)
+    merged = blocks.merge_all('tsqr', [blocks.block_partial('tsqr', b, design)
+                                       for b in _split(whole, cuts)])
+    Z = np.column_stack([np.ones(n), whole.X, whole.y])
+    R = merged['r']
+    assert np.allclose(np.tril(R, -1), 0)
+    np.testing.assert_allclose(R.T @ R, Z.T @ Z, rtol=1e-12, atol=1e-12 * np.abs(Z.T @ Z).max())
+
+
+def test_refine_is_extended_precision_and_round_trips_through_json():
+    rng = np.random.default_rng(5)
+    whole = _parsed(rng, 100, 3)
+    theta = rng.normal(size=4)
+    design = Design(intercept=True)
+    part = blocks.merge_all('refine', [blocks.block_partial('refine', b, design,
+                                                            {'theta': theta.tolist()})
+                                       for b in _split(whole, [30, 70])])
+    assert part['g'].dtype == np.longdouble
+    back = blocks.decode(json.loads(json.dumps(blocks.encode(part))))
+    assert np.all(back['g'] == part['g']) and back['rss'] == part['rss']
+    X = np.column_stack([np.ones(100), whole.X])
+    np.testing.assert_allclose(back['g'].astype(float), X.T @ (whole.y - X @ theta),
+                               rtol=1e-12)
+
+
+def test_json_round_trip_is_exact_for_float64():
+    rng = np.random.default_rng(6)
+    part = blocks.block_partial('gram', _parsed(rng, 50, 4), Design())
+    back = blocks.decode(json.loads(json.dumps(blocks.encode(part))))
+    assert np.array_equal(back['xtx'], part['xtx']) and back['yty'] == part['yty']
+
+
+def test_libsvm_blocks_of_different_widths_merge_by_zero_padding():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(30, 4))
+    X[:10, 2:] = 0.0                       # the first block never mentions features 3, 4
+    y = rng.normal(size=30)
+    narrow, wide = Parsed(X[:10, :2], y[:10]), Parsed(X[10:], y[10:])
+    design = Design(intercept=True)
+    for name in ('gram', 'tsqr'):
+        merged = blocks.merge_partials(name, blocks.block_partial(name, narrow, design),
+                                       blocks.block_partial(name, wide, design))
+        whole = blocks.block_partial(name, Parsed(X, y), design)
+        key = 'xtx' if name == 'gram' else 'r'
+        a, b = merged[key], whole[key]
+        if name == 'tsqr':
+            a, b = a.T @ a, b.T @ b
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_empty_blocks_are_the_identity():
+    rng = np.random.default_rng(8)
+    full = blocks.block_partial('gram', _parsed(rng, 20, 2), Design())
+    empty = blocks.block_partial('gram', Parsed(np.zeros((0, 2)), np.zeros(0)), Design())
+    merged = blocks.merge_partials('gram', empty, full)
+    assert merged['n'] == 20 and np.array_equal(merged['xtx'], full['xtx'])
