@@ -30,6 +30,18 @@ PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_CONF = os.path.join(PROJECT, 'configs', 'mrjob.conf')
 
 
+def runner_args(name, environ=os.environ):
+    """Switches a runner takes from the environment (EMR: region and S3 temp dir)."""
+    args = []
+    if name == 'mrjob-emr':
+        region = environ.get('AWS_DEFAULT_REGION') or environ.get('AWS_REGION')
+        if region:
+            args += ['--region', region]
+        if environ.get('DISTREG_S3_TMP'):
+            args += ['--cloud-tmp-dir', environ['DISTREG_S3_TMP']]
+    return args
+
+
 class MRJobEngine:
     """Runs distreg's aggregates as mrjob jobs (one job per pass)."""
 
@@ -51,7 +63,7 @@ class MRJobEngine:
         args = ['-r', RUNNERS[self.name], '--conf-path', self.conf_path, '--emit', 'partial',
                 '--engine-label', self.name, '--format', o.format, '--bad-rows', o.bad_rows,
                 '--model', o.model, '--poly-degree', str(o.poly_degree),
-                '--ridge', repr(float(o.ridge))] + self.extra_args
+                '--ridge', repr(float(o.ridge))] + runner_args(self.name) + self.extra_args
         if o.label_col is not None:
             args += ['--label-col', str(o.label_col)]
         if not o.intercept:
