@@ -199,6 +199,9 @@ def cluster_properties(ports, home, conf_dir, tmp_dir):
             "mapreduce.reduce.memory.mb": container_mb,
             "mapreduce.reduce.java.opts": _TASK_JAVA_OPTS,
             "mapreduce.task.io.sort.mb": "64",
+            # Backup attempts only compete for the two cores with the attempts they back up.
+            "mapreduce.map.speculative": "false",
+            "mapreduce.reduce.speculative": "false",
             # Job files are replicated 10 times by default; there is one DataNode.
             "mapreduce.client.submit.file.replication": "1",
         },
