@@ -93,11 +93,14 @@ def hadoop_env(conf_dir=None, home=None):
     """
     home = Path(home) if home else hadoop_home()
     conf_dir = Path(conf_dir) if conf_dir else hadoop_conf_dir()
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    # Put the home's bin first once, however often the result is merged into os.environ.
+    path = [str(home / "bin")] + [p for p in path if p != str(home / "bin")]
     return {
         "HADOOP_HOME": str(home),
         "HADOOP_CONF_DIR": str(conf_dir),
         "JAVA_HOME": str(java_home()),
-        "PATH": os.pathsep.join([str(home / "bin"), os.environ.get("PATH", "")]),
+        "PATH": os.pathsep.join(path),
     }
 
 

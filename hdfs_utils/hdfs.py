@@ -230,22 +230,24 @@ def checksum(path, conf_dir=None):
 
 def local_checksum(path, algorithm="COMPOSITE-CRC32C"):
     """The checksum of a local file as HDFS computes ``algorithm`` for a file of the same
-    bytes: ``COMPOSITE-CRC32C`` (HDFS's default chunk checksum) or ``COMPOSITE-CRC32``."""
+    bytes: ``COMPOSITE-CRC32C`` (HDFS's default chunk checksum) or ``COMPOSITE-CRC32`` (files
+    written with ``dfs.checksum.type=CRC32``)."""
+    def chunks():
+        with open(path, "rb") as stream:
+            yield from iter(lambda: stream.read(1 << 20), b"")
+
     if algorithm == "COMPOSITE-CRC32C":
         crc = google_crc32c.Checksum()
-        update = crc.update
-    elif algorithm == "COMPOSITE-CRC32":
-        state = [0]
-        def update(chunk):
-            state[0] = zlib.crc32(chunk, state[0])
-    else:
-        raise HdfsError(f"cannot compute {algorithm} locally: expected COMPOSITE-CRC32C or "
-                        "COMPOSITE-CRC32")
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            update(chunk)
-    value = crc.digest().hex() if algorithm == "COMPOSITE-CRC32C" else f"{state[0]:08x}"
-    return Checksum(algorithm, value)
+        for chunk in chunks():
+            crc.update(chunk)
+        return Checksum(algorithm, crc.digest().hex())
+    if algorithm == "COMPOSITE-CRC32":
+        crc = 0
+        for chunk in chunks():
+            crc = zlib.crc32(chunk, crc)
+        return Checksum(algorithm, f"{crc:08x}")
+    raise HdfsError(f"cannot compute {algorithm} locally: expected COMPOSITE-CRC32C or "
+                    "COMPOSITE-CRC32")
 
 
 # --- changes ------------------------------------------------------------------------------

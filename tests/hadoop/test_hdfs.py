@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hdfs_utils import hdfs
+from hdfs_utils import env, hdfs
 
 pytestmark = pytest.mark.hadoop
 
@@ -76,9 +76,17 @@ def test_checksum_is_hdfs_crc32c_of_the_bytes(hdfs_dir, tmp_path):
     hdfs.put(local, f"{hdfs_dir}/hello.txt")
 
     remote = hdfs.checksum(f"{hdfs_dir}/hello.txt")
-    # CRC32C("hello\n"), computed independently of both sides' code.
+    # CRC32C("hello\n"), computed independently of both sides' code (and CRC32 below).
     assert remote == hdfs.Checksum("COMPOSITE-CRC32C", "353dd8be")
     assert hdfs.local_checksum(local) == remote
+
+    # A file written with the older CRC32 chunk checksum is verified just as well.
+    written = subprocess.run([str(env.hadoop_bin()), "fs", "-D", "dfs.checksum.type=CRC32",
+                              "-put", str(local), f"{hdfs_dir}/hello32.txt"])
+    assert written.returncode == 0
+    remote32 = hdfs.checksum(f"{hdfs_dir}/hello32.txt")
+    assert remote32 == hdfs.Checksum("COMPOSITE-CRC32", "363a3020")
+    assert hdfs.verify(local, f"{hdfs_dir}/hello32.txt") == 1
 
 
 def test_verify_catches_a_changed_byte(hdfs_dir, tmp_path):

@@ -79,7 +79,7 @@ def test_up_status_down_leaves_nothing_running(hadoop_cluster, tmp_path):
         assert minicluster.down(run_dir)
 
     assert minicluster.status(run_dir) is None
-    assert not Path(f"/proc/{info.pid}").exists() or minicluster._start_ticks(info.pid) is None
+    assert not minicluster._alive(info.pid, info.start_ticks)
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", info.ports["namenode"]), timeout=2).close()
     with pytest.raises(hdfs.HdfsUnavailable,
