@@ -230,9 +230,20 @@ def _start_ticks(pid):
         return None
     # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
     fields = stat[stat.rindex(")") + 2:].split()
-    if fields[0] == "Z":
+    # A zombie is gone, but only once its last thread is: the JVM's main thread exits first
+    # and leaves it marked Z while the others still shut down, holding the cluster's ports.
+    if fields[0] == "Z" and _threads(pid) <= 1:
         return None
     return int(fields[19])
+
+
+def _threads(pid):
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^Threads:\s*(\d+)", status, re.MULTILINE)
+    return int(found.group(1)) if found else 0
 
 
 def _alive(pid, start_ticks):
