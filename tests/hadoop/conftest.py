@@ -1,0 +1,51 @@
+"""One Hadoop MiniCluster (HDFS + YARN) for the whole test session.
+
+Started on first use and stopped at the end of the session, also when tests fail. When it
+cannot start, every test that needs it fails with the reason: these tests never skip.
+"""
+
+import socket
+import uuid
+
+import pytest
+
+from hdfs_utils import minicluster
+from hdfs_utils.env import RUN_DIR
+
+# Apart from `make hadoop-up`'s .run/hadoop, so a developer's cluster and the tests' never meet.
+TEST_RUN_DIR = RUN_DIR / "hadoop-tests"
+
+
+@pytest.fixture(scope="session")
+def hadoop_cluster():
+    """The running MiniCluster (a ``minicluster.ClusterInfo``); while it runs, ``os.environ``
+    holds its client environment (HADOOP_HOME, HADOOP_CONF_DIR, JAVA_HOME, PATH), so the
+    ``hadoop`` command, mrjob and pyspark all talk to it."""
+    # A session killed before its teardown leaves its cluster running: stop that one first.
+    minicluster.down(TEST_RUN_DIR)
+    with pytest.MonkeyPatch.context() as patch:
+        with minicluster.running(TEST_RUN_DIR) as info:
+            for name, value in info.env().items():
+                patch.setenv(name, value)
+            yield info
+
+
+@pytest.fixture
+def hdfs_dir(hadoop_cluster, request):
+    """An HDFS path of this test's own (not created: uploads create their parents; the whole
+    HDFS goes with the cluster at the end of the session)."""
+    name = "".join(c if c.isalnum() else "_" for c in request.node.name)
+    return f"/tests/{name}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def dead_conf_dir(tmp_path):
+    """(conf dir, port): a conf dir naming a NameNode on 127.0.0.1:port, where nothing
+    listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (tmp_path / "core-site.xml").write_text(
+        '<?xml version="1.0"?>\n<configuration><property><name>fs.defaultFS</name>'
+        f"<value>hdfs://127.0.0.1:{port}</value></property></configuration>\n")
+    return tmp_path, port
