@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test bench clean
+.PHONY: help setup demo test bench clean spark-cluster-up spark-cluster-down
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,6 +20,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PIP) install --quiet -r requirements.txt
 	$(PIP) install --quiet --no-deps -e .
 	touch $@
+
+spark-cluster-up: setup ## start a Spark standalone cluster (1 master, 2 workers) on 127.0.0.1; state in .spark/
+	$(PY) -m spark_jobs.cluster up --workers 2 --cores 1 --memory 2g
+
+spark-cluster-down: ## stop the Spark standalone cluster of spark-cluster-up (by process id)
+	@if [ -x $(PY) ]; then $(PY) -m spark_jobs.cluster down; fi
 
 clean: ## remove generated data, results and caches (keeps .venv)
 	rm -rf data results .pytest_cache build *.egg-info
