@@ -74,6 +74,9 @@ class RDDEngine:
         """Read, parse and cache the input; fail on its first bad row (policy 'fail')."""
         t0 = time.perf_counter()
         if self.spark is None:
+            from pyspark import SparkContext
+            # getOrCreate joins a running session: stop only one this engine started
+            self._own_session = SparkContext._active_spark_context is None
             self.spark = get_session('distreg-%s' % self.name, self.master)
         sc = self.spark.sparkContext
         self.design = options.design()

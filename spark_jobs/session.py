@@ -50,6 +50,14 @@ def spark_home():
     return os.environ['SPARK_HOME']
 
 
+def spark_submit():
+    """``(command, env)`` to run ``spark-submit`` with the project's interpreter and configs."""
+    prepare_environment()
+    env = dict(os.environ)
+    env.setdefault('PYSPARK_DRIVER_PYTHON', sys.executable)
+    return [os.path.join(spark_home(), 'bin', 'spark-submit')], env
+
+
 def get_session(app_name, master=None):
     """Start (or join) a SparkSession called ``app_name``.
 
