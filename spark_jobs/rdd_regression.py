@@ -5,6 +5,8 @@ Usage: spark-submit [--master M] spark_jobs/rdd_regression.py INPUT [--method no
 Reads INPUT (a file, a directory of part files, a glob, hdfs://...) once with the
 shared loader into one numpy block per partition, caches it, and runs every pass
 of the method over the cache; prints the result record (JSON) on stdout.
+spark-submit merges the script's stderr into its stdout: --out FILE writes
+the record alone to FILE.
 
     spark-submit --master local[2] spark_jobs/rdd_regression.py data.csv --method lbfgs \\
         --model logistic
