@@ -105,8 +105,19 @@ class _Block:
         return self.raw.T @ v
 
     def xtwx(self, w):
-        M = self.M if self.M is not None else self.design.matrix(self.raw)
-        return (M * w[:, None]).T @ M
+        """X'WX; ``w`` None means W = I (no weighting pass)."""
+        A = self.M if self.M is not None else self.raw
+        Aw = A if w is None else A * w[:, None]
+        G = Aw.T @ A
+        if self.M is not None or not self.design.intercept:
+            return G
+        # [1, X_raw]'W[1, X_raw] from X_raw alone: no copy of the block with a ones column
+        s = Aw.sum(axis=0)
+        out = np.empty((G.shape[0] + 1, G.shape[0] + 1))
+        out[0, 0] = len(A) if w is None else w.sum()
+        out[0, 1:] = out[1:, 0] = s
+        out[1:, 1:] = G
+        return out
 
 
 def _loss_and_residual(model, eta, y):
@@ -122,9 +133,9 @@ def _loss_and_residual(model, eta, y):
 
 
 def _weights(model, eta):
-    """The Hessian's row weights: 1 (linear) or p(1 - p) (logistic)."""
+    """The Hessian's row weights: None for 1 (linear), p(1 - p) (logistic)."""
     if model == 'linear':
-        return np.ones_like(eta)
+        return None
     return np.exp(-np.logaddexp(0.0, -eta) - np.logaddexp(0.0, eta))
 
 

@@ -19,6 +19,7 @@ instead of unpickling many small objects, plus the arithmetic.
 
 import json
 import time
+import uuid
 
 from distreg import blocks
 from distreg.errors import BadInputError, DistregError
@@ -86,8 +87,7 @@ class RDDEngine:
         self.cached = self._blocks(sc, files).cache()
         self.n_partitions = self.cached.getNumPartitions()
         # materialise the cache now: what load_seconds measures, and where bad rows show
-        info = self.cached.map(lambda b: (b.n_rows, b.error, b.parsed.rejects
-                                          if b.parsed is not None else [])).collect()
+        info = self.cached.map(lambda b: (b.n_rows, b.error, b.rejects)).collect()
         errors = [e for _, e, _ in info if e is not None]
         if errors:
             self.close()
@@ -114,11 +114,16 @@ class RDDEngine:
             check_rows(part if part is not None else {'n': 0, 'n_bad': len(self.rejects)})
         return part
 
-    def close(self):
-        """Drop the cache; stop the session if this engine started it."""
+    def release_cache(self):
+        """Drop the cache and the executors' block files."""
         if self.cached is not None:
+            self.cached.foreach(_remove_block)
             self.cached.unpersist()
             self.cached = None
+
+    def close(self):
+        """Release the cache; stop the session if this engine started it."""
+        self.release_cache()
         if self._own_session and self.spark is not None:
             self.spark.stop()
             self.spark = None
@@ -129,8 +134,9 @@ class RDDEngine:
         schema = self.schema
         if self.reader == 'direct':
             splits = rd.byte_splits(files, sc.defaultParallelism)
-            return sc.parallelize(splits, len(splits)).map(
-                lambda split: rd.read_split(split, schema))
+            token = uuid.uuid4().hex
+            return sc.parallelize(splits, len(splits)).mapPartitionsWithIndex(
+                lambda i, it: rd.read_stored_split(i, it, schema, token))
         parts = []
         for uri, _ in files:
             pairs = sc.hadoopFile(uri, 'org.apache.hadoop.mapred.TextInputFormat',
@@ -138,6 +144,10 @@ class RDDEngine:
             parts.append(pairs.mapPartitions(
                 lambda it, uri=uri: [rd.read_offset_lines(it, uri, schema)]))
         return parts[0] if len(parts) == 1 else sc.union(parts)
+
+
+def _remove_block(block):
+    block.remove()
 
 
 def _file_rank(files, name):

@@ -77,7 +77,7 @@ class MLlibEngine:
             'label', array_to_vector('x').alias('features')).cache()
         self.n_rows = self.frame.count()
         self.n_bad = len(self.rdd.rejects)
-        self.rdd.cached.unpersist()
+        self.rdd.release_cache()
         self.load_seconds = time.perf_counter() - t0
         return schema
 

@@ -15,7 +15,10 @@ hadoop
     one Hadoop gave for its line.
 
 Either way a partition becomes one :class:`Block` (all its rows in one array,
-rejected rows kept), which the engine caches.
+rejected rows kept), which the engine caches. The direct reader stores the
+arrays in the executor's scratch directory and caches only a handle (see
+:class:`Block`); the hadoop reader's blocks stay whole in Spark's cache, since
+a Python task cannot read an ``hdfs://`` split again by itself.
 """
 
 import os
@@ -23,8 +26,8 @@ import os
 import numpy as np
 
 from distreg.errors import BadInputError, DistregError
-from distreg.loader import (CHUNK_BYTES, Chunk, Parsed, expand_paths, is_header, iter_chunks,
-                            local_path, open_input, parse_chunk)
+from distreg.loader import (CHUNK_BYTES, Chunk, Parsed, Schema, expand_paths, is_header,
+                            iter_chunks, local_path, open_input, parse_chunk)
 
 READERS = ('auto', 'direct', 'hadoop')
 #: Largest byte range one partition reads (direct reader); there are at least as many
@@ -33,15 +36,77 @@ SPLIT_BYTES = 256 << 20
 
 
 class Block:
-    """One partition's data: its parsed rows (with the rejected ones), or its first bad row."""
+    """One partition's rows: parsed, or stored on the executor's disk and memory-mapped.
+
+    A stored block (:meth:`store`) is pickled without its arrays: what Spark
+    caches and streams to a Python worker on every pass is then this small
+    handle, and the worker maps the arrays from the executor's local files
+    (the page cache), which any Python worker of that machine can do. Should a
+    task run where the files are not (another machine), the block is read and
+    parsed again from its split and stored there.
+    """
 
     def __init__(self, parsed, error=None):
-        self.parsed = parsed
+        self._parsed = parsed
         self.error = error
+        self.files = None       # (X path, y path) once stored
+        self.source = None      # (split, schema JSON) to rebuild the block from the input
+        self.n_rows = len(parsed.y) if parsed is not None else 0
+        self.rejects = parsed.rejects if parsed is not None else []
 
     @property
-    def n_rows(self):
-        return len(self.parsed.y) if self.parsed is not None else 0
+    def parsed(self):
+        if self._parsed is None and self.files is not None:
+            try:
+                X, y = (np.asarray(np.load(f, mmap_mode='r')) for f in self.files)
+            except FileNotFoundError:
+                split, schema = self.source
+                block = read_split(split, Schema.from_json(schema))
+                block.store(self.files)
+                return block._parsed
+            return Parsed(X, y, self.rejects)
+        return self._parsed
+
+    def store(self, files, source=None):
+        """Write the arrays to ``files`` (X, y .npy paths); later pickles leave them out."""
+        if self._parsed is None:
+            return self
+        for path, arr in zip(files, (self._parsed.X, self._parsed.y)):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = '%s.%d.tmp.npy' % (path, os.getpid())
+            np.save(tmp, np.ascontiguousarray(arr))
+            os.replace(tmp, path)  # readers on this machine never see half a file
+        self.files = files
+        if source is not None:
+            self.source = source
+        return self
+
+    def remove(self):
+        for path in self.files or ():
+            if os.path.exists(path):
+                os.remove(path)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if self.files is not None:
+            state['_parsed'] = None
+        return state
+
+
+def block_files(token, index):
+    """Where the executor keeps partition ``index`` of the cache ``token`` (its own scratch)."""
+    from pyspark import SparkFiles
+    base = os.path.join(SparkFiles.getRootDirectory(), 'distreg-blocks')
+    return tuple(os.path.join(base, '%s-%05d.%s.npy' % (token, index, a)) for a in 'Xy')
+
+
+def read_stored_split(index, splits, schema, token):
+    """The direct reader's task: parse one byte range, store it on this executor."""
+    for split in splits:
+        block = read_split(split, schema)
+        if block.error is None:
+            block.store(block_files(token, index), (split, schema.to_json()))
+        yield block
 
 
 def is_local(path):

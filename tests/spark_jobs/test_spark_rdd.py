@@ -85,3 +85,25 @@ def test_cli_engine(spark, linear_csv, tmp_path, capsys):
     # the engine joined the running session: it must not have stopped it
     assert spark.sparkContext._jsc is not None
     assert spark.sparkContext.parallelize([1, 2]).count() == 2
+
+
+def test_block_files_lost_are_rebuilt_and_removed_on_close(spark, linear_csv):
+    """The cache holds handles; the rows live in the executor's scratch files. Files that
+    vanish are read again from the input; close() removes them."""
+    import glob
+    from pyspark import SparkFiles
+    from distreg.fit import FitOptions
+    from spark_jobs.engine import SparkEngine
+    pattern = os.path.join(SparkFiles.getRootDirectory(), 'distreg-blocks', '*.npy')
+    engine = SparkEngine(linear_csv, spark=spark)
+    engine.prepare(FitOptions(method='normal'))
+    files = set(glob.glob(pattern))
+    assert len(files) == 2 * engine.n_partitions
+    before = engine.aggregate('gram', {})
+    for f in files:
+        os.remove(f)
+    after = engine.aggregate('gram', {})
+    np.testing.assert_array_equal(after['xtx'], before['xtx'])
+    assert set(glob.glob(pattern)) == files
+    engine.close()
+    assert not set(glob.glob(pattern)) & files
