@@ -104,3 +104,37 @@ def test_mllib_script_on_cluster(standalone, spark, linear_csv, tmp_path):
                   '--out', out)
     expected = spark_fit(spark, linear_csv, 'spark-mllib', method='normal')
     assert_same_record(record_of(done, out), expected)
+
+
+def test_system_spark_found_through_findspark(tmp_path, linear_csv, spark):
+    """No pip pyspark on the path, a Spark install in SPARK_HOME: the script finds it
+    through findspark and gives the same record."""
+    import sys
+    import sysconfig
+    from spark_jobs.session import spark_home
+    pip_spark = spark_home()
+    home = tmp_path / 'spark-3rd-party'
+    (home / 'python' / 'lib').mkdir(parents=True)
+    for name in ('bin', 'jars'):
+        os.symlink(os.path.join(pip_spark, name), home / name)
+    for zipped in os.listdir(os.path.join(pip_spark, 'python', 'lib')):
+        os.symlink(os.path.join(pip_spark, 'python', 'lib', zipped), home / 'python' / 'lib' / zipped)
+    os.symlink(pip_spark, home / 'python' / 'pyspark')
+    # every installed package but pyspark
+    site = tmp_path / 'site'
+    site.mkdir()
+    purelib = sysconfig.get_paths()['purelib']
+    for name in os.listdir(purelib):
+        if not name.startswith('pyspark'):
+            os.symlink(os.path.join(purelib, name), site / name)
+    out = tmp_path / 'r.json'
+    _, env = spark_submit()
+    env.update(SPARK_HOME=str(home), PYTHONPATH='%s:%s' % (site, PROJECT))
+    check = subprocess.run([sys.executable, '-S', '-c', 'import pyspark'], env=env,
+                           capture_output=True, text=True)
+    assert check.returncode != 0  # really no pyspark without findspark
+    done = subprocess.run([sys.executable, '-S', RDD_SCRIPT, linear_csv, '--method', 'qr',
+                           '--out', str(out)], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=300)
+    expected = spark_fit(spark, linear_csv, method='qr')
+    assert_same_record(record_of(done, str(out)), expected)
