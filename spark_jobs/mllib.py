@@ -65,8 +65,8 @@ class MLlibEngine:
     def prepare(self, options):
         """Check the method, read and parse the rows, cache them as a DataFrame."""
         check_method(options)
-        t0 = time.perf_counter()
         schema = self.rdd.prepare(options)
+        t0 = time.perf_counter()
         spark = self.rdd.spark
         from pyspark.ml.functions import array_to_vector
         from pyspark.sql.types import ArrayType, DoubleType, StructField, StructType
@@ -78,7 +78,7 @@ class MLlibEngine:
         self.n_rows = self.frame.count()
         self.n_bad = len(self.rdd.rejects)
         self.rdd.release_cache()
-        self.load_seconds = time.perf_counter() - t0
+        self.load_seconds = self.rdd.load_seconds + time.perf_counter() - t0
         return schema
 
     def solve(self, options):
