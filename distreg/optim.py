@@ -144,10 +144,15 @@ class LossGradient(Aggregate):
     name = 'gradient'
 
     def _block(self, parsed, design, params):
+        return self._at_theta(parsed, design, params)[0]
+
+    @staticmethod
+    def _at_theta(parsed, design, params):
+        """(loss/grad partial, the block's model matrix, eta) at theta."""
         b = _Block(parsed, design)
         eta = b.eta(_theta_for(params['theta'], b.p))
         loss, r = _loss_and_residual(params['model'], eta, parsed.y)
-        return dict(loss=loss, grad=b.xt(r))
+        return dict(loss=loss, grad=b.xt(r)), b, eta
 
     def _merge(self, a, b):
         p = max(len(a['grad']), len(b['grad']))
@@ -160,10 +165,9 @@ class Hessian(LossGradient):
     name = 'hessian'
 
     def _block(self, parsed, design, params):
-        b = _Block(parsed, design)
-        eta = b.eta(_theta_for(params['theta'], b.p))
-        loss, r = _loss_and_residual(params['model'], eta, parsed.y)
-        return dict(loss=loss, grad=b.xt(r), hess=b.xtwx(_weights(params['model'], eta)))
+        part, b, eta = self._at_theta(parsed, design, params)
+        part['hess'] = b.xtwx(_weights(params['model'], eta))
+        return part
 
     def _merge(self, a, b):
         out = super()._merge(a, b)
