@@ -15,7 +15,8 @@ HADOOP_POM := configs/hadoop/pom.xml
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test bench clean hadoop hadoop-up hadoop-down hadoop-status
+.PHONY: help setup demo test bench clean hadoop hadoop-up hadoop-down hadoop-status \
+	spark-cluster-up spark-cluster-down
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +44,7 @@ test: setup hadoop ## run the whole test suite (real engines; the Hadoop tests s
 
 bench: setup ## speed targets: ratios measured side by side in one run
 	$(PY) benchmarks/bench_mrjob.py
+	$(PY) benchmarks/bench_spark.py
 
 hadoop: $(LOCAL_HADOOP_HOME)/.installed ## resolve Apache Hadoop 3.5.0 from Maven Central into .hadoop/ (bin/hadoop)
 
@@ -63,6 +65,12 @@ hadoop-down: ## stop the MiniCluster started by hadoop-up
 
 hadoop-status: ## say whether the MiniCluster runs, its addresses and HADOOP_CONF_DIR
 	$(PY) -m hdfs_utils.minicluster status
+
+spark-cluster-up: setup ## start a Spark standalone cluster (1 master, 2 workers) on 127.0.0.1; state in .spark/
+	$(PY) -m spark_jobs.cluster up --workers 2 --cores 1 --memory 2g
+
+spark-cluster-down: ## stop the Spark standalone cluster of spark-cluster-up (by process id)
+	@if [ -x $(PY) ]; then $(PY) -m spark_jobs.cluster down; fi
 
 clean: ## remove generated data, results and caches (keeps .venv and .hadoop)
 	rm -rf data results .pytest_cache build *.egg-info

@@ -69,8 +69,23 @@ def _parser():
     g.add_argument('--out', required=True, help='data file; the truth goes to OUT.truth.json')
 
     f = sub.add_parser('fit', help='fit a model with one engine')
-    f.add_argument('input', help='a file, a directory of part files, a glob, hdfs://, s3://')
+    add_fit_arguments(f)
     f.add_argument('--engine', required=True, choices=sorted(ENGINES))
+    f.add_argument('--master', default=None, help='Spark master (spark engines). '
+                   'Default: local[*]')
+    f.add_argument('--quiet', action='store_true', help='no summary table on stdout')
+
+    c = sub.add_parser('compare', help='compare result records side by side')
+    c.add_argument('records', nargs='+')
+    c.add_argument('--reference', default=None, help='truth file or result record')
+    c.add_argument('--rtol', type=float, default=1e-6,
+                   help='largest norm-wise relative difference that agrees. Default: %(default)s')
+    return p
+
+
+def add_fit_arguments(f):
+    """The input and model options of ``distreg fit`` (shared with the spark-submit scripts)."""
+    f.add_argument('input', help='a file, a directory of part files, a glob, hdfs://, s3://')
     f.add_argument('--method', default='normal', choices=fit_mod.METHODS)
     f.add_argument('--model', default='linear', choices=MODELS)
     f.add_argument('--no-intercept', dest='intercept', action='store_false', default=True)
@@ -86,20 +101,51 @@ def _parser():
     f.add_argument('--bad-rows', choices=BAD_ROW_POLICIES, default='fail')
     f.add_argument('--max-iter', type=int, default=None)
     f.add_argument('--tol', type=float, default=None)
-    f.add_argument('--master', default=None, help='Spark master (spark engines). '
-                   'Default: local[*]')
     f.add_argument('--out', default=None, help='write the result record (JSON) here')
     f.add_argument('--rejects', default=None,
                    help='with --bad-rows skip: where the rejected rows go (JSON lines). '
                         'Default: OUT.rejects.jsonl, or distreg-rejects.jsonl')
-    f.add_argument('--quiet', action='store_true', help='no summary table on stdout')
 
-    c = sub.add_parser('compare', help='compare result records side by side')
-    c.add_argument('records', nargs='+')
-    c.add_argument('--reference', default=None, help='truth file or result record')
-    c.add_argument('--rtol', type=float, default=1e-6,
-                   help='largest norm-wise relative difference that agrees. Default: %(default)s')
-    return p
+
+def fit_options(args):
+    """:class:`distreg.fit.FitOptions` from parsed :func:`add_fit_arguments` arguments."""
+    return fit_mod.FitOptions(
+        method=args.method, model=args.model, intercept=args.intercept, ridge=args.ridge,
+        poly_degree=args.poly_degree, label_col=args.label_col, bad_rows=args.bad_rows,
+        max_iter=args.max_iter, tol=args.tol, format=args.format).validate()
+
+
+def run_fit(engine, args):
+    """Fit with ``engine``, keep the rejected rows, write ``--out``; return (record, names).
+
+    The engine is closed (``engine.close()``, when it has one) whatever happens.
+    """
+    options = fit_options(args)
+    names = []
+    try:
+        record = fit_mod.fit(engine, options, names=names)
+    finally:
+        close = getattr(engine, 'close', None)
+        if close is not None:
+            close()
+    rejects = getattr(engine, 'rejects', [])
+    if len(rejects) != record['n_bad_rows']:
+        raise DistregError('internal error: %d rows rejected but %d kept'
+                           % (record['n_bad_rows'], len(rejects)))
+    if record['n_bad_rows']:
+        path = args.rejects or (args.out + '.rejects.jsonl' if args.out
+                                else 'distreg-rejects.jsonl')
+        _make_parent(path)
+        with open(path, 'w') as f:
+            for bad in rejects:
+                f.write(json.dumps(bad) + '\n')
+        print('distreg: %d bad rows skipped; they are in %s (first: %s)'
+              % (record['n_bad_rows'], path, format_bad_row(rejects[0]) if rejects else '-'),
+              file=sys.stderr)
+    if args.out:
+        _make_parent(args.out)
+        result.write(record, args.out)
+    return record, names
 
 
 def main(argv=None):
@@ -123,30 +169,9 @@ def cmd_generate(args):
 
 
 def cmd_fit(args):
-    options = fit_mod.FitOptions(
-        method=args.method, model=args.model, intercept=args.intercept, ridge=args.ridge,
-        poly_degree=args.poly_degree, label_col=args.label_col, bad_rows=args.bad_rows,
-        max_iter=args.max_iter, tol=args.tol, format=args.format).validate()
+    fit_options(args)  # a usage mistake fails before any engine starts
     engine = make_engine(args.engine, args.input, master=args.master)
-    names = []
-    record = fit_mod.fit(engine, options, names=names)
-    rejects = getattr(engine, 'rejects', [])
-    if len(rejects) != record['n_bad_rows']:
-        raise DistregError('internal error: %d rows rejected but %d kept'
-                           % (record['n_bad_rows'], len(rejects)))
-    if record['n_bad_rows']:
-        path = args.rejects or (args.out + '.rejects.jsonl' if args.out
-                                else 'distreg-rejects.jsonl')
-        _make_parent(path)
-        with open(path, 'w') as f:
-            for bad in rejects:
-                f.write(json.dumps(bad) + '\n')
-        print('distreg: %d bad rows skipped; they are in %s (first: %s)'
-              % (record['n_bad_rows'], path, format_bad_row(rejects[0]) if rejects else '-'),
-              file=sys.stderr)
-    if args.out:
-        _make_parent(args.out)
-        result.write(record, args.out)
+    record, names = run_fit(engine, args)
     if not args.quiet:
         print(result.summary(record, names))
     if args.out:

@@ -11,6 +11,10 @@ Engine protocol (see :class:`distreg.numpy_engine.NumpyEngine`)::
     engine.aggregate(name, params)      # merged, decoded partial of aggregate `name`
     engine.rejects                      # rejected rows seen (bad_rows='skip')
     engine.load_seconds                 # time spent in prepare (load + parse + cache)
+
+An engine that trains with a library of its own (MLlib) has no ``aggregate``;
+it provides ``engine.solve(options)`` instead, returning what a solver returns
+(plus ``pass_seconds`` when it knows them), and the record is made the same way.
 """
 
 import math
@@ -114,13 +118,18 @@ def fit(engine, options, names=None):
     options.validate()
     t0 = time.perf_counter()
     schema = engine.prepare(options)
-    timed = _TimedEngine(engine)
-    out = SOLVERS[options.method](timed, options)
+    if hasattr(engine, 'solve'):
+        out = engine.solve(options)
+        pass_seconds = out.pop('pass_seconds', [])
+    else:
+        timed = _TimedEngine(engine)
+        out = SOLVERS[options.method](timed, options)
+        pass_seconds = timed.pass_seconds
     record = result.make_record(
         engine.name, options.method, options.model, out['theta'], options.intercept,
         out['n_rows'], out['n_bad_rows'], out['iterations'], out['converged'], out['stats'],
         seconds=time.perf_counter() - t0,
-        timings=dict(load_seconds=engine.load_seconds, pass_seconds=timed.pass_seconds))
+        timings=dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds))
     if names is not None:
         names[:] = coefficient_names(schema, options, len(record['coefficients']))
     return record
@@ -215,3 +224,6 @@ def register_solver(method, fn):
     SOLVERS[method] = fn
     return fn
 
+
+# The iterative methods register themselves (they import this module, hence the late import).
+from distreg import optim  # noqa: E402,F401

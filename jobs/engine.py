@@ -18,13 +18,16 @@ from distreg.errors import DistregError
 from distreg.fit import check_rows
 from distreg.loader import fill_line_numbers
 from jobs.block_job import raise_error
+from jobs.gradient import MRLossGradient
+from jobs.hessian import MRHessian
 from jobs.normal import MRNormalEquations
 from jobs.refine import MRRefinePass
 from jobs.tsqr import MRTSQR
 
 RUNNERS = {'mrjob-inline': 'inline', 'mrjob-local': 'local', 'mrjob-hadoop': 'hadoop',
            'mrjob-emr': 'emr'}
-JOBS = {'gram': MRNormalEquations, 'tsqr': MRTSQR, 'refine': MRRefinePass}
+JOBS = {'gram': MRNormalEquations, 'tsqr': MRTSQR, 'refine': MRRefinePass,
+        'gradient': MRLossGradient, 'hessian': MRHessian}
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_CONF = os.path.join(PROJECT, 'configs', 'mrjob.conf')

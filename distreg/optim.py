@@ -1,0 +1,484 @@
+"""Iterative methods: gradient descent, L-BFGS and Newton (IRLS), for linear and logistic models.
+
+Each method asks the engine only for distributed aggregates evaluated at a
+parameter vector theta, and does its updates on the driver:
+
+``gradient`` (keys ``loss``, ``grad``)
+    the data part of the objective and its gradient at theta;
+``hessian`` (keys ``loss``, ``grad``, ``hess``)
+    the same and X'WX at theta (W = I for linear, p(1-p) for logistic).
+
+Both take the parameters ``{'theta': [...], 'model': 'linear'|'logistic'}``. A
+theta shorter than a block's model matrix is padded with zeros (the first pass
+runs at ``theta = []``: the engine's answer tells the driver how many
+coefficients there are, which LibSVM input only knows once it has been read).
+
+Notes
+-----
+The objective is the sum over rows, with the ridge penalty on every coefficient
+but the intercept, on the same scale as the closed forms' ``(X'X + L I')``::
+
+    linear:    f(theta) = 1/2 sum (y - x'theta)^2                 + L/2 |theta'|^2
+    logistic:  f(theta) = sum log(1 + exp(x'theta)) - y x'theta   + L/2 |theta'|^2
+
+so ``gd``/``lbfgs``/``newton`` converge to the answer of ``normal`` with the
+same ``--ridge``. The logistic loss is formed with ``logaddexp`` and the
+probabilities as ``exp(-logaddexp(0, -eta))``: no overflow for any eta.
+
+Stopping rule (all three): the method stops when its next step, an estimate of
+the distance to the optimum, is at most ``tol`` relative to theta in the max
+norm, ``max|step| <= tol * max|theta|`` -- the same norm-wise relative measure
+``distreg compare`` uses. For Newton and L-BFGS (quadratic / superlinear
+convergence) the next step bounds the remaining error well; for gradient
+descent the Barzilai-Borwein step is only a curvature estimate along recent
+directions, so its answer is checked against looser bounds in the tests.
+"""
+
+import math
+import sys
+from collections import deque
+
+import numpy as np
+
+from distreg import blocks, fit, inference, solvers
+from distreg.blocks import Aggregate, _pad_square, _pad_vector
+from distreg.errors import NotConvergedError, SingularMatrixError
+
+ITERATIVE_METHODS = ('gd', 'lbfgs', 'newton')
+
+#: Default relative tolerance of each method (see the module notes).
+DEFAULT_TOL = {'gd': 1e-9, 'lbfgs': 1e-10, 'newton': 1e-12}
+#: Default iteration limit of each method.
+DEFAULT_MAX_ITER = {'gd': 2000, 'lbfgs': 500, 'newton': 50}
+
+#: L-BFGS: pairs (s, y) kept.
+LBFGS_MEMORY = 10
+#: gd: the non-monotone line search compares with the largest of this many last values.
+GD_MEMORY = 10
+#: Sufficient-decrease constant of the line searches (Armijo).
+ARMIJO_C = 1e-4
+#: Halvings a line search may try before it gives up.
+MAX_BACKTRACKS = 40
+#: Relative size of the rounding noise in the summed loss: a trial point whose loss is
+#: within this of the reference is not rejected for a difference nobody can measure.
+LOSS_NOISE = 1e-12
+#: Logistic: a mean log-loss below this means every row is predicted with near certainty,
+#: i.e. the classes are separated and the likelihood has no finite maximum.
+SEPARATED_MEAN_LOSS = 1e-6
+
+
+# --------------------------------------------------------------------------- block math
+
+def _theta_for(theta, p):
+    """theta fitted to a block with p model columns: zero-padded or cut (absent features)."""
+    theta = np.asarray(theta, dtype=np.float64)
+    if len(theta) >= p:
+        return theta[:p]
+    return np.concatenate([theta, np.zeros(p - len(theta))])
+
+
+class _Block:
+    """The model matrix of a parsed block, without forming it when the design is plain.
+
+    With degree 1, X = [1, X_raw]: X theta and X'v are computed from X_raw
+    directly, which saves copying the block on every pass.
+    """
+
+    def __init__(self, parsed, design):
+        self.design = design
+        self.raw = parsed.X
+        self.p = design.n_coef(parsed.X.shape[1])
+        self.M = None if design.degree == 1 else design.matrix(parsed.X)
+
+    def eta(self, theta):
+        if self.M is not None:
+            return self.M @ theta
+        if self.design.intercept:
+            return self.raw @ theta[1:] + theta[0]
+        return self.raw @ theta
+
+    def xt(self, v):
+        if self.M is not None:
+            return self.M.T @ v
+        if self.design.intercept:
+            return np.concatenate([[v.sum()], self.raw.T @ v])
+        return self.raw.T @ v
+
+    def xtwx(self, w):
+        """X'WX; ``w`` None means W = I (no weighting pass)."""
+        A = self.M if self.M is not None else self.raw
+        Aw = A if w is None else A * w[:, None]
+        G = Aw.T @ A
+        if self.M is not None or not self.design.intercept:
+            return G
+        # [1, X_raw]'W[1, X_raw] from X_raw alone: no copy of the block with a ones column
+        s = Aw.sum(axis=0)
+        out = np.empty((G.shape[0] + 1, G.shape[0] + 1))
+        out[0, 0] = len(A) if w is None else w.sum()
+        out[0, 1:] = out[1:, 0] = s
+        out[1:, 1:] = G
+        return out
+
+
+def _loss_and_residual(model, eta, y):
+    """Data loss and d loss / d eta (the 'residual' whose X'-product is the gradient)."""
+    if model == 'linear':
+        r = eta - y
+        return 0.5 * float(r @ r), r
+    if model == 'logistic':
+        # log(1 + e^eta) - y eta; p = 1 / (1 + e^-eta) without overflow either way
+        loss = float(np.sum(np.logaddexp(0.0, eta) - y * eta))
+        return loss, np.exp(-np.logaddexp(0.0, -eta)) - y
+    raise ValueError('model must be linear or logistic, not %r' % (model,))
+
+
+def _weights(model, eta):
+    """The Hessian's row weights: None for 1 (linear), p(1 - p) (logistic)."""
+    if model == 'linear':
+        return None
+    return np.exp(-np.logaddexp(0.0, -eta) - np.logaddexp(0.0, eta))
+
+
+class LossGradient(Aggregate):
+    """Data loss and its gradient at theta (partial keys ``loss``, ``grad``)."""
+    name = 'gradient'
+
+    def _block(self, parsed, design, params):
+        return self._at_theta(parsed, design, params)[0]
+
+    @staticmethod
+    def _at_theta(parsed, design, params):
+        """(loss/grad partial, the block's model matrix, eta) at theta."""
+        b = _Block(parsed, design)
+        eta = b.eta(_theta_for(params['theta'], b.p))
+        loss, r = _loss_and_residual(params['model'], eta, parsed.y)
+        return dict(loss=loss, grad=b.xt(r)), b, eta
+
+    def _merge(self, a, b):
+        p = max(len(a['grad']), len(b['grad']))
+        return dict(loss=a['loss'] + b['loss'],
+                    grad=_pad_vector(a['grad'], p) + _pad_vector(b['grad'], p))
+
+
+class Hessian(LossGradient):
+    """Loss, gradient and X'WX at theta (partial keys ``loss``, ``grad``, ``hess``)."""
+    name = 'hessian'
+
+    def _block(self, parsed, design, params):
+        part, b, eta = self._at_theta(parsed, design, params)
+        part['hess'] = b.xtwx(_weights(params['model'], eta))
+        return part
+
+    def _merge(self, a, b):
+        out = super()._merge(a, b)
+        p = len(out['grad'])
+        out['hess'] = _pad_square(a['hess'], p) + _pad_square(b['hess'], p)
+        return out
+
+
+blocks.register(LossGradient())
+blocks.register(Hessian())
+
+
+# --------------------------------------------------------------------------- the objective
+
+class _Objective:
+    """The penalised objective, evaluated by the engine one pass at a time."""
+
+    def __init__(self, engine, options):
+        self.engine = engine
+        self.model = options.model
+        self.intercept = options.intercept
+        self.ridge = float(options.ridge)
+        self.lam = None
+        self.part = None
+
+    def evaluate(self, theta, aggregate='gradient'):
+        """(f, g) at theta; ``self.part`` keeps the engine's merged partial."""
+        part = self.engine.aggregate(aggregate, {'theta': [float(v) for v in theta],
+                                                 'model': self.model})
+        fit.check_rows(part)
+        p = len(part['grad'])
+        if self.lam is None:
+            self.lam = solvers.ridge_diagonal(p, self.intercept, self.ridge)
+        theta = _theta_for(theta, p)
+        f = part['loss'] + 0.5 * float(np.sum(self.lam * theta * theta))
+        g = part['grad'] + self.lam * theta
+        if not (math.isfinite(f) and np.all(np.isfinite(g))):
+            raise NotConvergedError('the %s loss is not finite at the current coefficients '
+                                    '(%r): the data overflow the model; scale the features'
+                                    % (self.model, f))
+        self.part = part
+        return f, g
+
+    def start_scaled(self):
+        """First pass, at theta = 0: the number of coefficients and the column scaling.
+
+        First-order methods work on u = theta / d, d the power-of-two scaling of
+        the columns of X'WX at 0 (exact in binary), so that columns in different
+        units do not slow them down: returns (u0, f, grad_u).
+        """
+        f, g = self.evaluate([], 'hessian')
+        diag = np.sqrt(np.abs(np.diag(self.part['hess'])) + self.lam)
+        self.d = solvers.power_of_two_scale(diag)
+        return np.zeros(len(g)), f, g * self.d
+
+    def evaluate_scaled(self, u):
+        f, g = self.evaluate(self.d * u)
+        return f, g * self.d
+
+
+def _rel_size(step, theta):
+    """max|step| / max|theta| (0/0 = 0: nothing left to move)."""
+    top = float(np.max(np.abs(step))) if len(step) else 0.0
+    if top == 0.0:
+        return 0.0
+    scale = float(np.max(np.abs(theta))) if len(theta) else 0.0
+    return top / scale if scale > 0 else math.inf
+
+
+def _accept(f_trial, f_ref, decrease):
+    """Armijo with room for the rounding noise of a sum over many rows."""
+    return f_trial <= f_ref - ARMIJO_C * decrease + LOSS_NOISE * abs(f_ref)
+
+
+def _warn(message):
+    print('distreg: warning: ' + message, file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- gd
+
+def fit_gd(engine, options):
+    """Batch gradient descent with Barzilai-Borwein steps and a non-monotone line search.
+
+    Notes
+    -----
+    theta_{k+1} = theta_k - a_k g_k with the BB step a_k = s's / s'y (s, y the
+    last changes of theta and gradient), accepted when
+    f(theta_{k+1}) <= max of the last 10 f - 1e-4 a_k |g_k|^2 (Grippo-Lampariello-
+    Lucidi), halved otherwise. No learning rate to tune: the first step is
+    1 / |g_0| and every later one comes from the curvature the data show.
+    """
+    tol, max_iter = _limits('gd', options)
+    obj = _Objective(engine, options)
+    u, f, g = obj.start_scaled()
+    alpha = 1.0 / max(float(np.linalg.norm(g)), np.finfo(float).tiny)
+    history = deque([f], maxlen=GD_MEMORY)
+    steps = deque(maxlen=GD_MEMORY)
+    converged = _rel_size(g, u) == 0.0
+    it = 0
+    while not converged and it < max_iter:
+        gg = float(g @ g)
+        step = alpha
+        for _ in range(MAX_BACKTRACKS):
+            trial = u - step * g
+            f_t, g_t = obj.evaluate_scaled(trial)
+            if _accept(f_t, max(history), step * gg):
+                break
+            step *= 0.5
+        else:
+            _fail_line_search('gd', it, f, obj)
+        it += 1
+        s, yv = trial - u, g_t - g
+        u, f, g = trial, f_t, g_t
+        history.append(f)
+        sy = float(s @ yv)
+        alpha = float(s @ s) / sy if sy > 0 else step * 2.0
+        steps.append(alpha)
+        # the longest recent BB step (about 1 / the smallest curvature seen) times the
+        # gradient: a cautious estimate of the distance still to go
+        converged = _rel_size(obj.d * max(steps) * g, obj.d * u) <= tol
+    return _finish('gd', obj, obj.d * u, it, converged, tol)
+
+
+# --------------------------------------------------------------------------- lbfgs
+
+def _two_loop(g, pairs):
+    """-H g for the L-BFGS inverse-Hessian estimate H of the (s, y, 1/s'y) pairs."""
+    q = g.copy()
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        a = rho * float(s @ q)
+        alphas.append(a)
+        q -= a * y
+    if pairs:
+        s, y, _ = pairs[-1]
+        q *= float(s @ y) / float(y @ y)
+    for (s, y, rho), a in zip(pairs, reversed(alphas)):
+        b = rho * float(y @ q)
+        q += (a - b) * s
+    return -q
+
+
+def fit_lbfgs(engine, options):
+    """Limited-memory BFGS (10 pairs) with a backtracking Armijo line search.
+
+    Notes
+    -----
+    The direction d = -H g comes from the two-loop recursion; the first step
+    (no pairs yet) is scaled to length 1. A pair (s, y) is kept only when
+    s'y > 0, so H stays positive definite. The method stops when the next
+    direction, the quasi-Newton estimate of theta* - theta, is below ``tol``.
+    """
+    tol, max_iter = _limits('lbfgs', options)
+    obj = _Objective(engine, options)
+    u, f, g = obj.start_scaled()
+    pairs = deque(maxlen=LBFGS_MEMORY)
+    d = -g / max(float(np.linalg.norm(g)), np.finfo(float).tiny)
+    converged = _rel_size(g, u) == 0.0
+    it = 0
+    while not converged and it < max_iter:
+        slope = float(g @ d)
+        if slope >= 0:  # lost descent (rounding): restart from steepest descent
+            pairs.clear()
+            d = -g / max(float(np.linalg.norm(g)), np.finfo(float).tiny)
+            slope = float(g @ d)
+        step = 1.0
+        for _ in range(MAX_BACKTRACKS):
+            trial = u + step * d
+            f_t, g_t = obj.evaluate_scaled(trial)
+            if _accept(f_t, f, -step * slope):
+                break
+            step *= 0.5
+        else:
+            _fail_line_search('lbfgs', it, f, obj)
+        it += 1
+        s, yv = trial - u, g_t - g
+        u, f, g = trial, f_t, g_t
+        sy = float(s @ yv)
+        if sy > np.finfo(float).eps * float(yv @ yv):
+            pairs.append((s, yv, 1.0 / sy))
+        d = _two_loop(g, list(pairs))
+        converged = _rel_size(obj.d * d, obj.d * u) <= tol
+    return _finish('lbfgs', obj, obj.d * u, it, converged, tol)
+
+
+# --------------------------------------------------------------------------- newton
+
+def fit_newton(engine, options):
+    """Newton's method (IRLS for logistic), with step halving when the loss rises.
+
+    Notes
+    -----
+    theta_{k+1} = theta_k - (X'WX + L I')^-1 (g_k + L I' theta_k). For the
+    linear model the Hessian is X'X whatever theta: one step from 0 is the
+    exact least-squares answer, solved and checked like ``--method normal``.
+    """
+    tol, max_iter = _limits('newton', options)
+    obj = _Objective(engine, options)
+    if options.model == 'linear':
+        return _newton_linear(obj, options)
+    f, g = obj.evaluate([], 'hessian')
+    theta = np.zeros(len(g))
+    converged, it = False, 0
+    while it < max_iter:
+        H = obj.part['hess'] + np.diag(obj.lam)
+        delta = -_solve_spd(H, g)
+        it += 1
+        theta_new = theta + delta
+        if _rel_size(delta, theta_new) <= tol:
+            theta, converged = theta_new, True
+            break
+        for _ in range(MAX_BACKTRACKS):
+            f_new, g_new = obj.evaluate(theta + delta, 'hessian')
+            if f_new <= f + LOSS_NOISE * abs(f):
+                break
+            delta *= 0.5
+        else:
+            _fail_line_search('newton', it, f, obj)
+        theta, f, g = theta + delta, f_new, g_new
+    # obj.part: the Hessian at the last evaluated theta (the optimum to within tol)
+    return _answer('newton', obj, theta, it, converged, tol)
+
+
+def _newton_linear(obj, options):
+    obj.evaluate([], 'hessian')
+    part = obj.part
+    # at theta = 0: grad = -X'y and loss = y'y / 2, so this is the normal equations' partial
+    gram = dict(part, xtx=part['hess'], xty=-part['grad'], yty=2.0 * part['loss'])
+    answer = fit.normal_answer(gram, options)
+    answer['iterations'] = 1
+    return answer
+
+
+def _solve_spd(H, b):
+    """Solve H x = b for a symmetric positive definite H, on power-of-two scaled columns."""
+    d = solvers.power_of_two_scale(np.sqrt(np.abs(np.diag(H))))
+    Hs = H * np.outer(d, d)
+    w = np.linalg.eigvalsh(Hs)
+    cond = w[-1] / w[0] if w[0] > 0 else np.inf
+    if not np.isfinite(cond) or cond * solvers.EPS >= 1:
+        raise SingularMatrixError(
+            'the Hessian X\'WX is singular (condition number %s after column scaling): the '
+            'coefficients are not determined. Columns may be collinear, or (logistic) the '
+            'classes perfectly separated; use --ridge L' % solvers._fmt_cond(cond))
+    L = np.linalg.cholesky(Hs)
+    return solvers._cho_solve(L, b * d if b.ndim == 1 else b * d[:, None]) * (
+        d if b.ndim == 1 else d[:, None])
+
+
+# --------------------------------------------------------------------------- answer
+
+def _limits(method, options):
+    tol = options.tol if options.tol is not None else DEFAULT_TOL[method]
+    max_iter = options.max_iter if options.max_iter is not None else DEFAULT_MAX_ITER[method]
+    return tol, max_iter
+
+
+def _check_separation(obj):
+    part = obj.part
+    if obj.model == 'logistic' and not obj.ridge and part['loss'] < SEPARATED_MEAN_LOSS * part['n']:
+        raise NotConvergedError(
+            'the classes are (almost) perfectly separated: the log-likelihood keeps rising as '
+            'the coefficients grow (mean log-loss %.3g), so no finite maximum-likelihood '
+            'answer exists; use --ridge L for a finite one' % (part['loss'] / part['n']))
+
+
+def _fail_line_search(method, it, f, obj):
+    _check_separation(obj)
+    raise NotConvergedError('%s: the line search found no decrease of the loss (%r) after '
+                            '%d halvings at iteration %d; the data may be badly scaled'
+                            % (method, f, MAX_BACKTRACKS, it + 1))
+
+
+def _finish(method, obj, theta, iterations, converged, tol):
+    """One more pass at the answer for X'WX: the inverse Hessian gives the standard errors."""
+    obj.evaluate(theta, 'hessian')
+    return _answer(method, obj, theta, iterations, converged, tol)
+
+
+def _answer(method, obj, theta, iterations, converged, tol):
+    part = obj.part
+    if not converged:
+        _check_separation(obj)
+        _warn('%s did not converge in %d iterations (tolerance %g): the coefficients are the '
+              'last iterate, not the optimum; raise --max-iter' % (method, iterations, tol))
+    H = part['hess']
+    Hp = H + np.diag(obj.lam)
+    p = len(theta)
+    Hinv = _solve_spd(Hp, np.eye(p))
+    # with a ridge, the sandwich (H + L)^-1 H (H + L)^-1, as the closed forms do
+    cov = Hinv @ H @ Hinv if obj.ridge else Hinv
+    if obj.model == 'linear':
+        rss = 2.0 * part['loss']
+        stats = inference.linear_stats(theta, cov, rss, part, obj.intercept)
+    else:
+        stats = logistic_stats(theta, cov)
+    return dict(theta=theta, n_rows=part['n'], n_bad_rows=part['n_bad'],
+                iterations=iterations, converged=converged, stats=stats)
+
+
+def logistic_stats(theta, cov):
+    """Standard errors from the inverse Hessian, z values and two-sided normal p values.
+
+    R², RMSE and the residual standard deviation do not apply (None).
+    """
+    se = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    z = [float(t / s) if s > 0 else None for t, s in zip(theta, se)]
+    return dict(r2=None, rmse=None, residual_sd=None, std_errors=se.tolist(), t_values=z,
+                p_values=[None if v is None else inference.normal_two_sided(v) for v in z])
+
+
+fit.register_solver('gd', fit_gd)
+fit.register_solver('lbfgs', fit_lbfgs)
+fit.register_solver('newton', fit_newton)

@@ -1,0 +1,195 @@
+"""The Spark engines of ``distreg fit``: ``spark-rdd`` (the core's aggregates on a cached RDD)
+and ``spark-mllib`` (pyspark.ml on a DataFrame of the same rows, see :mod:`spark_jobs.mllib`).
+
+spark-rdd implements the engine protocol of :mod:`distreg.fit`:
+
+- ``prepare`` reads the input once (:mod:`spark_jobs.reader`: one numpy block
+  per partition, parsed by the shared loader), ``cache()``\\ s the blocks and
+  materialises them, collecting every rejected row (or the first bad one);
+- ``aggregate`` is one pass: the parameters go out by broadcast, each
+  partition's block function runs in ``mapPartitions`` and the partials are
+  merged by ``treeAggregate``. Partials travel as the core's JSON.
+
+Where a cached pass spends its time (see benchmarks/bench_spark.py): a Python
+RDD's cache lives in the JVM as serialised bytes that are streamed to a Python
+worker on every pass. With one contiguous block per partition and few
+partitions (one or two per core), a pass costs one bulk copy of the block
+instead of unpickling many small objects, plus the arithmetic.
+"""
+
+import json
+import time
+import uuid
+
+from distreg import blocks
+from distreg.errors import BadInputError, DistregError
+from distreg.fit import check_rows
+from distreg.loader import fill_line_numbers, sniff_schema
+from spark_jobs import reader as rd
+from spark_jobs.session import get_session
+
+ENGINES = ('spark-rdd', 'spark-mllib')
+
+
+def SparkEngine(path, name='spark-rdd', master=None, spark=None, reader='auto'):
+    """The engine called ``name`` (spark-rdd or spark-mllib) for ``path``.
+
+    Parameters
+    ----------
+    path : str
+        A file, a directory of part files, a glob; local or any Hadoop file system.
+    name : str, default 'spark-rdd'
+        Supported options: spark-rdd, spark-mllib.
+    master : str or None
+        Spark master for a session started here. Default: local[*].
+    spark : SparkSession or None
+        Use this session (and leave it running) instead of starting one.
+    reader : str, default 'auto'
+        Supported options: auto, direct, hadoop (see :mod:`spark_jobs.reader`).
+    """
+    if name not in ENGINES:
+        raise DistregError('unknown Spark engine %r; supported: %s' % (name, ', '.join(ENGINES)))
+    if name == 'spark-mllib':
+        from spark_jobs.mllib import MLlibEngine
+        return MLlibEngine(path, master=master, spark=spark, reader=reader)
+    return RDDEngine(path, master=master, spark=spark, reader=reader)
+
+
+class RDDEngine:
+    """Runs the core's aggregates over a cached RDD of parsed blocks."""
+    name = 'spark-rdd'
+
+    def __init__(self, path, master=None, spark=None, reader='auto'):
+        self.path = path
+        self.master = master
+        self.reader = rd.pick_reader(path, reader)
+        self.spark = spark
+        self._own_session = spark is None
+        self.rejects = []
+        self.load_seconds = 0.0
+        self.cached = None
+
+    # ------------------------------------------------------------------ protocol
+
+    def prepare(self, options):
+        """Read, parse and cache the input; fail on its first bad row (policy 'fail')."""
+        if self.spark is None:
+            from pyspark import SparkContext
+            # getOrCreate joins a running session: stop only one this engine started
+            self._own_session = SparkContext._active_spark_context is None
+            self.spark = get_session('distreg-%s' % self.name, self.master)
+        # the JVM's start is in the record's seconds, not in the load time
+        t0 = time.perf_counter()
+        sc = self.spark.sparkContext
+        self.design = options.design()
+        files = rd.list_files(sc, self.path)
+        self.schema = sniff_schema(rd.first_line(sc, files), options.format, options.label_col,
+                                   options.bad_rows, options.model, source=self.path)
+        self.cached = self._blocks(sc, files).cache()
+        self.n_partitions = self.cached.getNumPartitions()
+        # materialise the cache now: what load_seconds measures, and where bad rows show
+        info = self.cached.map(lambda b: (b.n_rows, b.error, b.rejects)).collect()
+        errors = [e for _, e, _ in info if e is not None]
+        if errors:
+            self.close()
+            first = min(errors, key=lambda d: (_file_rank(files, d['file']), d['offset'] or 0))
+            fill_line_numbers([first])
+            raise BadInputError.from_dict(first)
+        self.rejects = fill_line_numbers([bad for _, _, rejects in info for bad in rejects])
+        self.n_rows = sum(n for n, _, _ in info)
+        self.load_seconds = time.perf_counter() - t0
+        return self.schema
+
+    def aggregate(self, name, params):
+        """One pass: the merged partial of aggregate ``name`` at ``params``."""
+        sc = self.spark.sparkContext
+        shared = sc.broadcast(json.dumps(params))
+        try:
+            merge = _MergeJSON(name)
+            total = self.cached.mapPartitions(
+                _PassTask(name, self.design, shared)).treeAggregate(None, merge, merge)
+        finally:
+            shared.unpersist()
+        part = blocks.decode(json.loads(total)) if total is not None else None
+        if part is None or part['n'] == 0:
+            check_rows(part if part is not None else {'n': 0, 'n_bad': len(self.rejects)})
+        return part
+
+    def release_cache(self):
+        """Drop the cache and the executors' block files."""
+        if self.cached is not None:
+            self.cached.foreach(_remove_block)
+            self.cached.unpersist()
+            self.cached = None
+
+    def close(self):
+        """Release the cache; stop the session if this engine started it."""
+        self.release_cache()
+        if self._own_session and self.spark is not None:
+            self.spark.stop()
+            self.spark = None
+
+    # ------------------------------------------------------------------ reading
+
+    def _blocks(self, sc, files):
+        schema = self.schema
+        if self.reader == 'direct':
+            splits = rd.byte_splits(files, sc.defaultParallelism)
+            token = uuid.uuid4().hex
+            return sc.parallelize(splits, len(splits)).mapPartitionsWithIndex(
+                lambda i, it: rd.read_stored_split(i, it, schema, token))
+        parts = []
+        for uri, _ in files:
+            pairs = sc.hadoopFile(uri, 'org.apache.hadoop.mapred.TextInputFormat',
+                                  'org.apache.hadoop.io.LongWritable', 'org.apache.hadoop.io.Text')
+            parts.append(pairs.mapPartitions(
+                lambda it, uri=uri: [rd.read_offset_lines(it, uri, schema)]))
+        return parts[0] if len(parts) == 1 else sc.union(parts)
+
+
+def _remove_block(block):
+    block.remove()
+
+
+def _file_rank(files, name):
+    for i, (uri, _) in enumerate(files):
+        if uri == name:
+            return i
+    return len(files)
+
+
+class _PassTask:
+    """The task of one pass: the block function over a partition's block, as JSON.
+
+    A module-level class, so that executors import this module (and with it the
+    core's registered aggregates) to run it.
+    """
+
+    def __init__(self, name, design, shared):
+        self.name = name
+        self.design = design
+        self.shared = shared
+
+    def __call__(self, blocks_of_partition):
+        params = json.loads(self.shared.value)
+        total = None
+        for b in blocks_of_partition:
+            total = blocks.merge_partials(
+                self.name, total, blocks.block_partial(self.name, b.parsed, self.design, params))
+        yield None if total is None else json.dumps(blocks.encode(total))
+
+
+class _MergeJSON:
+    """Merge of two JSON partials (treeAggregate's seqOp and combOp)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, a, b):
+        if a is None:
+            return b
+        if b is None:
+            return a
+        total = blocks.merge_partials(self.name, blocks.decode(json.loads(a)),
+                                      blocks.decode(json.loads(b)))
+        return json.dumps(blocks.encode(total))

@@ -1,0 +1,203 @@
+"""The ``spark-mllib`` engine: pyspark.ml's own regressions on the rows the shared loader accepts.
+
+Not an adapter of the core's math: the rows are read, parsed and checked by
+:class:`spark_jobs.engine.RDDEngine` (so exactly the same rows are used or
+rejected, with the same messages), turned into a DataFrame of ``label`` and a
+``features`` vector (the model columns of ``--poly-degree``, without the
+intercept: MLlib fits that itself), and trained by MLlib. Its coefficients and
+summary become the same result record.
+
+Methods
+-------
+linear, normal    LinearRegression(solver='normal')   std errors, t and p values
+linear, lbfgs     LinearRegression(solver='l-bfgs')   (MLlib gives no std errors)
+logistic, lbfgs   LogisticRegression(family='binomial') (no std errors either)
+logistic, newton  GeneralizedLinearRegression(family='binomial', link='logit'):
+                  IRLS, std errors, z and p values
+
+Ridge (``--ridge L``, our objective ``loss_sum + L/2 |theta'|^2``) maps to MLlib's
+``regParam`` with ``elasticNetParam=0`` and ``standardization=False`` (the penalty
+on the coefficients as they are, as ours):
+
+- LinearRegression minimises ``1/(2n) RSS + regParam / sd(y) * 1/2 |theta|^2``
+  (it scales the penalty by the population standard deviation of the label), so
+  ``regParam = L * sd(y) / n``;
+- LogisticRegression minimises ``1/n loss_sum + regParam * 1/2 |theta|^2``, so
+  ``regParam = L / n``;
+- GeneralizedLinearRegression's IRLS penalises each weighted least-squares step
+  by the sum of that step's weights, which changes from step to step: it
+  minimises no fixed penalised likelihood, so ``--ridge`` is refused there.
+
+MLlib does not report per-pass timings: ``pass_seconds`` has one entry, the
+training time.
+"""
+
+import math
+import time
+
+import numpy as np
+
+from distreg import optim
+from distreg.design import Design
+from distreg.errors import DistregError
+from spark_jobs.engine import RDDEngine
+
+#: (model, method) -> what MLlib runs.
+METHODS = {('linear', 'normal'): 'LinearRegression(solver=normal)',
+           ('linear', 'lbfgs'): 'LinearRegression(solver=l-bfgs)',
+           ('logistic', 'lbfgs'): 'LogisticRegression',
+           ('logistic', 'newton'): 'GeneralizedLinearRegression(binomial, IRLS)'}
+
+
+class MLlibEngine:
+    """Trains pyspark.ml models on the rows of the shared loader."""
+    name = 'spark-mllib'
+
+    def __init__(self, path, master=None, spark=None, reader='auto'):
+        self.rdd = RDDEngine(path, master=master, spark=spark, reader=reader)
+        self.load_seconds = 0.0
+        self.frame = None
+
+    @property
+    def rejects(self):
+        return self.rdd.rejects
+
+    def prepare(self, options):
+        """Check the method, read and parse the rows, cache them as a DataFrame."""
+        check_method(options)
+        schema = self.rdd.prepare(options)
+        t0 = time.perf_counter()
+        spark = self.rdd.spark
+        from pyspark.ml.functions import array_to_vector
+        from pyspark.sql.types import ArrayType, DoubleType, StructField, StructType
+        columns = StructType([StructField('label', DoubleType(), False),
+                              StructField('x', ArrayType(DoubleType(), False), False)])
+        rows = self.rdd.cached.flatMap(_Rows(Design(intercept=False, degree=options.poly_degree)))
+        self.frame = spark.createDataFrame(rows, columns).select(
+            'label', array_to_vector('x').alias('features')).cache()
+        self.n_rows = self.frame.count()
+        self.n_bad = len(self.rdd.rejects)
+        self.rdd.release_cache()
+        self.load_seconds = self.rdd.load_seconds + time.perf_counter() - t0
+        return schema
+
+    def solve(self, options):
+        """Train with MLlib; return what the core's solvers return (see :func:`distreg.fit.fit`)."""
+        if self.n_rows == 0:
+            from distreg.fit import check_rows
+            check_rows({'n': 0, 'n_bad': self.n_bad})
+        tol = options.tol if options.tol is not None else MLLIB_TOL
+        max_iter = (options.max_iter if options.max_iter is not None
+                    else optim.DEFAULT_MAX_ITER.get(options.method, 100))
+        t0 = time.perf_counter()
+        train = {'linear': _train_linear, 'logistic': _train_logistic}[options.model]
+        out = train(self, options, tol, max_iter)
+        out.update(n_rows=self.n_rows, n_bad_rows=self.n_bad,
+                   pass_seconds=[time.perf_counter() - t0])
+        return out
+
+    def close(self):
+        if self.frame is not None:
+            self.frame.unpersist()
+            self.frame = None
+        self.rdd.close()
+
+
+#: MLlib's tolerance when --tol is not given: its l-bfgs stops on the relative change
+#: of the loss, which fixes the coefficients to about its square root.
+MLLIB_TOL = 1e-12
+
+
+def check_method(options):
+    """Refuse a (model, method) MLlib does not have, and --ridge where it cannot be mapped."""
+    key = (options.model, options.method)
+    if key not in METHODS:
+        raise DistregError('spark-mllib has no --method %s for --model %s; it has: %s'
+                           % (options.method, options.model,
+                              ', '.join('%s %s' % k for k in METHODS)))
+    if key == ('logistic', 'newton') and options.ridge:
+        raise DistregError('spark-mllib --method newton (GeneralizedLinearRegression IRLS) '
+                           'cannot apply --ridge as distreg defines it (its penalty scales with '
+                           'each step\'s weights); use --method lbfgs for a ridge fit')
+
+
+class _Rows:
+    """One partition's block as (label, model columns) rows for the DataFrame."""
+
+    def __init__(self, design):
+        self.design = design
+
+    def __call__(self, block):
+        return zip(block.parsed.y.tolist(), self.design.matrix(block.parsed.X).tolist())
+
+
+def _theta(model, intercept):
+    coef = model.coefficients.toArray().tolist()
+    return np.array(([model.intercept] if intercept else []) + coef)
+
+
+def _intercept_first(values, intercept):
+    """MLlib lists the intercept's statistic last; the record lists it first."""
+    if values is None:
+        return None
+    values = [float(v) for v in values]
+    return values[-1:] + values[:-1] if intercept else values
+
+
+def _summary_list(summary, attr, intercept):
+    try:
+        return _intercept_first(getattr(summary, attr), intercept)
+    except Exception:  # MLlib raises when a statistic does not apply to the solver
+        return None
+
+
+def _train_linear(engine, options, tol, max_iter):
+    from pyspark.ml.regression import LinearRegression
+    reg = 0.0
+    if options.ridge:
+        from pyspark.sql import functions as F
+        sd_y = engine.frame.agg(F.stddev_pop('label')).first()[0]
+        reg = options.ridge * sd_y / engine.n_rows
+    solver = 'normal' if options.method == 'normal' else 'l-bfgs'
+    model = LinearRegression(featuresCol='features', labelCol='label', solver=solver,
+                             fitIntercept=options.intercept, standardization=False,
+                             regParam=reg, elasticNetParam=0.0, maxIter=max_iter,
+                             tol=tol).fit(engine.frame)
+    theta = _theta(model, options.intercept)
+    s = model.summary
+    n, p = engine.n_rows, len(theta)
+    stats = dict(r2=float(s.r2), rmse=float(s.rootMeanSquaredError),
+                 residual_sd=(math.sqrt(n * s.rootMeanSquaredError ** 2 / (n - p))
+                              if n > p else None),
+                 std_errors=_summary_list(s, 'coefficientStandardErrors', options.intercept),
+                 t_values=_summary_list(s, 'tValues', options.intercept),
+                 p_values=_summary_list(s, 'pValues', options.intercept))
+    iterations = s.totalIterations
+    return dict(theta=theta, iterations=iterations,
+                converged=solver == 'normal' or iterations < max_iter, stats=stats)
+
+
+def _train_logistic(engine, options, tol, max_iter):
+    if options.method == 'newton':
+        from pyspark.ml.regression import GeneralizedLinearRegression
+        model = GeneralizedLinearRegression(
+            featuresCol='features', labelCol='label', family='binomial', link='logit',
+            fitIntercept=options.intercept, maxIter=max_iter, tol=tol,
+            regParam=0.0).fit(engine.frame)
+        s = model.summary
+        se = _summary_list(s, 'coefficientStandardErrors', options.intercept)
+        z = _summary_list(s, 'tValues', options.intercept)
+        pv = _summary_list(s, 'pValues', options.intercept)
+        iterations = s.numIterations
+    else:
+        from pyspark.ml.classification import LogisticRegression
+        model = LogisticRegression(
+            featuresCol='features', labelCol='label', family='binomial',
+            fitIntercept=options.intercept, standardization=False,
+            regParam=options.ridge / engine.n_rows, elasticNetParam=0.0, maxIter=max_iter,
+            tol=tol).fit(engine.frame)
+        se = z = pv = None
+        iterations = model.summary.totalIterations
+    stats = dict(r2=None, rmse=None, residual_sd=None, std_errors=se, t_values=z, p_values=pv)
+    return dict(theta=_theta(model, options.intercept), iterations=iterations,
+                converged=iterations < max_iter, stats=stats)

@@ -1,0 +1,297 @@
+"""Reading the input into one parsed numpy block per Spark partition, with the shared loader.
+
+Two readers, both handing :func:`distreg.loader.parse_chunk` byte chunks that
+know their file and byte offset (and line number when the partition starts at
+the top of a file), so bad rows are reported as on every other engine:
+
+direct
+    Local files (plain paths, ``file://``). The driver cuts each file into byte
+    ranges; a task reads its range itself with Python and owns exactly the lines
+    that start inside it (as Hadoop's line reader does). No line crosses the JVM.
+hadoop
+    Any file system Hadoop knows (``hdfs://``, ``s3a://``, ...). Spark's
+    ``hadoopFile`` with ``TextInputFormat`` gives (byte offset, line) pairs; a
+    partition's lines are joined back into chunks, and a bad row's offset is the
+    one Hadoop gave for its line.
+
+Either way a partition becomes one :class:`Block` (all its rows in one array,
+rejected rows kept), which the engine caches. The direct reader stores the
+arrays in the executor's scratch directory and caches only a handle (see
+:class:`Block`); the hadoop reader's blocks stay whole in Spark's cache, since
+a Python task cannot read an ``hdfs://`` split again by itself.
+"""
+
+import os
+
+import numpy as np
+
+from distreg.errors import BadInputError, DistregError
+from distreg.loader import (CHUNK_BYTES, Chunk, Parsed, Schema, expand_paths, is_header,
+                            iter_chunks, local_path, open_input, parse_chunk)
+
+READERS = ('auto', 'direct', 'hadoop')
+#: Largest byte range one partition reads (direct reader); there are at least as many
+#: partitions as the default parallelism.
+SPLIT_BYTES = 256 << 20
+
+
+class Block:
+    """One partition's rows: parsed, or stored on the executor's disk and memory-mapped.
+
+    A stored block (:meth:`store`) is pickled without its arrays: what Spark
+    caches and streams to a Python worker on every pass is then this small
+    handle, and the worker maps the arrays from the executor's local files
+    (the page cache), which any Python worker of that machine can do. Should a
+    task run where the files are not (another machine), the block is read and
+    parsed again from its split and stored there.
+    """
+
+    def __init__(self, parsed, error=None):
+        self._parsed = parsed
+        self.error = error
+        self.files = None       # (X path, y path) once stored
+        self.source = None      # (split, schema JSON) to rebuild the block from the input
+        self.n_rows = len(parsed.y) if parsed is not None else 0
+        self.rejects = parsed.rejects if parsed is not None else []
+
+    @property
+    def parsed(self):
+        if self._parsed is None and self.files is not None:
+            try:
+                X, y = (np.asarray(np.load(f, mmap_mode='r')) for f in self.files)
+            except FileNotFoundError:
+                split, schema = self.source
+                block = read_split(split, Schema.from_json(schema))
+                block.store(self.files)
+                return block._parsed
+            return Parsed(X, y, self.rejects)
+        return self._parsed
+
+    def store(self, files, source=None):
+        """Write the arrays to ``files`` (X, y .npy paths); later pickles leave them out."""
+        if self._parsed is None:
+            return self
+        for path, arr in zip(files, (self._parsed.X, self._parsed.y)):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = '%s.%d.tmp.npy' % (path, os.getpid())
+            np.save(tmp, np.ascontiguousarray(arr))
+            os.replace(tmp, path)  # readers on this machine never see half a file
+        self.files = files
+        if source is not None:
+            self.source = source
+        return self
+
+    def remove(self):
+        for path in self.files or ():
+            if os.path.exists(path):
+                os.remove(path)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if self.files is not None:
+            state['_parsed'] = None
+        return state
+
+
+def block_files(token, index):
+    """Where the executor keeps partition ``index`` of the cache ``token`` (its own scratch)."""
+    from pyspark import SparkFiles
+    base = os.path.join(SparkFiles.getRootDirectory(), 'distreg-blocks')
+    return tuple(os.path.join(base, '%s-%05d.%s.npy' % (token, index, a)) for a in 'Xy')
+
+
+def read_stored_split(index, splits, schema, token):
+    """The direct reader's task: parse one byte range, store it on this executor."""
+    for split in splits:
+        block = read_split(split, schema)
+        if block.error is None:
+            block.store(block_files(token, index), (split, schema.to_json()))
+        yield block
+
+
+def is_local(path):
+    return local_path(path) is not None
+
+
+def pick_reader(path, reader='auto'):
+    """The reader for ``path``: ``direct`` for local files, ``hadoop`` for other schemes."""
+    if reader not in READERS:
+        raise DistregError('reader must be one of %s, not %r' % (', '.join(READERS), reader))
+    if reader == 'auto':
+        return 'direct' if is_local(path) else 'hadoop'
+    if reader == 'direct' and not is_local(path):
+        raise DistregError('the direct reader reads local files only, not %s; use the hadoop '
+                           'reader' % path)
+    return reader
+
+
+# --------------------------------------------------------------------------- files
+
+def list_files(sc, path):
+    """Files of an input (file, directory of part files, glob) as ``[(uri, size)]``."""
+    if is_local(path):
+        return [(p, os.path.getsize(p)) for p in expand_paths(local_path(path))]
+    jvm = sc._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(sc._jsc.hadoopConfiguration())
+    statuses = fs.globStatus(hpath)
+    if not statuses:
+        raise DistregError('no input matches %s' % path)
+    out = []
+    for st in statuses:
+        children = fs.listStatus(st.getPath()) if st.isDirectory() else [st]
+        for c in sorted(children, key=lambda s: s.getPath().toString()):
+            name = c.getPath().getName()
+            if c.isFile() and not name.startswith(('_', '.')):
+                out.append((c.getPath().toString(), c.getLen()))
+    if not out:
+        raise DistregError('input not found or empty directory: %s' % path)
+    return out
+
+
+def first_line(sc, files):
+    """The first line of the input (for the schema), or None when every file is empty."""
+    for uri, size in files:
+        if size == 0:
+            continue
+        if is_local(uri):
+            with open_input(local_path(uri)) as f:
+                line = f.readline()
+        else:
+            lines = sc.textFile(uri, 1).take(1)
+            line = lines[0] if lines else ''
+        if line:
+            return line.decode('utf-8', 'replace') if isinstance(line, bytes) else line
+    return None
+
+
+def byte_splits(files, parallelism):
+    """Cut local files into ``(path, start, end)`` ranges: at least ``parallelism`` of them."""
+    total = sum(size for _, size in files)
+    target = max(1, min(SPLIT_BYTES, -(-total // max(1, parallelism))))
+    splits = []
+    for path, size in files:
+        if path.endswith('.gz') or size == 0:  # not splittable
+            splits.append((path, 0, size))
+            continue
+        n = max(1, -(-size // target))
+        bounds = np.linspace(0, size, n + 1).astype(np.int64)
+        splits.extend((path, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]))
+    return splits
+
+
+# --------------------------------------------------------------------------- tasks
+
+def parse_chunks(chunks, schema):
+    """Parse chunks into one :class:`Block` (a bad row under 'fail' becomes ``Block.error``)."""
+    Xs, ys, rejects = [], [], []
+    for chunk in chunks:
+        locate = getattr(chunk, 'locate', lambda bad: bad)
+        try:
+            parsed = parse_chunk(chunk, schema)
+        except BadInputError as e:
+            return Block(None, locate(e.to_dict()))
+        Xs.append(parsed.X)
+        ys.append(parsed.y)
+        rejects.extend(locate(bad) for bad in parsed.rejects)
+    width = max((X.shape[1] for X in Xs), default=0)
+    if schema.format == 'csv':
+        width = schema.n_fields - 1
+    # one contiguous array per partition: the passes over it are single BLAS calls
+    X = np.zeros((sum(len(y) for y in ys), width))
+    row = 0
+    for part in Xs:
+        X[row:row + len(part), :part.shape[1]] = part
+        row += len(part)
+    y = np.concatenate(ys) if ys else np.zeros(0)
+    return Block(Parsed(X, y, rejects))
+
+
+class _RangeReader:
+    """read() over the lines that start in [start, end) of an open binary file."""
+
+    def __init__(self, f, pos, end):
+        self.f = f
+        self.pos = pos
+        self.end = end
+        self.done = False
+        self.last = b'\n'
+
+    def read(self, n):
+        if self.done:
+            return b''
+        if self.pos < self.end:
+            data = self.f.read(min(n, self.end - self.pos))
+            if data:
+                self.pos += len(data)
+                self.last = data[-1:]
+                return data
+        # past the end: finish the line that started inside the range
+        self.done = True
+        return b'' if self.last == b'\n' else self.f.readline()
+
+
+def read_split(split, schema, chunk_bytes=CHUNK_BYTES):
+    """Parse the lines starting in one byte range of a local file into a :class:`Block`."""
+    path, start, end = split
+    local = local_path(path)
+    if path.endswith('.gz'):
+        with open_input(local) as f:
+            return parse_chunks(iter_chunks(f, path, 0, 1, chunk_bytes,
+                                            skip_header=schema.format == 'csv'), schema)
+    with open(local, 'rb') as f:
+        pos = start
+        if start > 0:
+            # a line that started before the range belongs to the previous one
+            f.seek(start - 1)
+            if f.read(1) != b'\n':
+                pos = start + len(f.readline())
+        f.seek(pos)
+        reader = _RangeReader(f, pos, end)
+        if pos >= end:
+            return parse_chunks([], schema)
+        return parse_chunks(iter_chunks(reader, path, pos, 1 if pos == 0 else None,
+                                        chunk_bytes, skip_header=schema.format == 'csv'),
+                            schema)
+
+
+def read_offset_lines(pairs, path, schema, chunk_bytes=CHUNK_BYTES):
+    """Parse (byte offset, line) pairs of one file (Hadoop's TextInputFormat) into a Block."""
+    return parse_chunks(_offset_chunks(pairs, path, schema, chunk_bytes), schema)
+
+
+def _offset_chunks(pairs, path, schema, chunk_bytes):
+    lines, offsets, size, line_no = [], [], 0, None
+    for offset, text in pairs:
+        if offset == 0:
+            line_no = 1
+            if schema.format == 'csv' and is_header(text):
+                line_no = 2
+                continue
+        lines.append(text.encode('utf-8'))
+        offsets.append(offset)
+        size += len(lines[-1]) + 1
+        if size >= chunk_bytes:
+            yield _OffsetChunk(lines, offsets, path, line_no)
+            line_no = None if line_no is None else line_no + len(lines)
+            lines, offsets, size = [], [], 0
+    if lines:
+        yield _OffsetChunk(lines, offsets, path, line_no)
+
+
+class _OffsetChunk(Chunk):
+    """A chunk rebuilt from lines whose byte offsets Hadoop reported.
+
+    Hadoop strips the line ends (``\\n`` or ``\\r\\n``), so offsets counted in
+    the joined text can drift from the file's; :meth:`locate` gives a bad row
+    back the offset Hadoop reported for its line.
+    """
+
+    def __init__(self, lines, offsets, path, line_no):
+        super().__init__(b'\n'.join(lines) + b'\n', path, offsets[0], line_no)
+        self.starts = offsets[0] + np.cumsum([0] + [len(s) + 1 for s in lines[:-1]])
+        self.offsets = offsets
+
+    def locate(self, bad):
+        bad['offset'] = self.offsets[int(np.searchsorted(self.starts, bad['offset']))]
+        return bad

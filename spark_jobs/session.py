@@ -1,0 +1,103 @@
+"""Spark set-up shared by the engines, the spark-submit scripts and the tests.
+
+Finds pyspark (the pip package, or a system Spark through findspark), points
+Spark at the project's interpreter (``PYSPARK_PYTHON``), at Java 17 and at the
+project's Spark configuration (``configs/spark``: loopback addresses, quiet log,
+console progress bar), starts or joins a session, and ships the project's code
+to the executors so that they run the same core whatever is installed there.
+"""
+
+import os
+import sys
+import tempfile
+import warnings
+import zipfile
+
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONF_DIR = os.path.join(PROJECT, 'configs', 'spark')
+JAVA_17 = '/usr/lib/jvm/java-17-openjdk-amd64'
+DEFAULT_MASTER = 'local[*]'
+#: Packages the executors import (shipped as one zip with every application).
+SHIPPED_PACKAGES = ('distreg', 'spark_jobs')
+
+
+def import_pyspark():
+    """Import pyspark: the installed package, or a system Spark's via findspark (SPARK_HOME)."""
+    try:
+        import pyspark
+    except ImportError:
+        import findspark
+        findspark.init()
+        import pyspark
+    return pyspark
+
+
+def prepare_environment():
+    """Environment Spark reads when it starts; values the user already set are kept."""
+    os.environ.setdefault('PYSPARK_PYTHON', sys.executable)
+    os.environ.setdefault('SPARK_CONF_DIR', CONF_DIR)
+    os.environ.setdefault('SPARK_LOCAL_IP', '127.0.0.1')
+    if not os.environ.get('JAVA_HOME') and os.path.isdir(JAVA_17):
+        os.environ['JAVA_HOME'] = JAVA_17
+
+
+def spark_home():
+    """Directory with Spark's bin/ and jars/ (the pip package, or SPARK_HOME)."""
+    pyspark = import_pyspark()
+    home = os.path.dirname(os.path.abspath(pyspark.__file__))
+    if os.path.isdir(os.path.join(home, 'jars')):
+        return home
+    return os.environ['SPARK_HOME']
+
+
+def spark_submit():
+    """``(command, env)`` to run ``spark-submit`` with the project's interpreter and configs."""
+    prepare_environment()
+    env = dict(os.environ)
+    env.setdefault('PYSPARK_DRIVER_PYTHON', sys.executable)
+    return [os.path.join(spark_home(), 'bin', 'spark-submit')], env
+
+
+def get_session(app_name, master=None):
+    """Start (or join) a SparkSession called ``app_name``.
+
+    Parameters
+    ----------
+    app_name : str
+    master : str or None
+        ``local[N]``, ``local[*]``, ``spark://host:port``, ... None: the master
+        spark-submit was given, or ``local[*]`` when not run by spark-submit.
+    """
+    prepare_environment()
+    import_pyspark()
+    # pyspark warns about pandas 3 on import; distreg uses no pandas API through Spark
+    warnings.filterwarnings('ignore', message='PySpark does not yet fully support pandas',
+                            category=FutureWarning)
+    from pyspark.sql import SparkSession
+    builder = SparkSession.builder.appName(app_name)
+    # spark-submit starts the JVM itself (and tells us its port); its --master wins
+    if master or 'PYSPARK_GATEWAY_PORT' not in os.environ:
+        builder = builder.master(master or DEFAULT_MASTER)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel('WARN')
+    ship_project(spark.sparkContext)
+    return spark
+
+
+def ship_project(sc):
+    """Add the project's packages to the executors' path (once per SparkContext)."""
+    if getattr(sc, '_distreg_shipped', False):
+        return
+    tmp = tempfile.mkdtemp(prefix='distreg-spark-')
+    path = os.path.join(tmp, 'distreg_project.zip')
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as z:
+        for package in SHIPPED_PACKAGES:
+            root = os.path.join(PROJECT, package)
+            for folder, dirs, files in os.walk(root):
+                dirs[:] = [d for d in dirs if d != '__pycache__']
+                for f in files:
+                    if f.endswith('.py'):
+                        full = os.path.join(folder, f)
+                        z.write(full, os.path.relpath(full, PROJECT))
+    sc.addPyFile(path)
+    sc._distreg_shipped = True

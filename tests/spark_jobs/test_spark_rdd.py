@@ -1,0 +1,109 @@
+"""spark-rdd agrees with the numpy engine: closed forms to 1e-9 relative, gd/lbfgs to the tol
+they run with, newton to 1e-9 (its default tol is 1e-12); both readers; record contents."""
+
+import gzip
+import os
+import shutil
+
+import numpy as np
+import pytest
+from conftest import numpy_fit, rel_diff, spark_fit
+
+from distreg.result import theta_of
+
+TOL = {'gd': 1e-9, 'lbfgs': 1e-10}
+
+
+@pytest.mark.parametrize('method', ['normal', 'qr', 'gd', 'lbfgs', 'newton'])
+def test_linear_methods(spark, linear_csv, method):
+    ref = numpy_fit(linear_csv, method='normal')
+    rec = spark_fit(spark, linear_csv, method=method)
+    assert rec['engine'] == 'spark-rdd' and rec['method'] == method and rec['converged']
+    assert rec['n_rows'] == ref['n_rows'] == 4000 and rec['n_bad_rows'] == 0
+    assert rel_diff(theta_of(rec), theta_of(ref)) <= TOL.get(method, 1e-9)
+    np.testing.assert_allclose(rec['stats']['std_errors'], ref['stats']['std_errors'], rtol=1e-6)
+    assert rec['stats']['r2'] == pytest.approx(ref['stats']['r2'], rel=1e-9)
+    assert rec['timings']['load_seconds'] > 0 and len(rec['timings']['pass_seconds']) >= 1
+
+
+@pytest.mark.parametrize('method', ['gd', 'lbfgs', 'newton'])
+def test_logistic_methods(spark, logistic_csv, method):
+    ref = numpy_fit(logistic_csv, method='newton', model='logistic')
+    rec = spark_fit(spark, logistic_csv, method=method, model='logistic')
+    assert rec['model'] == 'logistic' and rec['converged'] and rec['iterations'] >= 1
+    assert rel_diff(theta_of(rec), theta_of(ref)) <= TOL.get(method, 1e-9)
+    np.testing.assert_allclose(rec['stats']['std_errors'], ref['stats']['std_errors'], rtol=1e-6)
+    assert rec['stats']['r2'] is None
+    # the same iterations as the numpy engine: same driver, same answers from each pass
+    same = numpy_fit(logistic_csv, method=method, model='logistic')
+    assert rec['iterations'] == same['iterations']
+
+
+def test_hadoop_reader_gives_the_same_record(spark, linear_csv):
+    direct = spark_fit(spark, linear_csv, method='qr', reader='direct')
+    hadoop = spark_fit(spark, 'file://' + linear_csv, method='qr', reader='hadoop')
+    assert theta_of(direct) == theta_of(hadoop)
+    assert direct['n_rows'] == hadoop['n_rows']
+
+
+def test_ridge_no_intercept_poly(spark, linear_csv):
+    opts = dict(ridge=25.0, intercept=False, poly_degree=2)
+    ref = numpy_fit(linear_csv, method='normal', **opts)
+    for method in ('qr', 'lbfgs', 'newton'):
+        rec = spark_fit(spark, linear_csv, method=method, **opts)
+        assert rec['intercept'] is None and len(rec['coefficients']) == 10
+        assert rel_diff(theta_of(rec), theta_of(ref)) <= TOL.get(method, 1e-9)
+
+
+def test_libsvm_directory_and_gzip(spark, tmp_path):
+    from distreg.generate import generate
+    parts = tmp_path / 'parts'
+    parts.mkdir()
+    generate(1500, 4, str(parts / 'part-00000'), model='logistic', seed=5, fmt='libsvm')
+    generate(1500, 4, str(tmp_path / 'b'), model='logistic', seed=6, fmt='libsvm')
+    with open(tmp_path / 'b', 'rb') as src, gzip.open(parts / 'part-00001.gz', 'wb') as dst:
+        shutil.copyfileobj(src, dst)
+    for f in os.listdir(parts):
+        if f.endswith('.truth.json'):
+            os.rename(parts / f, tmp_path / f)  # a part file of its own otherwise
+    (parts / '_SUCCESS').write_text('')
+    ref = numpy_fit(str(parts), method='newton', model='logistic')
+    rec = spark_fit(spark, str(parts), method='newton', model='logistic')
+    assert rec['n_rows'] == ref['n_rows'] == 3000
+    assert rel_diff(theta_of(rec), theta_of(ref)) <= 1e-9
+
+
+def test_cli_engine(spark, linear_csv, tmp_path, capsys):
+    from distreg import cli, result
+    out = str(tmp_path / 'r.json')
+    assert cli.main(['fit', linear_csv, '--engine', 'spark-rdd', '--method', 'qr',
+                     '--out', out]) == 0
+    rec = result.load(out)
+    assert rec['engine'] == 'spark-rdd'
+    assert rel_diff(theta_of(rec), theta_of(numpy_fit(linear_csv, method='qr'))) <= 1e-9
+    assert 'spark-rdd, method qr' in capsys.readouterr().out
+    # the engine joined the running session: it must not have stopped it
+    assert spark.sparkContext._jsc is not None
+    assert spark.sparkContext.parallelize([1, 2]).count() == 2
+
+
+def test_block_files_lost_are_rebuilt_and_removed_on_close(spark, linear_csv):
+    """The cache holds handles; the rows live in the executor's scratch files. Files that
+    vanish are read again from the input; close() removes them."""
+    import glob
+    from pyspark import SparkFiles
+    from distreg.fit import FitOptions
+    from spark_jobs.engine import SparkEngine
+    pattern = os.path.join(SparkFiles.getRootDirectory(), 'distreg-blocks', '*.npy')
+    engine = SparkEngine(linear_csv, spark=spark)
+    engine.prepare(FitOptions(method='normal'))
+    files = set(glob.glob(pattern))
+    assert len(files) == 2 * engine.n_partitions
+    before = engine.aggregate('gram', {})
+    for f in files:
+        os.remove(f)
+    after = engine.aggregate('gram', {})
+    np.testing.assert_array_equal(after['xtx'], before['xtx'])
+    assert set(glob.glob(pattern)) == files
+    engine.close()
+    assert not set(glob.glob(pattern)) & files
