@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import theta
+from helpers import theta
 from distreg.cli import make_engine
 from distreg.fit import FitOptions, fit
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import make_linear, write_csv
+from helpers import make_linear, write_csv
 from distreg.cli import main, make_engine
 from distreg.errors import BadInputError, EmptyInputError
 from distreg.fit import FitOptions, fit

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, theta
+from helpers import ROOT, theta
 from distreg.cli import main
 from distreg.result import RECORD_KEYS
 

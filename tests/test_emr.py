@@ -10,8 +10,7 @@ import shlex
 
 import pytest
 
-from conftest import ROOT
-from distreg.fit import FitOptions
+from helpers import ROOT
 from distreg.loader import sniff_schema
 from jobs.engine import runner_args
 from jobs.normal import MRNormalEquations

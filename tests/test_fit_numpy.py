@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import lstsq, make_linear, theta, write_csv
+from helpers import lstsq, make_linear, theta, write_csv
 from distreg.errors import SingularMatrixError
 from distreg.fit import FitOptions, fit
 from distreg.inference import student_t_two_sided

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, lstsq, make_linear, theta, write_csv
+from helpers import ROOT, lstsq, make_linear, theta, write_csv
 from jobs.normal import MRNormalEquations
 from jobs.refine import MRRefinePass
 from jobs.tsqr import MRTSQR

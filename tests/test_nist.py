@@ -8,7 +8,7 @@ too (it loses digits on the hard sets: that is the lesson, not a bug).
 import numpy as np
 import pytest
 
-from conftest import NIST_DIR, lre, nist_certified, theta
+from helpers import NIST_DIR, lre, nist_certified, theta
 from distreg.cli import make_engine
 from distreg.errors import SingularMatrixError
 from distreg.fit import FitOptions, fit

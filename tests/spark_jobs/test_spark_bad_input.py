@@ -4,7 +4,7 @@ file, line number, the line and what was expected; --bad-rows skip counts and ke
 import json
 
 import pytest
-from conftest import numpy_fit, spark_fit
+from spark_helpers import numpy_fit, spark_fit
 
 from distreg import cli
 from distreg.errors import BadInputError, EmptyInputError

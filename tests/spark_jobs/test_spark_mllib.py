@@ -5,7 +5,7 @@ which fixes the coefficients to about 1e-7 here). Statistics where MLlib gives t
 
 import numpy as np
 import pytest
-from conftest import numpy_fit, rel_diff, spark_fit
+from spark_helpers import numpy_fit, rel_diff, spark_fit
 
 from distreg.errors import DistregError
 from distreg.result import theta_of

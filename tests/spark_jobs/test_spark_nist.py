@@ -6,7 +6,7 @@ import math
 import os
 
 import pytest
-from conftest import spark_fit
+from spark_helpers import spark_fit
 
 from distreg.result import theta_of
 

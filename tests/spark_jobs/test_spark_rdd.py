@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import numpy_fit, rel_diff, spark_fit
+from spark_helpers import numpy_fit, rel_diff, spark_fit
 
 from distreg.result import theta_of
 

@@ -7,7 +7,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import rel_diff, spark_fit
+from spark_helpers import rel_diff, spark_fit
 
 from distreg.result import theta_of
 from spark_jobs import cluster as cluster_mod
