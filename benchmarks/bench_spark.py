@@ -1,6 +1,6 @@
 """The Spark targets of ``make bench``, measured side by side in one run.
 
-    python benchmarks/bench_spark.py [--data data/bench_1m.csv] [--rows 1000000]
+    python benchmarks/bench_spark.py [--data FILE.csv] [--rows 1000000]
                                      [--features 20] [--repeats 3] [--master local[*]]
 
 1. spark-rdd ``--method normal`` end to end (read, parse, cache, aggregate, solve)
@@ -25,7 +25,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from distreg.fit import FitOptions, fit  # noqa: E402
-from distreg.generate import generate  # noqa: E402
+from benchmarks.common import ROOT, ensure_data  # noqa: E402
 from spark_jobs.engine import SparkEngine  # noqa: E402
 from spark_jobs.session import get_session  # noqa: E402
 
@@ -95,8 +95,9 @@ def measure(path, repeats=3, master='local[*]', spark=None):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--data', default='data/bench_1m.csv',
-                   help='CSV to fit (generated when missing). Default: %(default)s')
+    p.add_argument('--data', default=None,
+                   help='CSV to fit. Default: data/bench_ROWSxFEATURES.csv, generated when '
+                        'missing (the file bench_mrjob.py uses)')
     p.add_argument('--rows', type=int, default=1_000_000, help='Default: %(default)s')
     p.add_argument('--features', type=int, default=20, help='Default: %(default)s')
     p.add_argument('--repeats', type=int, default=3, help='Default: %(default)s')
@@ -104,9 +105,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error('--repeats must be >= 1')
-    if not os.path.exists(args.data):
-        os.makedirs(os.path.dirname(args.data) or '.', exist_ok=True)
-        generate(args.rows, args.features, args.data)
+    if args.data is None:
+        args.data = ensure_data(os.path.join(ROOT, 'data', 'bench_%dx%d.csv'
+                                             % (args.rows, args.features)),
+                                args.rows, args.features)
+    elif not os.path.exists(args.data):
+        p.error('no such file: %s' % args.data)
     out = measure(args.data, args.repeats, args.master)
     s = out['seconds']
     ok = True

@@ -13,25 +13,31 @@ class BadInputError(DistregError):
     ``offset`` (byte offset of the line in the file), ``text`` (the line) and ``reason``.
     """
 
-    def __init__(self, reason, file=None, line=None, offset=None, text=None):
+    def __init__(self, reason, file=None, line=None, offset=None, text=None, split_start=None):
         self.reason = reason
         self.file = file
         self.line = line
         self.offset = offset
         self.text = text
+        #: a Hadoop split's start byte when ``offset`` counts from it (see
+        #: :func:`distreg.loader.fill_line_numbers`), else None
+        self.split_start = split_start
         super().__init__(self._message())
 
     def _message(self):
         return format_bad_row(self.to_dict())
 
     def to_dict(self):
-        return dict(file=self.file, line=self.line, offset=self.offset,
-                    text=self.text, reason=self.reason)
+        d = dict(file=self.file, line=self.line, offset=self.offset,
+                 text=self.text, reason=self.reason)
+        if self.split_start:
+            d['split_start'] = self.split_start
+        return d
 
     @classmethod
     def from_dict(cls, d):
         return cls(d['reason'], file=d.get('file'), line=d.get('line'),
-                   offset=d.get('offset'), text=d.get('text'))
+                   offset=d.get('offset'), text=d.get('text'), split_start=d.get('split_start'))
 
 
 class EmptyInputError(BadInputError):
@@ -51,6 +57,10 @@ def format_bad_row(d):
     where = d.get('file') or ''
     if d.get('line') is not None:
         where += ', line %d' % d['line']
+    elif d.get('split_start'):
+        # the driver could not read the file to place the line exactly
+        where += (', the line %d bytes after the first line of the split from byte %d'
+                  % (d['offset'] - d['split_start'], d['split_start']))
     elif d.get('offset') is not None:
         where += ', byte offset %d' % d['offset']
     msg = '%s: %s' % (where.lstrip(', '), d['reason']) if where else d['reason']

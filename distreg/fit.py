@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from distreg import blocks, inference, result, solvers
+from distreg import inference, result, solvers
 from distreg.design import Design
 from distreg.errors import DistregError, EmptyInputError
 from distreg.loader import BAD_ROW_POLICIES, FORMAT_CHOICES, MODELS

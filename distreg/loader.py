@@ -25,7 +25,6 @@ libsvm
 
 import glob
 import gzip
-import io
 import json
 import math
 import os
@@ -268,33 +267,79 @@ def open_input(path):
     return open(path, 'rb', buffering=0)
 
 
-def fill_line_numbers(bad_rows):
+def fill_line_numbers(bad_rows, opener=None):
     """Give bad-row dicts that only know their byte offset a line number.
 
     Engines reading a split from the middle of a file (Hadoop, mrjob's local
-    runner) know the byte offset of a bad line but not its line number; for a
-    local file it is found here with one scan of the file. Dicts are updated in
-    place and returned.
+    runner) know the byte offset of a bad line but not its line number; it is
+    found here with one scan of the file. A dict with ``split_start`` S comes
+    from a Hadoop split, whose first line is the first one that starts at or
+    after byte S (Hadoop's TextInputFormat skips the partial line before it);
+    its ``offset`` counts from S as if that line started there, and is made
+    exact here. Local files are opened here, others with ``opener(uri)`` (a
+    binary stream, closed after use) when given. Dicts are updated in place
+    and returned; one whose file cannot be read keeps its offset and split.
     """
     todo = {}
     for d in bad_rows:
-        if d.get('line') is None and d.get('offset') is not None and d.get('file'):
-            path = local_path(d['file'])
-            if path and os.path.isfile(path):
-                todo.setdefault(path, []).append(d)
-    for path, items in todo.items():
-        items.sort(key=lambda d: d['offset'])
-        count, pos = 0, 0
-        with open_input(path) as f:
-            for d in items:
-                while pos < d['offset']:
-                    data = f.read(min(d['offset'] - pos, 1 << 24))
-                    if not data:
-                        break
-                    count += data.count(b'\n')
-                    pos += len(data)
-                d['line'] = count + 1
+        if d.get('file') and (d.get('line') is None or d.get('split_start')):
+            todo.setdefault(d['file'], []).append(d)
+    for uri, items in todo.items():
+        path = local_path(uri)
+        if path is not None and os.path.isfile(path):
+            stream = open_input(path)
+        elif path is None and opener is not None:
+            stream = opener(uri)
+        else:
+            continue
+        with stream:
+            _locate(stream, items)
     return bad_rows
+
+
+def _locate(stream, items):
+    """Exact offsets and line numbers of ``items`` (bad-row dicts) in one forward scan."""
+    items.sort(key=lambda d: (d.get('split_start') or 0, d['offset'] or 0))
+    pos, count, buf = 0, 0, b''   # buf: the bytes from pos on, already read
+    first_line_of = {0: 0}
+
+    def advance(target):
+        """Move pos to target, counting newlines; False at end of stream."""
+        nonlocal pos, count, buf
+        while pos < target:
+            if not buf:
+                buf = stream.read(1 << 20)
+                if not buf:
+                    return False
+            take = buf[:target - pos]
+            count += take.count(b'\n')
+            pos += len(take)
+            buf = buf[len(take):]
+        return True
+
+    for d in items:
+        start = d.get('split_start') or 0
+        if start not in first_line_of:
+            # the first line of the split starts after the first newline at or after start - 1
+            if not advance(start - 1):
+                return
+            while True:
+                if not buf:
+                    buf = stream.read(1 << 20)
+                    if not buf:
+                        return
+                i = buf.find(b'\n')
+                if i >= 0:
+                    advance(pos + i + 1)
+                    break
+                advance(pos + len(buf))
+            first_line_of[start] = pos
+        offset = first_line_of[start] + (d['offset'] or start) - start
+        if offset < pos or not advance(offset):
+            return
+        d['offset'] = offset
+        d['line'] = count + 1
+        d.pop('split_start', None)
 
 
 def local_path(uri):

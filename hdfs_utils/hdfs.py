@@ -199,6 +199,44 @@ def cat(path, conf_dir=None):
     return _fs(["-cat", path], [path], conf_dir).stdout
 
 
+class HdfsStream:
+    """A file on HDFS read as a stream (``hadoop fs -cat``), without holding it in memory.
+
+    ``read(n)`` as a binary file; ``close()`` (or leaving the ``with`` block) stops the
+    transfer, however much is left.
+    """
+
+    def __init__(self, path, conf_dir=None):
+        conf_dir = Path(conf_dir) if conf_dir else hadoop_conf_dir()
+        _check_reachable([path], conf_dir)
+        env = dict(os.environ)
+        env.update(hadoop_env(conf_dir=conf_dir))
+        self.path = path
+        self._process = subprocess.Popen([str(hadoop_bin()), "fs", "-cat", str(path)], env=env,
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL)
+
+    def read(self, n=-1):
+        return self._process.stdout.read(n)
+
+    def close(self):
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.stdout.close()
+        self._process.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_stream(path, conf_dir=None):
+    """:class:`HdfsStream` of the file ``path`` (read as far as needed, then closed)."""
+    return HdfsStream(path, conf_dir)
+
+
 def checksums(paths, conf_dir=None):
     """HDFS's composite CRC of each file in ``paths``, as ``{path: Checksum}``.
 

@@ -179,6 +179,9 @@ def cluster_properties(ports, home, conf_dir, tmp_dir):
             # A nearly full shared disk must not mark the only NodeManager unhealthy.
             "yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage":
                 "99.9",
+            # Containers are handed out on NodeManager heartbeats: every 1 s by default, which
+            # adds whole seconds to each of a job's phases on a one-node cluster.
+            "yarn.resourcemanager.nodemanagers.heartbeat-interval-ms": "200",
             # Task logs land in hdfs:///tmp/logs, where mrjob looks for a failed task's stderr.
             "yarn.log-aggregation-enable": "true",
             "yarn.application.classpath": classpath,
@@ -202,6 +205,9 @@ def cluster_properties(ports, home, conf_dir, tmp_dir):
             # Backup attempts only compete for the two cores with the attempts they back up.
             "mapreduce.map.speculative": "false",
             "mapreduce.reduce.speculative": "false",
+            # The application master asks for containers and hears of finished tasks on
+            # this beat (default 1 s).
+            "yarn.app.mapreduce.am.scheduler.heartbeat.interval-ms": "200",
             # Job files are replicated 10 times by default; there is one DataNode.
             "mapreduce.client.submit.file.replication": "1",
         },

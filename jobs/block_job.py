@@ -34,8 +34,8 @@ from distreg import blocks
 from distreg.design import Design
 from distreg.errors import BadInputError, DistregError
 from distreg.fit import FitOptions
-from distreg.loader import (BAD_ROW_POLICIES, CHUNK_BYTES, FORMAT_CHOICES, MODELS, Chunk, Schema,
-                            iter_chunks, local_path, parse_chunk, read_first_line,
+from distreg.loader import (BAD_ROW_POLICIES, CHUNK_BYTES, FORMAT_CHOICES, MODELS, Schema,
+                            fill_line_numbers, iter_chunks, local_path, parse_chunk, read_first_line,
                             sniff_schema)
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,10 @@ class BlockJob(MRJob):
     def make_runner(self):
         """Resolve the schema from the input's first line before the tasks need it."""
         extra = []
+        if self.options.runner == 'hadoop' and not self._is_task():
+            # first: the schema is sniffed on the cluster's filesystem
+            extra += self._hadoop_args()
+            self.load_args(list(self._cl_args) + extra)
         if self.options.schema is None and not self._is_task():
             extra += ['--schema', self._sniff_schema().to_json()]
         if self.options.engine_label is None:
@@ -120,6 +124,22 @@ class BlockJob(MRJob):
             from jobs.local_runner import BlockSplitLocalRunner
             return BlockSplitLocalRunner
         return super()._runner_class()
+
+    def _hadoop_args(self):
+        """Point mrjob's hadoop runner at the project's Hadoop, and its tasks at this Python.
+
+        ``hdfs_utils.hadoop_env()`` names the Hadoop home and the cluster (``$HADOOP_HOME`` /
+        ``$HADOOP_CONF_DIR`` when set, else ``.hadoop/`` and the MiniCluster of ``make
+        hadoop-up``). Streaming tasks would run ``python3`` from the container's PATH; unless
+        ``--python-bin`` or the conf's ``python_bin`` says otherwise they run this interpreter,
+        which has numpy and mrjob (on a multi-node cluster, set ``python_bin`` in the conf).
+        """
+        from mrjob.conf import load_opts_from_mrjob_confs
+        use_hadoop()
+        confs = load_opts_from_mrjob_confs('hadoop', self.options.conf_paths)
+        if self.options.python_bin or any(o.get('python_bin') for _, o in confs):
+            return []
+        return ['--python-bin', sys.executable]
 
     def _is_task(self):
         o = self.options
@@ -166,6 +186,11 @@ class BlockJob(MRJob):
         except DistregError as e:
             print('distreg: error: %s' % e, file=sys.stderr)
             sys.exit(1)
+        opener = None
+        if self.options.runner == 'hadoop':
+            from hdfs_utils.hdfs import open_stream as opener
+        fill_line_numbers([v['error'] for v in values if 'error' in v]
+                          + [r for v in values if 'reject' in v for r in [v['reject']]], opener)
         for value in values:
             if 'error' in value:
                 try:
@@ -201,7 +226,11 @@ class BlockJob(MRJob):
         self._input_file = _task_env('mapreduce_map_input_file', 'map_input_file') or '<stdin>'
         start = _task_env('mapreduce_map_input_start', 'map_input_start')
         self._next_offset = int(start) if start else 0
-        # a split that starts mid-file cannot know its line numbers, only byte offsets
+        # A split that starts mid-file cannot know its line numbers, only byte offsets; and
+        # on Hadoop not even those: its first line is the first one that starts at or after
+        # the split's start. Bad rows carry the start; the driver places them exactly
+        # (distreg.loader.fill_line_numbers).
+        self._split_start = self._next_offset
         self._next_line = 1 if self._next_offset == 0 else None
 
     def mapper_buffer_line(self, _, line):
@@ -232,11 +261,16 @@ class BlockJob(MRJob):
         try:
             parsed = parse_chunk(chunk, self.schema)
         except BadInputError as e:
-            self._error = error_dict(e)
+            self._error = self._in_split(error_dict(e))
             return
-        self._rejects.extend(parsed.rejects)
+        self._rejects.extend(self._in_split(r) for r in parsed.rejects)
         part = blocks.block_partial(self.AGGREGATE, parsed, self.design, self.params)
         self._total = blocks.merge_partials(self.AGGREGATE, self._total, part)
+
+    def _in_split(self, bad):
+        if self._split_start and bad.get('line') is None and bad.get('file') == self._input_file:
+            bad['split_start'] = self._split_start
+        return bad
 
     def mapper_final_emit_partial(self):
         self._fold_buffer()
@@ -323,6 +357,23 @@ class BlockJob(MRJob):
     def finish(self, part):
         """The result record of a standalone run (subclasses with a closed form override)."""
         return {'partial': blocks.encode(part)}
+
+
+def use_hadoop():
+    """Make this process (mrjob's hadoop runner, ``hdfs_utils``) use the project's Hadoop.
+
+    Merges ``hdfs_utils.hadoop_env()`` into ``os.environ`` and checks that the conf dir names
+    an HDFS; raises :class:`DistregError` saying what to do otherwise.
+    """
+    from hdfs_utils.env import HadoopNotFound, conf_value, hadoop_env
+    try:
+        os.environ.update(hadoop_env())
+    except HadoopNotFound as e:
+        raise DistregError(str(e))
+    if not (conf_value('fs.defaultFS') or '').startswith('hdfs://'):
+        raise DistregError(
+            'no Hadoop cluster: HADOOP_CONF_DIR (%s) names no HDFS; run `make hadoop-up` '
+            'or export HADOOP_CONF_DIR for your cluster' % os.environ['HADOOP_CONF_DIR'])
 
 
 def error_dict(e):

@@ -6,18 +6,22 @@ over the data is a job of its own that reads the input again: that is what an
 iterative method costs on MapReduce.
 """
 
+import getpass
+import glob
 import json
 import os
+import sys
 import tempfile
 import time
+import uuid
 
 from mrjob.step import StepFailedException
 
 from distreg import blocks
 from distreg.errors import DistregError
 from distreg.fit import check_rows
-from distreg.loader import fill_line_numbers
-from jobs.block_job import raise_error
+from distreg.loader import fill_line_numbers, local_path
+from jobs.block_job import raise_error, use_hadoop
 from jobs.gradient import MRLossGradient
 from jobs.hessian import MRHessian
 from jobs.normal import MRNormalEquations
@@ -59,10 +63,17 @@ class MRJobEngine:
         self.rejects = []
         self.load_seconds = 0.0
         self._passes = 0
+        #: what the jobs read: the input itself, or (mrjob-hadoop) its upload to HDFS
+        self.job_input = None
+        self._uploaded = None
+        #: Hadoop's counters of the last job (mrjob's ``runner.counters()``)
+        self.counters = []
 
     def prepare(self, options):
         t0 = time.perf_counter()
         o = options
+        if self.name == 'mrjob-hadoop' and self.job_input is None:
+            self.job_input = self._hadoop_input()
         args = ['-r', RUNNERS[self.name], '--conf-path', self.conf_path, '--emit', 'partial',
                 '--engine-label', self.name, '--format', o.format, '--bad-rows', o.bad_rows,
                 '--model', o.model, '--poly-degree', str(o.poly_degree),
@@ -71,11 +82,77 @@ class MRJobEngine:
             args += ['--label-col', str(o.label_col)]
         if not o.intercept:
             args.append('--no-intercept')
-        args.append(self.path)
+        args.append(self.job_input or self.path)
         self.schema = MRNormalEquations(args)._sniff_schema()
         self.args = args + ['--schema', self.schema.to_json()]
         self.load_seconds = time.perf_counter() - t0
         return self.schema
+
+    def _hadoop_input(self):
+        """The HDFS path the Hadoop jobs read; a local input is uploaded (and verified) once.
+
+        Every pass of an iterative method is a job of its own: uploading here, not in each
+        job (as mrjob's runner would), keeps the input on HDFS for all of them. The upload is
+        removed by :meth:`close`.
+        """
+        from hdfs_utils import hdfs
+        use_hadoop()
+        path = local_path(self.path)
+        if path is None:
+            return None
+        matches = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
+        if not matches or not all(os.path.exists(m) for m in matches):
+            raise DistregError('no such input: %s' % self.path)
+        user = os.environ.get('HADOOP_USER_NAME') or getpass.getuser()
+        base = '/user/%s/tmp/distreg/input-%s' % (user, uuid.uuid4().hex[:12])
+        # each uploaded file or directory: its HDFS path -> its local path
+        self._local_of = {}
+        for m in matches:
+            self._local_of['%s/%s' % (base, os.path.basename(os.path.normpath(m)))] = m
+        size = sum(_size(m) for m in matches)
+        print('distreg: uploading %s (%s) to HDFS %s: the Hadoop tasks read HDFS'
+              % (path, _human(size), base), file=sys.stderr)
+        self._uploaded = base
+        try:
+            for remote, local in self._local_of.items():
+                hdfs.put(local, remote)
+        except hdfs.HdfsError as e:
+            raise DistregError('uploading %s to HDFS failed: %s' % (path, e))
+        if len(matches) == 1 and matches[0] == path:
+            return 'hdfs://' + next(iter(self._local_of))
+        return 'hdfs://' + base
+
+    def close(self):
+        """Remove the HDFS copy of a local input (mrjob-hadoop)."""
+        if self._uploaded:
+            from hdfs_utils import hdfs
+            try:
+                hdfs.rm(self._uploaded, recursive=True, missing_ok=True)
+            except hdfs.HdfsError as e:
+                print('distreg: warning: could not remove %s from HDFS: %s'
+                      % (self._uploaded, e), file=sys.stderr)
+            self._uploaded = None
+
+    def _local_names(self, bad_rows):
+        """Bad rows of an uploaded input name the user's local file, not its HDFS copy."""
+        if not self._uploaded:
+            return bad_rows
+        for d in bad_rows:
+            f = d.get('file') or ''
+            for remote, local in self._local_of.items():
+                i = f.find(remote)
+                if i >= 0 and f[i + len(remote):i + len(remote) + 1] in ('', '/'):
+                    rest = f[i + len(remote):].lstrip('/')
+                    d['file'] = os.path.join(local, rest) if rest else local
+                    break
+        return bad_rows
+
+    def _opener(self):
+        """How bad rows in HDFS files get their line numbers (a read of the file up to them)."""
+        if self.name != 'mrjob-hadoop':
+            return None
+        from hdfs_utils import hdfs
+        return hdfs.open_stream
 
     def aggregate(self, name, params):
         with tempfile.TemporaryDirectory(prefix='distreg-') as tmp:
@@ -90,6 +167,7 @@ class MRJobEngine:
                 with job.make_runner() as runner:
                     runner.run()
                     values = [v for _, v in job.parse_output(runner.cat_output())]
+                    self.counters = runner.counters()
             except StepFailedException as e:
                 raise DistregError('the %s job failed on %s: %s (see the log above)'
                                    % (name, self.name, e))
@@ -98,14 +176,28 @@ class MRJobEngine:
         part, rejects = None, []
         for value in values:
             if 'error' in value:
-                fill_line_numbers([value['error']])
+                fill_line_numbers(self._local_names([value['error']]), self._opener())
                 raise_error(value['error'])
             elif 'reject' in value:
                 rejects.append(value['reject'])
             elif 'partial' in value:
                 part = blocks.decode(value['partial'])
         if first_pass:
-            self.rejects = fill_line_numbers(rejects)
+            self.rejects = fill_line_numbers(self._local_names(rejects), self._opener())
         if part is None or part['n'] == 0:
             check_rows(part if part is not None else {'n': 0, 'n_bad': len(rejects)})
         return part
+
+
+def _size(path):
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(d, f))
+                   for d, _, files in os.walk(path) for f in files)
+    return os.path.getsize(path)
+
+
+def _human(n):
+    for unit in ('bytes', 'KB', 'MB', 'GB'):
+        if n < 1024 or unit == 'GB':
+            return ('%d %s' % (n, unit)) if unit == 'bytes' else ('%.1f %s' % (n, unit))
+        n /= 1024.0

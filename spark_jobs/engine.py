@@ -18,6 +18,7 @@ instead of unpickling many small objects, plus the arithmetic.
 """
 
 import json
+import os
 import time
 import uuid
 
@@ -140,7 +141,10 @@ class RDDEngine:
                 lambda i, it: rd.read_stored_split(i, it, schema, token))
         parts = []
         for uri, _ in files:
-            pairs = sc.hadoopFile(uri, 'org.apache.hadoop.mapred.TextInputFormat',
+            # a local file by its file: URI: a bare path would name a file on fs.defaultFS
+            # (HDFS, when HADOOP_CONF_DIR names a cluster)
+            source = 'file://' + os.path.abspath(uri) if '://' not in uri else uri
+            pairs = sc.hadoopFile(source, 'org.apache.hadoop.mapred.TextInputFormat',
                                   'org.apache.hadoop.io.LongWritable', 'org.apache.hadoop.io.Text')
             parts.append(pairs.mapPartitions(
                 lambda it, uri=uri: [rd.read_offset_lines(it, uri, schema)]))

@@ -138,3 +138,27 @@ def test_mid_file_split_knows_offsets_and_the_driver_finds_lines(tmp_path):
     bad = err.value.to_dict()
     assert bad['line'] is None and bad['offset'] == len(b'y,x\n1,2\n3,4\n')
     assert fill_line_numbers([bad])[0]['line'] == 4
+
+
+def test_fill_line_numbers_places_rows_of_hadoop_splits(tmp_path):
+    """A Hadoop split's first line is the first that starts at or after its start byte; its
+    mapper counts offsets from the start. The driver places such rows exactly."""
+    lines = [b'y,x'] + [('%d,%d' % (i, i * 7 % 1000)).encode() for i in range(2000)]
+    data = b'\n'.join(lines) + b'\n'
+    path = tmp_path / 'split.csv'
+    path.write_bytes(data)
+    line_starts = np.cumsum([0] + [len(l) + 1 for l in lines[:-1]])
+    bad = []
+    expected = []
+    for split_start in (1, 5000, int(line_starts[900]), 9999):
+        first = int(line_starts[np.searchsorted(line_starts, split_start)])
+        for k in (0, 3, 50):
+            index = int(np.searchsorted(line_starts, first)) + k
+            consumed = int(line_starts[index]) - first
+            bad.append({'file': str(path), 'line': None, 'offset': split_start + consumed,
+                        'split_start': split_start, 'text': lines[index].decode(),
+                        'reason': 'test'})
+            expected.append((index + 1, int(line_starts[index])))
+    fill_line_numbers(bad)
+    assert [(d['line'], d['offset']) for d in bad] == expected
+    assert not any('split_start' in d for d in bad)

@@ -13,7 +13,11 @@ def rel_diff(a, b):
 
 
 def spark_fit(spark, path, engine='spark-rdd', reader='auto', **options):
-    return fit(SparkEngine(path, engine, spark=spark, reader=reader), FitOptions(**options))
+    engine = SparkEngine(path, engine, spark=spark, reader=reader)
+    try:
+        return fit(engine, FitOptions(**options))
+    finally:
+        engine.close()  # the cache and its block files; the shared session stays
 
 
 def numpy_fit(path, **options):
