@@ -267,6 +267,54 @@ def open_input(path):
     return open(path, 'rb', buffering=0)
 
 
+def iter_split_chunks(path, start, end, chunk_bytes=CHUNK_BYTES, skip_header=True,
+                      count_lines=True, name=None):
+    """:class:`Chunk` objects of the lines of a local file that start in ``[start, end)``.
+
+    Hadoop's rule for a split: a line that starts before ``start`` belongs to the split
+    before, and the last line that starts before ``end`` is read to its end. Offsets are
+    exact; line numbers are known from the start of the file only (else None, or always
+    None without ``count_lines``: :func:`fill_line_numbers` finds them when needed).
+    Chunks name the file ``name`` (default: ``path``).
+    """
+    with open(path, 'rb') as f:
+        pos = start
+        if start > 0:
+            f.seek(start - 1)
+            if f.read(1) != b'\n':
+                pos = start + len(f.readline())
+        if pos >= end:
+            return
+        f.seek(pos)
+        line = 1 if pos == 0 and count_lines else None
+        yield from iter_chunks(_RangeReader(f, pos, end), name or path, pos, line, chunk_bytes,
+                               skip_header=skip_header)
+
+
+class _RangeReader:
+    """read() over the lines that start in [pos, end) of an open binary file at ``pos``."""
+
+    def __init__(self, f, pos, end):
+        self.f = f
+        self.pos = pos
+        self.end = end
+        self.done = False
+        self.last = b'\n'
+
+    def read(self, n):
+        if self.done:
+            return b''
+        if self.pos < self.end:
+            data = self.f.read(min(n, self.end - self.pos))
+            if data:
+                self.pos += len(data)
+                self.last = data[-1:]
+                return data
+        # past the end: finish the line that started inside the range
+        self.done = True
+        return b'' if self.last == b'\n' else self.f.readline()
+
+
 def fill_line_numbers(bad_rows, opener=None):
     """Give bad-row dicts that only know their byte offset a line number.
 

@@ -35,11 +35,13 @@ from distreg.design import Design
 from distreg.errors import BadInputError, DistregError
 from distreg.fit import FitOptions
 from distreg.loader import (BAD_ROW_POLICIES, CHUNK_BYTES, FORMAT_CHOICES, MODELS, Schema,
-                            fill_line_numbers, iter_chunks, local_path, parse_chunk, read_first_line,
-                            sniff_schema)
+                            fill_line_numbers, iter_chunks, iter_split_chunks, local_path,
+                            parse_chunk, read_first_line, sniff_schema)
 
 log = logging.getLogger(__name__)
 
+#: Set by distreg's local runner for a map task that reads its split of the input in place.
+IN_PLACE_ENV = 'DISTREG_SPLIT_IN_PLACE'
 #: Rejected rows per emitted record (keeps each line of the shuffle small).
 REJECTS_PER_RECORD = 1000
 
@@ -297,6 +299,18 @@ class BlockJob(MRJob):
         _, write = self.pick_protocols(step_num, 'mapper')
         self.mapper_init_accumulator()
         paths = self.options.args or ['-']
+        if os.environ.get(IN_PLACE_ENV) and paths == ['-']:
+            # distreg's local runner: the split is a byte range of the input, read in place;
+            # offsets are exact, line numbers are found by the driver when a row is bad
+            self._split_start = 0
+            start = self._next_offset
+            length = int(_task_env('mapreduce_map_input_length', 'map_input_length'))
+            path = os.path.join(os.environ[IN_PLACE_ENV], local_path(self._input_file))
+            for chunk in iter_split_chunks(path, start, start + length,
+                                           skip_header=self.schema.format == 'csv',
+                                           count_lines=False, name=self._input_file):
+                self._fold(chunk)
+            paths = []
         for path in paths:
             if path == '-':
                 stream, name = self.stdin, self._input_file

@@ -27,7 +27,7 @@ import numpy as np
 
 from distreg.errors import BadInputError, DistregError
 from distreg.loader import (CHUNK_BYTES, Chunk, Parsed, Schema, expand_paths, is_header,
-                            iter_chunks, local_path, open_input, parse_chunk)
+                            iter_chunks, iter_split_chunks, local_path, open_input, parse_chunk)
 
 READERS = ('auto', 'direct', 'hadoop')
 #: Largest byte range one partition reads (direct reader); there are at least as many
@@ -207,30 +207,6 @@ def parse_chunks(chunks, schema):
     return Block(Parsed(X, y, rejects))
 
 
-class _RangeReader:
-    """read() over the lines that start in [start, end) of an open binary file."""
-
-    def __init__(self, f, pos, end):
-        self.f = f
-        self.pos = pos
-        self.end = end
-        self.done = False
-        self.last = b'\n'
-
-    def read(self, n):
-        if self.done:
-            return b''
-        if self.pos < self.end:
-            data = self.f.read(min(n, self.end - self.pos))
-            if data:
-                self.pos += len(data)
-                self.last = data[-1:]
-                return data
-        # past the end: finish the line that started inside the range
-        self.done = True
-        return b'' if self.last == b'\n' else self.f.readline()
-
-
 def read_split(split, schema, chunk_bytes=CHUNK_BYTES):
     """Parse the lines starting in one byte range of a local file into a :class:`Block`."""
     path, start, end = split
@@ -239,20 +215,8 @@ def read_split(split, schema, chunk_bytes=CHUNK_BYTES):
         with open_input(local) as f:
             return parse_chunks(iter_chunks(f, path, 0, 1, chunk_bytes,
                                             skip_header=schema.format == 'csv'), schema)
-    with open(local, 'rb') as f:
-        pos = start
-        if start > 0:
-            # a line that started before the range belongs to the previous one
-            f.seek(start - 1)
-            if f.read(1) != b'\n':
-                pos = start + len(f.readline())
-        f.seek(pos)
-        reader = _RangeReader(f, pos, end)
-        if pos >= end:
-            return parse_chunks([], schema)
-        return parse_chunks(iter_chunks(reader, path, pos, 1 if pos == 0 else None,
-                                        chunk_bytes, skip_header=schema.format == 'csv'),
-                            schema)
+    return parse_chunks(iter_split_chunks(local, start, end, chunk_bytes,
+                                          skip_header=schema.format == 'csv'), schema)
 
 
 def read_offset_lines(pairs, path, schema, chunk_bytes=CHUNK_BYTES):
