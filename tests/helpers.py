@@ -11,14 +11,18 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-NIST_DIR = Path(os.environ.get('DISTREG_NIST_DIR', ROOT.parent / 'shared' / 'nist'))
+# NIST's StRD data: DISTREG_NIST_DIR; else ../shared/nist beside the repository; else the
+# copy in tests/nist (public domain, the same files), so a clone anywhere has them.
+NIST_DIR = Path(os.environ.get('DISTREG_NIST_DIR') or next(
+    (d for d in (ROOT.parent / 'shared' / 'nist', ROOT / 'tests' / 'nist')
+     if (d / 'certified.json').exists()), ROOT / 'tests' / 'nist'))
 
 
 def nist_certified():
     path = NIST_DIR / 'certified.json'
     if not path.exists():
-        raise FileNotFoundError('NIST reference data not found at %s (expected ../shared/nist '
-                                'beside the repository, or DISTREG_NIST_DIR)' % NIST_DIR)
+        raise FileNotFoundError('NIST reference data not found at %s (DISTREG_NIST_DIR, '
+                                '../shared/nist beside the repository, or tests/nist)' % NIST_DIR)
     with open(path) as f:
         return json.load(f)
 
