@@ -25,9 +25,14 @@ import logging
 import os
 import sys
 
-from mrjob.job import MRJob
-from mrjob.protocol import RawValueProtocol, StandardJSONProtocol, StandardJSONValueProtocol
-from mrjob.step import MRStep, StepFailedException
+from jobs._imports import import_runners, prefer_stdlib_distutils
+
+prefer_stdlib_distutils()  # before mrjob (see jobs/_imports.py)
+
+from mrjob.job import MRJob  # noqa: E402
+from mrjob.protocol import (  # noqa: E402
+    RawValueProtocol, StandardJSONProtocol, StandardJSONValueProtocol)
+from mrjob.step import MRStep, StepFailedException  # noqa: E402
 
 import distreg
 from distreg import blocks
@@ -107,6 +112,7 @@ class BlockJob(MRJob):
 
     def make_runner(self):
         """Resolve the schema from the input's first line before the tasks need it."""
+        import_runners()
         extra = []
         if self.options.runner == 'hadoop' and not self._is_task():
             # first: the schema is sniffed on the cluster's filesystem

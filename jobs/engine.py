@@ -15,7 +15,11 @@ import tempfile
 import time
 import uuid
 
-from mrjob.step import StepFailedException
+from jobs._imports import prefer_stdlib_distutils
+
+prefer_stdlib_distutils()  # before mrjob (see jobs/_imports.py)
+
+from mrjob.step import StepFailedException  # noqa: E402
 
 from distreg import blocks
 from distreg.errors import DistregError
