@@ -197,8 +197,8 @@ class BlockJob(MRJob):
         opener = None
         if self.options.runner == 'hadoop':
             from hdfs_utils.hdfs import open_stream as opener
-        fill_line_numbers([v['error'] for v in values if 'error' in v]
-                          + [r for v in values if 'reject' in v for r in [v['reject']]], opener)
+        fill_line_numbers([v.get('error') or v['reject'] for v in values
+                           if 'error' in v or 'reject' in v], opener)
         for value in values:
             if 'error' in value:
                 try:
