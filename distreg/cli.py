@@ -14,7 +14,6 @@ import importlib
 import json
 import os
 import sys
-import warnings
 
 from distreg import compare as compare_mod
 from distreg import fit as fit_mod
@@ -38,11 +37,6 @@ ENGINES = {
 
 def make_engine(name, path, master=None):
     """Build the engine called ``name`` for input ``path``."""
-    # mrjob 0.7.4 imports distutils; setuptools' stand-in for it would import all of
-    # setuptools (~0.1 s). Python 3.11's own distutils is enough.
-    os.environ.setdefault('SETUPTOOLS_USE_DISTUTILS', 'stdlib')
-    # (setuptools >= 70, where a venv has one, deprecates exactly that choice, loudly)
-    warnings.filterwarnings('ignore', 'Reliance on distutils from stdlib', UserWarning)
     if name not in ENGINES:
         raise DistregError('unknown engine %r; supported: %s' % (name, ', '.join(ENGINES)))
     module, factory = ENGINES[name]

@@ -216,7 +216,8 @@ def read_split(split, schema, chunk_bytes=CHUNK_BYTES):
             return parse_chunks(iter_chunks(f, path, 0, 1, chunk_bytes,
                                             skip_header=schema.format == 'csv'), schema)
     return parse_chunks(iter_split_chunks(local, start, end, chunk_bytes,
-                                          skip_header=schema.format == 'csv'), schema)
+                                          skip_header=schema.format == 'csv', name=path),
+                        schema)
 
 
 def read_offset_lines(pairs, path, schema, chunk_bytes=CHUNK_BYTES):

@@ -5,7 +5,6 @@ with numpy's lstsq) to 1e-9 relative, and --method qr keeps NIST's nine digits o
 """
 
 import json
-import os
 import subprocess
 import sys
 
@@ -90,10 +89,9 @@ def test_job_script_runs_on_hadoop(hadoop_cluster, hdfs_dir, data_50k):
     path, reference, _ = data_50k
     remote = f"{hdfs_dir}/d50k.csv"
     hdfs.put(path, remote)
-    env = {k: v for k, v in os.environ.items()}
     proc = subprocess.run(
         [sys.executable, "jobs/normal.py", "-r", "hadoop", "--conf-path", CONF,
-         f"hdfs://{remote}"], capture_output=True, text=True, cwd=PROJECT_ROOT, env=env)
+         f"hdfs://{remote}"], capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads(proc.stdout.strip().splitlines()[-1])
     assert record["engine"] == "mrjob-hadoop"
