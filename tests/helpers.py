@@ -27,6 +27,24 @@ def nist_certified():
         return json.load(f)
 
 
+# Minimum LRE (correct digits, min over the coefficients) each method must reach on each
+# NIST dataset, on every engine that runs it. Measured on numpy, mrjob-inline, mrjob-local,
+# spark-rdd and mrjob-hadoop (Nov 2026): qr 13.3 to 14.7 after refinement, so 9 (the
+# project's promise) is far from binding: each set gets about a digit below its lowest
+# measurement. normal loses about log10(cond(X'X)) digits, and the order of the partial sums
+# moves the last one: a digit below the lowest measurement (Longley 7.15, NoInt1 14.72,
+# Norris 11.83, Pontius 12.21, Wampler1 and Wampler3 6.47).
+QR_MIN_LRE = {'Longley': 13, 'NoInt1': 14, 'Norris': 13, 'Pontius': 12.5, 'Wampler1': 12.5,
+              'Wampler3': 12.5}
+NORMAL_MIN_LRE = {'Longley': 6, 'NoInt1': 14, 'Norris': 11, 'Pontius': 11, 'Wampler1': 5.5,
+                  'Wampler3': 5.5}
+# The datasets on which --method normal must refuse (SingularMatrixError naming --method qr):
+# none of these six. With its columns scaled, X'X keeps its condition number below 1/eps on
+# all of them (Wampler1/3: about 1e10); NIST's Filip (degree 10), where it would refuse, is not
+# among the data. Any other refusal is a failure, not a pass.
+NORMAL_REFUSES = frozenset()
+
+
 def lre(estimate, certified):
     """Log relative error (correct digits) of each coefficient, capped at 15 for exact hits."""
     estimate = np.asarray(estimate, dtype=float)
