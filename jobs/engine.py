@@ -72,6 +72,8 @@ class MRJobEngine:
         self._uploaded = None
         #: Hadoop's counters of the last job (mrjob's ``runner.counters()``)
         self.counters = []
+        #: YARN application ids of the jobs run so far, one per pass (mrjob-hadoop)
+        self.app_ids = []
 
     def prepare(self, options):
         t0 = time.perf_counter()
@@ -172,6 +174,7 @@ class MRJobEngine:
                     runner.run()
                     values = [v for _, v in job.parse_output(runner.cat_output())]
                     self.counters = runner.counters()
+                    self.app_ids += _application_ids(runner)
             except StepFailedException as e:
                 raise DistregError('the %s job failed on %s: %s (see the log above)'
                                    % (name, self.name, e))
@@ -191,6 +194,14 @@ class MRJobEngine:
         if part is None or part['n'] == 0:
             check_rows(part if part is not None else {'n': 0, 'n_bad': len(rejects)})
         return part
+
+
+def _application_ids(runner):
+    """The YARN application ids of a finished runner's steps: mrjob's hadoop runner reads
+    each from ``hadoop jar``'s "Submitted application ..." line into its log interpretations
+    (mrjob 0.7.4, pinned); runners without YARN have none."""
+    return [i['step']['application_id'] for i in getattr(runner, '_log_interpretations', ())
+            if i.get('step', {}).get('application_id')]
 
 
 def _size(path):

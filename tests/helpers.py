@@ -188,3 +188,34 @@ def assert_linear_stats(record, ref, rtol=1e-9):
     np.testing.assert_allclose(st['residual_sd'], ref['residual_sd'], rtol=rtol)
     np.testing.assert_allclose(st['rmse'], ref['rmse'], rtol=rtol)
     np.testing.assert_allclose(st['r2'], ref['r2'], rtol=rtol)
+
+
+# ----------------------------------------------------------------------------- YARN
+
+def yarn_applications(rm_web):
+    """{application id: the ResourceManager's record} from its REST API (/ws/v1/cluster/apps)."""
+    import urllib.request
+    with urllib.request.urlopen(rm_web + '/ws/v1/cluster/apps', timeout=10) as response:
+        apps = (json.load(response).get('apps') or {}).get('app') or []
+    return {app['id']: app for app in apps}
+
+
+def assert_ran_on_yarn(rm_web, app_ids, count):
+    """``count`` distinct YARN applications, each listed by the ResourceManager as a
+    MapReduce application that FINISHED and SUCCEEDED. (The client returns when the job is
+    done; the application master may still be unregistering: a few seconds' grace.)"""
+    import re
+    import time
+    assert len(app_ids) == count and len(set(app_ids)) == count, app_ids
+    assert all(re.fullmatch(r'application_\d+_\d{4,}', a) for a in app_ids), app_ids
+    deadline = time.monotonic() + 30
+    while True:
+        apps = yarn_applications(rm_web)
+        states = {a: (apps[a]['state'], apps[a]['finalStatus']) if a in apps else None
+                  for a in app_ids}
+        if all(s == ('FINISHED', 'SUCCEEDED') for s in states.values()) \
+                or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert all(s == ('FINISHED', 'SUCCEEDED') for s in states.values()), states
+    assert {apps[a]['applicationType'] for a in app_ids} == {'MAPREDUCE'}
