@@ -42,7 +42,10 @@ def submit(master, script, *args, event_log=None):
     conf = []
     if event_log:
         conf = ['--conf', 'spark.eventLog.enabled=true',
-                '--conf', 'spark.eventLog.dir=file://%s' % event_log]
+                '--conf', 'spark.eventLog.dir=file://%s' % event_log,
+                # one plain JSON-lines file per application (Spark 4 rolls by default)
+                '--conf', 'spark.eventLog.rolling.enabled=false',
+                '--conf', 'spark.eventLog.compress=false']
     return subprocess.run(cmd + ['--master', master] + conf + [script] + list(args), env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=300)
