@@ -13,9 +13,10 @@ def data_20k(tmp_path_factory):
     return path, lstsq(y, X)
 
 
-# What spark_jobs.session.prepare_environment adds to a process that starts Spark (defaults
-# only: a value already set is kept). The first test to start Spark adds them, whichever it
-# is; they steer nothing but Spark (loopback, this interpreter, configs/spark, the JDK).
+# What spark_jobs.session.prepare_environment (defaults only: a value already set is kept)
+# and pyspark's SparkContext add to a process that starts Spark. The first test to start
+# Spark adds them, whichever it is; they steer nothing but Spark (loopback, this
+# interpreter, configs/spark, the JDK, the Python workers' socket settings).
 def _spark_default(name, value):
     import os
     import sys
@@ -24,6 +25,8 @@ def _spark_default(name, value):
                 'SPARK_LOCAL_IP': '127.0.0.1'}
     if name == 'JAVA_HOME':
         return os.path.isfile(os.path.join(value, 'bin', 'java'))
+    if name in ('SPARK_AUTH_SOCKET_TIMEOUT', 'SPARK_BUFFER_SIZE'):
+        return True   # pyspark's SparkContext publishes these to its Python workers
     return expected.get(name) == value
 
 
