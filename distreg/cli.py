@@ -83,7 +83,7 @@ def _parser():
 def add_fit_arguments(f):
     """The input and model options of ``distreg fit`` (shared with the spark-submit scripts)."""
     f.add_argument('input', help='a file, a directory of part files, a glob, hdfs://, s3://')
-    f.add_argument('--method', default='normal', choices=fit_mod.METHODS)
+    f.add_argument('--method', default='normal', choices=tuple(fit_mod.METHODS))
     f.add_argument('--model', default='linear', choices=MODELS)
     f.add_argument('--no-intercept', dest='intercept', action='store_false', default=True)
     f.add_argument('--ridge', type=float, default=0.0,

@@ -10,6 +10,8 @@ import shutil
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+from hdfs_utils.state import running_state
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_HADOOP_HOME = PROJECT_ROOT / ".hadoop"
 RUN_DIR = PROJECT_ROOT / ".run"
@@ -53,11 +55,9 @@ def hadoop_conf_dir():
     conf_dir = os.environ.get("HADOOP_CONF_DIR")
     if conf_dir:
         return Path(conf_dir)
-    # Imported here: minicluster imports this module.
-    from hdfs_utils import minicluster
-    running = minicluster.status(MINICLUSTER_RUN_DIR)
+    running = running_state(MINICLUSTER_RUN_DIR)
     if running is not None:
-        return Path(running.conf_dir)
+        return Path(running["conf_dir"])
     return hadoop_home() / "etc" / "hadoop"
 
 

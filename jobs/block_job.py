@@ -7,7 +7,7 @@ A job maps the core's block function over its input and merges the partials:
   chunk vectorised with the shared loader and folds it into one accumulator
   (in-mapper combining); ``mapper_final`` emits one partial per task;
 - a combiner merges a task's partials, a single reducer (one key) merges them
-  all and, for a closed form, solves (:func:`distreg.fit.normal_answer`).
+  all and, for a closed form, solves (:func:`distreg.optim.normal_answer`).
 
 Values between tasks are JSON with exact floats (see :mod:`distreg.blocks`).
 Bad rows never vanish: with ``--bad-rows fail`` a task that meets one emits it

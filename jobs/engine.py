@@ -23,7 +23,7 @@ from mrjob.step import StepFailedException  # noqa: E402
 
 from distreg import blocks
 from distreg.errors import DistregError
-from distreg.fit import check_rows
+from distreg.blocks import check_rows
 from distreg.loader import fill_line_numbers, local_path
 from jobs.block_job import raise_error, use_hadoop
 from jobs.gradient import MRLossGradient

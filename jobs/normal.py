@@ -8,7 +8,7 @@ Prints the result record (JSON) on stdout.
 
 from jobs.block_job import BlockJob
 from distreg import result
-from distreg.fit import normal_answer
+from distreg.optim import normal_answer
 
 
 class MRNormalEquations(BlockJob):

@@ -9,7 +9,7 @@ Prints the result record of the TSQR solution (no refinement pass). ``distreg fi
 
 from jobs.block_job import BlockJob
 from distreg import result
-from distreg.fit import tsqr_answer
+from distreg.optim import tsqr_answer
 
 
 class MRTSQR(BlockJob):

@@ -24,7 +24,7 @@ import uuid
 
 from distreg import blocks
 from distreg.errors import BadInputError, DistregError
-from distreg.fit import check_rows
+from distreg.blocks import check_rows
 from distreg.loader import fill_line_numbers, sniff_schema
 from spark_jobs import reader as rd
 from spark_jobs.session import get_session
