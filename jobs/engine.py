@@ -15,10 +15,7 @@ import tempfile
 import time
 import uuid
 
-from jobs._imports import prefer_stdlib_distutils
-
-prefer_stdlib_distutils()  # before mrjob (see jobs/_imports.py)
-
+import jobs.mrjob_compat  # noqa: F401  first: it imports mrjob the quick way
 from mrjob.step import StepFailedException  # noqa: E402
 
 from distreg import blocks
