@@ -10,7 +10,6 @@ reason) or when ``compare`` finds a disagreement; 2 on a usage error.
 """
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -19,37 +18,9 @@ from distreg import compare as compare_mod
 from distreg import fit as fit_mod
 from distreg import generate as generate_mod
 from distreg import result
+from distreg.engine import ENGINES, make_engine  # noqa: F401 (make_engine: the API)
 from distreg.errors import DistregError, format_bad_row
 from distreg.loader import BAD_ROW_POLICIES, FORMAT_CHOICES, MODELS
-
-#: engine name -> (module, factory) ; imported only when used, so the core
-#: never imports mrjob or pyspark.
-ENGINES = {
-    'numpy': ('distreg.numpy_engine', 'NumpyEngine'),
-    'mrjob-inline': ('jobs.engine', 'MRJobEngine'),
-    'mrjob-local': ('jobs.engine', 'MRJobEngine'),
-    'mrjob-hadoop': ('jobs.engine', 'MRJobEngine'),
-    'mrjob-emr': ('jobs.engine', 'MRJobEngine'),
-    'spark-rdd': ('spark_jobs.engine', 'SparkEngine'),
-    'spark-mllib': ('spark_jobs.engine', 'SparkEngine'),
-}
-
-
-def make_engine(name, path, master=None):
-    """Build the engine called ``name`` for input ``path``."""
-    if name not in ENGINES:
-        raise DistregError('unknown engine %r; supported: %s' % (name, ', '.join(ENGINES)))
-    module, factory = ENGINES[name]
-    try:
-        cls = getattr(importlib.import_module(module), factory)
-    except (ImportError, AttributeError) as e:
-        raise DistregError('engine %s is not available: %s' % (name, e))
-    if name == 'numpy':
-        return cls(path)
-    if name.startswith('spark'):
-        return cls(path, name, master=master)
-    return cls(path, name)
-
 
 def _parser():
     p = argparse.ArgumentParser(prog='distreg', description=__doc__.split('\n')[0])
@@ -115,17 +86,15 @@ def fit_options(args):
 def run_fit(engine, args):
     """Fit with ``engine``, keep the rejected rows, write ``--out``; return (record, names).
 
-    The engine is closed (``engine.close()``, when it has one) whatever happens.
+    The engine is closed whatever happens.
     """
     options = fit_options(args)
     names = []
     try:
         record = fit_mod.fit(engine, options, names=names)
     finally:
-        close = getattr(engine, 'close', None)
-        if close is not None:
-            close()
-    rejects = getattr(engine, 'rejects', [])
+        engine.close()
+    rejects = engine.rejects
     if len(rejects) != record['n_bad_rows']:
         raise DistregError('internal error: %d rows rejected but %d kept'
                            % (record['n_bad_rows'], len(rejects)))

@@ -6,26 +6,17 @@ An *engine* knows how to run one aggregate over all the data ("map the block
 function, merge, collect"); this module knows what to ask for and what to do
 with the answers. It never sees a row.
 
-Engine protocol (see :class:`distreg.numpy_engine.NumpyEngine`)::
-
-    engine.name                         # 'numpy', 'mrjob-local', ...
-    engine.prepare(options) -> Schema   # read the first line, set up; may cache data
-    engine.aggregate(name, params)      # merged, decoded partial of aggregate `name`
-    engine.rejects                      # rejected rows seen (bad_rows='skip')
-    engine.load_seconds                 # time spent in prepare (load + parse + cache)
-
-An engine that trains with a library of its own (MLlib) has no ``aggregate``;
-it provides ``engine.solve(options)`` instead, returning what a solver returns
-(plus ``pass_seconds`` when it knows them), and the record is made the same way.
+The engine contract (what ``engine`` is) is written in :mod:`distreg.engine`.
 """
 
 import time
 from dataclasses import dataclass
 
-from distreg import optim, result
+from distreg import blocks, optim, result
 from distreg.design import Design
 from distreg.errors import DistregError
 from distreg.loader import BAD_ROW_POLICIES, FORMAT_CHOICES, MODELS
+
 
 @dataclass
 class FitOptions:
@@ -86,7 +77,7 @@ class FitOptions:
 
 
 class _TimedEngine:
-    """Wraps an engine to time each pass over the data."""
+    """Wraps an engine to time each pass over the data, and to check that rows are left."""
 
     def __init__(self, engine):
         self.engine = engine
@@ -96,6 +87,10 @@ class _TimedEngine:
         t0 = time.perf_counter()
         part = self.engine.aggregate(name, params or {})
         self.pass_seconds.append(time.perf_counter() - t0)
+        if part is None or part['n'] == 0:
+            # the one empty-input check of every engine: no block at all, or no usable row
+            blocks.check_rows(part if part is not None
+                              else {'n': 0, 'n_bad': len(self.engine.rejects)})
         return part
 
 
@@ -107,7 +102,7 @@ def fit(engine, options, names=None):
     options.validate()
     t0 = time.perf_counter()
     schema = engine.prepare(options)
-    if hasattr(engine, 'solve'):
+    if engine.trains_itself:
         out = engine.solve(options)
         pass_seconds = out.pop('pass_seconds', [])
     else:

@@ -19,8 +19,8 @@ import jobs.mrjob_compat  # noqa: F401  first: it imports mrjob the quick way
 from mrjob.step import StepFailedException  # noqa: E402
 
 from distreg import blocks
+from distreg.engine import Engine
 from distreg.errors import DistregError
-from distreg.blocks import check_rows
 from distreg.loader import fill_line_numbers, local_path
 from jobs.block_job import raise_error, use_hadoop
 from jobs.gradient import MRLossGradient
@@ -50,15 +50,14 @@ def runner_args(name, environ=os.environ):
     return args
 
 
-class MRJobEngine:
+class MRJobEngine(Engine):
     """Runs distreg's aggregates as mrjob jobs (one job per pass)."""
 
-    def __init__(self, path, name='mrjob-local', conf_path=None, extra_args=()):
+    def __init__(self, path, name='mrjob-local', master=None, *, conf_path=None, extra_args=()):
         if name not in RUNNERS:
             raise DistregError('unknown mrjob engine %r; supported: %s'
                                % (name, ', '.join(RUNNERS)))
-        self.path = path
-        self.name = name
+        super().__init__(path, name)
         self.conf_path = conf_path or os.environ.get('DISTREG_MRJOB_CONF', DEFAULT_CONF)
         self.extra_args = list(extra_args)
         self.rejects = []
@@ -185,8 +184,6 @@ class MRJobEngine:
                 part = blocks.decode(value['partial'])
         if first_pass:
             self.rejects = fill_line_numbers(self._local_names(rejects), self._opener())
-        if part is None or part['n'] == 0:
-            check_rows(part if part is not None else {'n': 0, 'n_bad': len(rejects)})
         return part
 
 

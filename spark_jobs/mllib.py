@@ -38,7 +38,9 @@ import time
 import numpy as np
 
 from distreg import optim
+from distreg.blocks import check_rows
 from distreg.design import Design
+from distreg.engine import Engine
 from distreg.errors import DistregError
 from spark_jobs.engine import RDDEngine
 
@@ -49,11 +51,13 @@ MLLIB_METHODS = {('linear', 'normal'): 'LinearRegression(solver=normal)',
            ('logistic', 'newton'): 'GeneralizedLinearRegression(binomial, IRLS)'}
 
 
-class MLlibEngine:
-    """Trains pyspark.ml models on the rows of the shared loader."""
+class MLlibEngine(Engine):
+    """Trains pyspark.ml models on the rows of the shared loader (arguments: see RDDEngine)."""
     name = 'spark-mllib'
+    trains_itself = True
 
-    def __init__(self, path, master=None, spark=None, reader='auto'):
+    def __init__(self, path, name='spark-mllib', master=None, *, spark=None, reader='auto'):
+        super().__init__(path, name)
         self.rdd = RDDEngine(path, master=master, spark=spark, reader=reader)
         self.load_seconds = 0.0
         self.frame = None
@@ -84,7 +88,6 @@ class MLlibEngine:
     def solve(self, options):
         """Train with MLlib; return what the core's solvers return (see :func:`distreg.fit.fit`)."""
         if self.n_rows == 0:
-            from distreg.blocks import check_rows
             check_rows({'n': 0, 'n_bad': self.n_bad})
         tol = options.tol if options.tol is not None else MLLIB_TOL
         max_iter = (options.max_iter if options.max_iter is not None

@@ -25,10 +25,14 @@ def import_pyspark():
     """Import pyspark: the installed package, or a system Spark's via findspark (SPARK_HOME)."""
     try:
         import pyspark
-    except ImportError:
-        import findspark
-        findspark.init()
-        import pyspark
+    except ImportError as e:
+        try:
+            import findspark
+            findspark.init()
+            import pyspark
+        except Exception:
+            raise ImportError('no pyspark (%s), and no system Spark found through findspark '
+                              '(SPARK_HOME)' % e) from None
     return pyspark
 
 
