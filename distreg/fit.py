@@ -10,58 +10,23 @@ The engine contract (what ``engine`` is) is written in :mod:`distreg.engine`.
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import field, make_dataclass
 
 from distreg import blocks, optim, result
 from distreg.design import Design
 from distreg.errors import DistregError
-from distreg.loader import BAD_ROW_POLICIES, FORMAT_CHOICES, MODELS
+from distreg.options import OPTIONS
 
 
-@dataclass
-class FitOptions:
-    """Everything ``distreg fit`` takes besides the input and the engine.
-
-    Parameters
-    ----------
-    method : str, default 'normal'
-        Supported options: normal, qr, gd, lbfgs, newton.
-    model : str, default 'linear'
-        Supported options: linear, logistic.
-    intercept : bool, default True
-    ridge : float, default 0.0
-        L2 penalty added to every coefficient but the intercept.
-    poly_degree : int, default 1
-        Each raw feature x gives x, x², …, x^D.
-    label_col : str or int or None
-        Label column by name or index (CSV); default the first column.
-    bad_rows : str, default 'fail'
-        Supported options: fail, skip.
-    max_iter, tol : optional
-        Iteration limit and relative tolerance of iterative methods (qr: refinement passes).
-    format : str, default 'auto'
-        Supported options: auto, csv, libsvm (auto: LibSVM when the first line
-        reads "label idx:val ...", else CSV).
-    """
-    method: str = 'normal'
-    model: str = 'linear'
-    intercept: bool = True
-    ridge: float = 0.0
-    poly_degree: int = 1
-    label_col: object = None
-    bad_rows: str = 'fail'
-    max_iter: int = None
-    tol: float = None
-    format: str = 'auto'
+class _FitOptionsChecks:
+    """What :class:`FitOptions` adds to its fields (built from :data:`distreg.options.OPTIONS`)."""
 
     def validate(self):
-        for what, value, choices in (('--method', self.method, METHODS),
-                                     ('--model', self.model, MODELS),
-                                     ('--bad-rows', self.bad_rows, BAD_ROW_POLICIES),
-                                     ('--format', self.format, FORMAT_CHOICES)):
-            if value not in choices:
+        for o in OPTIONS:
+            value = getattr(self, o.name)
+            if o.choices is not None and value not in o.choices:
                 raise DistregError('%s must be one of %s, not %r'
-                                   % (what, ', '.join(choices), value))
+                                   % (o.flag, ', '.join(o.choices), value))
         if self.model == 'logistic' and self.method in ('normal', 'qr'):
             raise DistregError('--method %s solves least squares; logistic regression has '
                                'no closed form: use --method newton, lbfgs or gd' % self.method)
@@ -74,6 +39,13 @@ class FitOptions:
 
     def design(self):
         return Design(intercept=self.intercept, degree=self.poly_degree)
+
+
+#: Everything ``distreg fit`` takes besides the input and the engine: one field per
+#: :data:`distreg.options.OPTIONS` entry, with its default (see there for each one's meaning).
+FitOptions = make_dataclass(
+    'FitOptions', [(o.name, object, field(default=o.default)) for o in OPTIONS],
+    bases=(_FitOptionsChecks,), namespace={'__module__': __name__})
 
 
 class _TimedEngine:
@@ -94,12 +66,14 @@ class _TimedEngine:
         return part
 
 
-def fit(engine, options, names=None):
+def fit(engine, options, names=None, checked=False):
     """Fit with ``engine``; return the result record (see :mod:`distreg.result`).
 
-    ``names`` receives the coefficient names (without intercept) when a list is given.
+    ``names`` receives the coefficient names (without intercept) when a list is given;
+    ``checked``: ``options.validate()`` has run already (the command line's, once per fit).
     """
-    options.validate()
+    if not checked:
+        options.validate()
     t0 = time.perf_counter()
     schema = engine.prepare(options)
     if engine.trains_itself:

@@ -32,10 +32,11 @@ from mrjob.step import MRStep, StepFailedException  # noqa: E402
 
 import distreg
 from distreg import blocks
-from distreg.design import Design
 from distreg.errors import BadInputError, DistregError
 from distreg.fit import FitOptions
-from distreg.loader import (BAD_ROW_POLICIES, FORMAT_CHOICES, MODELS, Schema,
+from distreg import options as options_mod
+from distreg.options import JOB_OPTIONS
+from distreg.loader import (Schema,
                             fill_line_numbers, iter_chunks, iter_split_chunks, local_path,
                             parse_chunk, read_first_line, sniff_schema)
 
@@ -57,26 +58,12 @@ class BlockJob(CompatJob):
 
     def configure_args(self):
         super().configure_args()
-        self.add_passthru_arg('--label-col', default=None,
-                              help='label column: name (needs a header) or index. '
-                                   'Default: the first column')
-        self.add_passthru_arg('--format', default='auto', choices=FORMAT_CHOICES,
-                              help='input format. Supported options: %s. Default: %%(default)s'
-                                   % ', '.join(FORMAT_CHOICES))
-        self.add_passthru_arg('--bad-rows', default='fail', choices=BAD_ROW_POLICIES,
-                              help='fail: stop at the first bad row; skip: leave bad rows '
-                                   'out, count them and output them. Default: %(default)s')
-        self.add_passthru_arg('--model', default='linear', choices=MODELS,
-                              help='Supported options: %s. Default: %%(default)s'
-                                   % ', '.join(MODELS))
-        self.add_passthru_arg('--no-intercept', dest='intercept', action='store_false',
-                              default=True, help='fit without an intercept')
-        self.add_passthru_arg('--poly-degree', type=int, default=1,
-                              help='each raw feature x gives x, x^2, ..., x^D. '
-                                   'Default: %(default)s')
-        self.add_passthru_arg('--ridge', type=float, default=0.0,
-                              help='L2 penalty on every coefficient but the intercept. '
-                                   'Default: %(default)s')
+        # the fit options the tasks need, from distreg/options.py: switches for a job run by
+        # hand, or all of them as one JSON argument (what `distreg fit` passes)
+        options_mod.add_arguments(None, JOB_OPTIONS, add=self.add_passthru_arg)
+        self.add_passthru_arg('--fit-options', default=None,
+                              help='the fit options as JSON (distreg.options.to_json); '
+                                   'overrides the switches above')
         self.add_passthru_arg('--emit', default='result', choices=('result', 'partial'),
                               help='result: the result record; partial: the merged partial '
                                    '(what `distreg fit` reads). Default: %(default)s')
@@ -147,8 +134,8 @@ class BlockJob(CompatJob):
             first = read_first_line(local_path(paths[0]))
         else:
             first = self._remote_first_line(paths[0])
-        return sniff_schema(first, self.options.format, self.options.label_col,
-                            self.options.bad_rows, self.options.model, source=paths[0])
+        o = self.job_fit_options()
+        return sniff_schema(first, o.format, o.label_col, o.bad_rows, o.model, source=paths[0])
 
     def _remote_first_line(self, uri):
         # the runner's filesystem knows hdfs:// and s3:// (and the user's credentials)
@@ -197,13 +184,17 @@ class BlockJob(CompatJob):
 
     # ------------------------------------------------------------------ task side
 
+    def job_fit_options(self):
+        """The :class:`distreg.fit.FitOptions` of this job: ``--fit-options``, else the switches."""
+        if self.options.fit_options:
+            return FitOptions(**options_mod.from_json(self.options.fit_options))
+        return FitOptions(**options_mod.values(self.options, JOB_OPTIONS))
+
     def _task_setup(self):
         o = self.options
         self.schema = Schema.from_json(o.schema)
-        self.fit_options = FitOptions(model=o.model, intercept=o.intercept, ridge=o.ridge,
-                                      poly_degree=o.poly_degree, bad_rows=o.bad_rows,
-                                      format=o.format)
-        self.design = Design(intercept=o.intercept, degree=o.poly_degree)
+        self.fit_options = self.job_fit_options()
+        self.design = self.fit_options.design()
         self.params = {}
         if o.params:
             with open(o.params) as f:

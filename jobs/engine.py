@@ -19,6 +19,7 @@ import jobs.mrjob_compat  # noqa: F401  first: it imports mrjob the quick way
 from mrjob.step import StepFailedException  # noqa: E402
 
 from distreg import blocks
+from distreg import options as options_mod
 from distreg.engine import Engine
 from distreg.errors import DistregError
 from distreg.loader import fill_line_numbers, local_path
@@ -74,15 +75,10 @@ class MRJobEngine(Engine):
         o = options
         if self.name == 'mrjob-hadoop' and self.job_input is None:
             self.job_input = self._hadoop_input()
+        # the options travel as one JSON argument (distreg/options.py), as the schema does
         args = ['-r', RUNNERS[self.name], '--conf-path', self.conf_path, '--emit', 'partial',
-                '--engine-label', self.name, '--format', o.format, '--bad-rows', o.bad_rows,
-                '--model', o.model, '--poly-degree', str(o.poly_degree),
-                '--ridge', repr(float(o.ridge))] + runner_args(self.name) + self.extra_args
-        if o.label_col is not None:
-            args += ['--label-col', str(o.label_col)]
-        if not o.intercept:
-            args.append('--no-intercept')
-        args.append(self.job_input or self.path)
+                '--engine-label', self.name, '--fit-options', options_mod.to_json(o)]
+        args += runner_args(self.name) + self.extra_args + [self.job_input or self.path]
         self.schema = MRNormalEquations(args)._sniff_schema()
         self.args = args + ['--schema', self.schema.to_json()]
         self.load_seconds = time.perf_counter() - t0

@@ -17,8 +17,9 @@ class MRTSQR(BlockJob):
 
     def finish(self, part):
         answer = tsqr_answer(part, self.fit_options)
-        return result.make_record(self.options.engine_label, 'qr', self.options.model,
-                                  answer.pop('theta'), self.options.intercept, **answer)
+        o = self.fit_options
+        return result.make_record(self.options.engine_label, 'qr', o.model, answer.pop('theta'),
+                                  o.intercept, **answer)
 
 
 if __name__ == '__main__':

@@ -33,7 +33,7 @@ def main(engine_name, doc, argv=None):
     spark = get_session('distreg %s %s %s' % (engine_name, args.model, args.method))
     try:
         engine = make_engine(engine_name, args.input, spark=spark)
-        record, _ = cli.run_fit(engine, args)
+        record, _ = cli.run_fit(engine, args, options)
     except DistregError as e:
         print('distreg: error: %s' % e, file=sys.stderr)
         return 1
