@@ -10,9 +10,10 @@ import shutil
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+import distreg
 from hdfs_utils.state import running_state
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(distreg.PROJECT_ROOT)
 LOCAL_HADOOP_HOME = PROJECT_ROOT / ".hadoop"
 RUN_DIR = PROJECT_ROOT / ".run"
 # Where `make hadoop-up` (hdfs_utils.minicluster with its default run dir) keeps its state.

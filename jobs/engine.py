@@ -18,7 +18,7 @@ import uuid
 import jobs.mrjob_compat  # noqa: F401  first: it imports mrjob the quick way
 from mrjob.step import StepFailedException  # noqa: E402
 
-from distreg import blocks
+from distreg import PROJECT_ROOT, blocks
 from distreg import options as options_mod
 from distreg.engine import Engine
 from distreg.errors import DistregError
@@ -35,8 +35,7 @@ RUNNERS = {'mrjob-inline': 'inline', 'mrjob-local': 'local', 'mrjob-hadoop': 'ha
 JOBS = {'gram': MRNormalEquations, 'tsqr': MRTSQR, 'refine': MRRefinePass,
         'gradient': MRLossGradient, 'hessian': MRHessian}
 
-PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_CONF = os.path.join(PROJECT, 'configs', 'mrjob.conf')
+DEFAULT_CONF = os.path.join(PROJECT_ROOT, 'configs', 'mrjob.conf')
 
 
 def runner_args(name, environ=os.environ):
