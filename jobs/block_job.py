@@ -32,7 +32,7 @@ from mrjob.step import MRStep, StepFailedException  # noqa: E402
 
 import distreg
 from distreg import blocks
-from distreg.errors import BadInputError, DistregError
+from distreg.errors import BadInputError, DistregError, raise_from_json_dict, to_json_dict
 from distreg.fit import FitOptions
 from distreg import options as options_mod
 from distreg.options import JOB_OPTIONS
@@ -174,7 +174,7 @@ class BlockJob(CompatJob):
         for value in values:
             if 'error' in value:
                 try:
-                    raise_error(value['error'])
+                    raise_from_json_dict(value['error'])
                 except DistregError as e:
                     print('distreg: error: %s' % e, file=sys.stderr)
                 sys.exit(1)
@@ -221,7 +221,7 @@ class BlockJob(CompatJob):
         try:
             parsed = parse_chunk(chunk, self.schema)
         except BadInputError as e:
-            self._error = self._in_split(error_dict(e))
+            self._error = self._in_split(to_json_dict(e))
             return
         self._rejects.extend(self._in_split(r) for r in parsed.rejects)
         part = blocks.block_partial(self.AGGREGATE, parsed, self.design, self.params)
@@ -320,7 +320,7 @@ class BlockJob(CompatJob):
         try:
             yield None, self.finish(total)
         except DistregError as e:
-            yield None, {'error': error_dict(e)}
+            yield None, {'error': to_json_dict(e)}
 
     def finish(self, part):
         """The result record of a standalone run (subclasses with a closed form override)."""
@@ -342,22 +342,6 @@ def use_hadoop():
         raise DistregError(
             'no Hadoop cluster: HADOOP_CONF_DIR (%s) names no HDFS; run `make hadoop-up` '
             'or export HADOOP_CONF_DIR for your cluster' % os.environ['HADOOP_CONF_DIR'])
-
-
-def error_dict(e):
-    """JSON form of a distreg error, rebuilt by :func:`raise_error`."""
-    d = e.to_dict() if isinstance(e, BadInputError) else {'reason': str(e)}
-    d['kind'] = type(e).__name__
-    return d
-
-
-def raise_error(d):
-    """Raise the distreg error described by a dict from :func:`error_dict`."""
-    from distreg import errors
-    cls = getattr(errors, d.get('kind') or 'BadInputError', errors.BadInputError)
-    if issubclass(cls, BadInputError):
-        raise cls.from_dict(d)
-    raise cls(d['reason'])
 
 
 def _position(bad):

@@ -21,9 +21,9 @@ from mrjob.step import StepFailedException  # noqa: E402
 from distreg import PROJECT_ROOT, blocks
 from distreg import options as options_mod
 from distreg.engine import Engine
-from distreg.errors import DistregError
+from distreg.errors import DistregError, raise_from_json_dict
 from distreg.loader import fill_line_numbers, local_path
-from jobs.block_job import raise_error, use_hadoop
+from jobs.block_job import use_hadoop
 from jobs.gradient import MRLossGradient
 from jobs.hessian import MRHessian
 from jobs.normal import MRNormalEquations
@@ -172,7 +172,7 @@ class MRJobEngine(Engine):
         for value in values:
             if 'error' in value:
                 fill_line_numbers(self._local_names([value['error']]), self._opener())
-                raise_error(value['error'])
+                raise_from_json_dict(value['error'])
             elif 'reject' in value:
                 rejects.append(value['reject'])
             elif 'partial' in value:
