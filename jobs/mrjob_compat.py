@@ -79,9 +79,7 @@ def prefer_stdlib_distutils():
 
 prefer_stdlib_distutils()  # before mrjob's first import, below
 
-from mrjob.cat import is_compressed  # noqa: E402
 from mrjob.job import MRJob  # noqa: E402
-from mrjob.local import LocalMRJobRunner  # noqa: E402
 
 
 def import_runners():
@@ -144,7 +142,7 @@ class CompatJob(MRJob):
         """Replaces: mrjob's ``-r local`` runner class with :class:`BlockSplitLocalRunner`
         (mrjob 0.7.4 chooses the class in this private method; there is no option for it)."""
         if (self.options.runner or 'inline') == 'local':
-            return BlockSplitLocalRunner
+            return local_runner_class()
         return super()._runner_class()
 
     def run_mapper(self, step_num=0):
@@ -170,64 +168,82 @@ class CompatJob(MRJob):
 # --------------------------------------------------------------------------- the local runner
 
 
-class BlockSplitLocalRunner(LocalMRJobRunner):
-    """``-r local`` for distreg's jobs (see the module docstring)."""
-
-    def _num_mappers(self, step_num):
-        maps = self._jobconf_for_step(step_num).get('mapreduce.job.maps')
-        return int(maps) if maps else self._num_cores()
-
-    def _pick_mapper_split_size(self, input_paths, step_num):
-        total = sum(os.path.getsize(p) for p in input_paths)
-        return -(-total // max(self._num_mappers(step_num), 1))  # ceiling division
-
-    _in_place = False
-
-    def _split_mapper_input(self, input_paths, step_num):
-        input_paths = list(input_paths)
-        self._in_place = False
-        if ((step_num == 0 and self._uses_input_manifest())
-                or any(is_compressed(p) for p in input_paths)):
-            return super()._split_mapper_input(input_paths, step_num)
-        self._in_place = True
-        split_size = max(self._pick_mapper_split_size(input_paths, step_num), 1)
-        outputs = self._yield_split_fileobjs('mapper', step_num)
-        splits = []
-        for path in input_paths:
-            size = os.path.getsize(path)
-            with open(path, 'rb') as src:
-                start = 0
-                while True:
-                    end = _line_end_after(src, start + split_size - 1, size)
-                    # left empty: the task reads its range of the input in place
-                    next(outputs).close()
-                    splits.append(dict(file=path, start=start, length=end - start))
-                    start = end
-                    if start >= size:
-                        break
-        return splits
+_LOCAL_RUNNER = []
 
 
-    def _env_for_task(self, task_type, step_num, task_num, map_split=None):
-        env = super()._env_for_task(task_type, step_num, task_num, map_split)
-        if task_type == 'mapper' and map_split is not None and self._in_place:
-            # the driver's working directory: the input's path may be relative to it
-            env[IN_PLACE_ENV] = os.getcwd()
-        return env
+def local_runner_class():
+    """The ``-r local`` runner class (see the module docstring), made on first use.
 
-    def _run_mapper_and_combiner_func(self, step_num, task_num, map_split):
-        step = self._get_step(step_num)
-        if 'mapper' not in step or 'combiner' not in step:
-            return super()._run_mapper_and_combiner_func(step_num, task_num, map_split)
-        self.fs.mkdir(self._task_dir('combiner', step_num, task_num))
-        return partial(
-            _map_then_combine,
-            self._run_task_func('mapper', step_num, task_num, map_split),
-            self._run_task_func('combiner', step_num, task_num, map_split),
-            self._sort_input_func(),
-            self._task_output_path('mapper', step_num, task_num),
-            self._task_input_path('combiner', step_num, task_num),
-            self._task_output_path('combiner', step_num, task_num))
+    Made here, not at import: ``mrjob.local`` imports ``mrjob.bin`` (and, unhidden, pyspark),
+    which map and reduce tasks, which import this module, must not pay for.
+    """
+    if _LOCAL_RUNNER:
+        return _LOCAL_RUNNER[0]
+    import_runners()
+    from mrjob.cat import is_compressed
+    from mrjob.local import LocalMRJobRunner
+
+    class BlockSplitLocalRunner(LocalMRJobRunner):
+        """``-r local`` for distreg's jobs (see the module docstring)."""
+
+        def _num_mappers(self, step_num):
+            maps = self._jobconf_for_step(step_num).get('mapreduce.job.maps')
+            return int(maps) if maps else self._num_cores()
+
+        def _pick_mapper_split_size(self, input_paths, step_num):
+            total = sum(os.path.getsize(p) for p in input_paths)
+            return -(-total // max(self._num_mappers(step_num), 1))  # ceiling division
+
+        _in_place = False
+
+        def _split_mapper_input(self, input_paths, step_num):
+            input_paths = list(input_paths)
+            self._in_place = False
+            if ((step_num == 0 and self._uses_input_manifest())
+                    or any(is_compressed(p) for p in input_paths)):
+                return super()._split_mapper_input(input_paths, step_num)
+            self._in_place = True
+            split_size = max(self._pick_mapper_split_size(input_paths, step_num), 1)
+            outputs = self._yield_split_fileobjs('mapper', step_num)
+            splits = []
+            for path in input_paths:
+                size = os.path.getsize(path)
+                with open(path, 'rb') as src:
+                    start = 0
+                    while True:
+                        end = _line_end_after(src, start + split_size - 1, size)
+                        # left empty: the task reads its range of the input in place
+                        next(outputs).close()
+                        splits.append(dict(file=path, start=start, length=end - start))
+                        start = end
+                        if start >= size:
+                            break
+            return splits
+
+
+        def _env_for_task(self, task_type, step_num, task_num, map_split=None):
+            env = super()._env_for_task(task_type, step_num, task_num, map_split)
+            if task_type == 'mapper' and map_split is not None and self._in_place:
+                # the driver's working directory: the input's path may be relative to it
+                env[IN_PLACE_ENV] = os.getcwd()
+            return env
+
+        def _run_mapper_and_combiner_func(self, step_num, task_num, map_split):
+            step = self._get_step(step_num)
+            if 'mapper' not in step or 'combiner' not in step:
+                return super()._run_mapper_and_combiner_func(step_num, task_num, map_split)
+            self.fs.mkdir(self._task_dir('combiner', step_num, task_num))
+            return partial(
+                _map_then_combine,
+                self._run_task_func('mapper', step_num, task_num, map_split),
+                self._run_task_func('combiner', step_num, task_num, map_split),
+                self._sort_input_func(),
+                self._task_output_path('mapper', step_num, task_num),
+                self._task_input_path('combiner', step_num, task_num),
+                self._task_output_path('combiner', step_num, task_num))
+
+    _LOCAL_RUNNER.append(BlockSplitLocalRunner)
+    return BlockSplitLocalRunner
 
 
 def _map_then_combine(run_mapper, run_combiner, sort_input, mapper_output, combiner_input,
@@ -266,13 +282,13 @@ def _line_end_after(src, pos, size):
         pos += len(data)
 
 
-#: Every private name of mrjob used or overridden here, by class: tests/test_mrjob_compat.py
+#: Every private name of mrjob used or overridden here, by class name: tests/test_mrjob_compat.py
 #: checks that mrjob still has each, with the signature the override was written against.
 OVERRIDES = {
-    MRJob: ('_runner_class', 'run_mapper', 'pick_protocols', 'load_args'),
-    LocalMRJobRunner: ('_num_mappers', '_pick_mapper_split_size', '_split_mapper_input',
-                       '_env_for_task', '_run_mapper_and_combiner_func', '_jobconf_for_step',
-                       '_num_cores', '_uses_input_manifest', '_yield_split_fileobjs',
-                       '_get_step', '_task_dir', '_run_task_func', '_sort_input_func',
-                       '_task_output_path', '_task_input_path'),
+    'MRJob': ('_runner_class', 'run_mapper', 'pick_protocols', 'load_args'),
+    'LocalMRJobRunner': ('_num_mappers', '_pick_mapper_split_size', '_split_mapper_input',
+                         '_env_for_task', '_run_mapper_and_combiner_func', '_jobconf_for_step',
+                         '_num_cores', '_uses_input_manifest', '_yield_split_fileobjs',
+                         '_get_step', '_task_dir', '_run_task_func', '_sort_input_func',
+                         '_task_output_path', '_task_input_path'),
 }
