@@ -4,9 +4,9 @@ with numpy's lstsq and the textbook inference computed in the test (1e-9 relativ
 import pytest
 
 from helpers import assert_linear_stats, make_linear, ols_reference, rel_diff, theta, write_csv
+from distreg.engine import make_engine
 from distreg.fit import FitOptions, fit
 from hdfs_utils import hdfs
-from spark_jobs.engine import SparkEngine
 
 pytestmark = pytest.mark.hadoop
 
@@ -20,7 +20,7 @@ def test_spark_rdd_and_mllib_fit_an_hdfs_file(hadoop_cluster, hdfs_dir, tmp_path
     for name, method in (("spark-rdd", "qr"), ("spark-mllib", "normal")):
         # the NameNode's own address: a Spark session may be up already, started without
         # this cluster's HADOOP_CONF_DIR (hdfs:/// would name another file system there)
-        engine = SparkEngine(f"{hadoop_cluster.namenode}{remote}", name, master="local[2]")
+        engine = make_engine(name, f"{hadoop_cluster.namenode}{remote}", master="local[2]")
         try:
             record = fit(engine, FitOptions(method=method))
         finally:

@@ -4,11 +4,11 @@ from helpers import rel_diff  # noqa: F401  (re-exported for the Spark tests)
 
 from distreg.fit import FitOptions, fit
 from distreg.numpy_engine import NumpyEngine
-from spark_jobs.engine import SparkEngine
+from distreg.engine import make_engine
 
 
 def spark_fit(spark, path, engine='spark-rdd', reader='auto', **options):
-    engine = SparkEngine(path, engine, spark=spark, reader=reader)
+    engine = make_engine(engine, path, spark=spark, reader=reader)
     try:
         return fit(engine, FitOptions(**options))
     finally:
