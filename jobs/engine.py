@@ -165,7 +165,7 @@ class MRJobEngine(Engine):
                     runner.run()
                     values = [v for _, v in job.parse_output(runner.cat_output())]
                     self.counters = runner.counters()
-                    self.app_ids += _application_ids(runner)
+                    self.app_ids += jobs.mrjob_compat.yarn_application_ids(runner)
             except StepFailedException as e:
                 raise DistregError('the %s job failed on %s: %s (see the log above)'
                                    % (name, self.name, e))
@@ -183,14 +183,6 @@ class MRJobEngine(Engine):
         if first_pass:
             self.rejects = fill_line_numbers(self._local_names(rejects), self._opener())
         return part
-
-
-def _application_ids(runner):
-    """The YARN application ids of a finished runner's steps: mrjob's hadoop runner reads
-    each from ``hadoop jar``'s "Submitted application ..." line into its log interpretations
-    (mrjob 0.7.4, pinned); runners without YARN have none."""
-    return [i['step']['application_id'] for i in getattr(runner, '_log_interpretations', ())
-            if i.get('step', {}).get('application_id')]
 
 
 def _size(path):
