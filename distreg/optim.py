@@ -132,6 +132,17 @@ def _loss_and_residual(model, eta, y):
     raise ValueError('model must be linear or logistic, not %r' % (model,))
 
 
+def _misclassified(eta, y):
+    """Rows not strictly on their label's side of the hyperplane eta = 0 (an exact count).
+
+    When it is 0 the hyperplane separates the classes with a positive margin on every
+    row: scaling theta up drives every row's log-loss to 0, so the log-likelihood has
+    no finite maximum (complete separation). An integer, so every engine gets the
+    same count whatever the order of its sums.
+    """
+    return int(np.count_nonzero(np.where(y == 1.0, eta <= 0.0, eta >= 0.0)))
+
+
 def _weights(model, eta):
     """The Hessian's row weights: None for 1 (linear), p(1 - p) (logistic)."""
     if model == 'linear':
@@ -152,12 +163,18 @@ class LossGradient(Aggregate):
         b = _Block(parsed, design)
         eta = b.eta(_theta_for(params['theta'], b.p))
         loss, r = _loss_and_residual(params['model'], eta, parsed.y)
-        return dict(loss=loss, grad=b.xt(r)), b, eta
+        part = dict(loss=loss, grad=b.xt(r))
+        if params['model'] == 'logistic':
+            part['n_wrong'] = _misclassified(eta, parsed.y)
+        return part, b, eta
 
     def _merge(self, a, b):
         p = max(len(a['grad']), len(b['grad']))
-        return dict(loss=a['loss'] + b['loss'],
-                    grad=_pad_vector(a['grad'], p) + _pad_vector(b['grad'], p))
+        out = dict(loss=a['loss'] + b['loss'],
+                   grad=_pad_vector(a['grad'], p) + _pad_vector(b['grad'], p))
+        if 'n_wrong' in a:
+            out['n_wrong'] = a['n_wrong'] + b['n_wrong']
+        return out
 
 
 class Hessian(LossGradient):
@@ -192,6 +209,8 @@ class _Objective:
         self.ridge = float(options.ridge)
         self.lam = None
         self.part = None
+        #: the iteration under way (1-based; 0 before the first), for messages
+        self.iteration = 0
 
     def evaluate(self, theta, aggregate='gradient'):
         """(f, g) at theta; ``self.part`` keeps the engine's merged partial."""
@@ -209,7 +228,25 @@ class _Objective:
                                     '(%r): the data overflow the model; scale the features'
                                     % (self.model, f))
         self.part = part
+        self._check_separated(part)
         return f, g
+
+    def _check_separated(self, part):
+        """Stop as soon as a theta tried separates the classes (see :func:`_misclassified`).
+
+        Checked at every pass, so every engine (same passes, same exact count) stops at
+        the same iteration with the same message, in a few passes instead of running to
+        --max-iter while the coefficients grow without bound. With a ridge the optimum is
+        finite whatever the data: no check.
+        """
+        if self.model != 'logistic' or self.ridge or part.get('n_wrong', 1) != 0:
+            return
+        raise NotConvergedError(
+            'the classes are perfectly separated: the coefficients tried at iteration %d '
+            'put every one of the %d rows strictly on its own side (label 1: x\'theta > 0, '
+            'label 0: x\'theta < 0), so the log-likelihood keeps rising as they grow and no '
+            'finite maximum-likelihood answer exists; use --ridge L for a finite one'
+            % (self.iteration, part['n']))
 
     def start_scaled(self):
         """First pass, at theta = 0: the number of coefficients and the column scaling.
@@ -268,6 +305,7 @@ def fit_gd(engine, options):
     converged = _rel_size(g, u) == 0.0
     it = 0
     while not converged and it < max_iter:
+        obj.iteration = it + 1
         gg = float(g @ g)
         step = alpha
         for _ in range(MAX_BACKTRACKS):
@@ -328,6 +366,7 @@ def fit_lbfgs(engine, options):
     converged = _rel_size(g, u) == 0.0
     it = 0
     while not converged and it < max_iter:
+        obj.iteration = it + 1
         slope = float(g @ d)
         if slope >= 0:  # lost descent (rounding): restart from steepest descent
             pairs.clear()
@@ -375,6 +414,7 @@ def fit_newton(engine, options):
         H = obj.part['hess'] + np.diag(obj.lam)
         delta = -_solve_spd(H, g)
         it += 1
+        obj.iteration = it
         theta_new = theta + delta
         if _rel_size(delta, theta_new) <= tol:
             theta, converged = theta_new, True
