@@ -25,7 +25,7 @@ import numpy as np
 
 from distreg import inference, result, solvers
 from distreg.design import Design
-from distreg.errors import DistregError, EmptyInputError
+from distreg.errors import ColumnOverflowError, DistregError, EmptyInputError
 from distreg.loader import BAD_ROW_POLICIES, FORMAT_CHOICES, MODELS
 
 METHODS = ('normal', 'qr', 'gd', 'lbfgs', 'newton')
@@ -118,21 +118,33 @@ def fit(engine, options, names=None):
     options.validate()
     t0 = time.perf_counter()
     schema = engine.prepare(options)
-    if hasattr(engine, 'solve'):
-        out = engine.solve(options)
-        pass_seconds = out.pop('pass_seconds', [])
-    else:
-        timed = _TimedEngine(engine)
-        out = SOLVERS[options.method](timed, options)
-        pass_seconds = timed.pass_seconds
+    try:
+        if hasattr(engine, 'solve'):
+            out = engine.solve(options)
+            pass_seconds = out.pop('pass_seconds', [])
+        else:
+            timed = _TimedEngine(engine)
+            out = SOLVERS[options.method](timed, options)
+            pass_seconds = timed.pass_seconds
+    except ColumnOverflowError as e:
+        raise e.name(model_column_names(schema, options, e.column + 1))
     record = result.make_record(
         engine.name, options.method, options.model, out['theta'], options.intercept,
         out['n_rows'], out['n_bad_rows'], out['iterations'], out['converged'], out['stats'],
         seconds=time.perf_counter() - t0,
         timings=dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds))
+    coef_names = coefficient_names(schema, options, len(record['coefficients']))
+    result.check_finite(record, ['intercept'] * options.intercept + coef_names)
     if names is not None:
-        names[:] = coefficient_names(schema, options, len(record['coefficients']))
+        names[:] = coef_names
     return record
+
+
+def model_column_names(schema, options, at_least):
+    """Names of the model matrix's columns (intercept first), at least ``at_least`` of them."""
+    # (LibSVM: the width is known from the data only; this many names cover any column)
+    n_coef = options.poly_degree * at_least
+    return ['intercept'] * options.intercept + coefficient_names(schema, options, n_coef)
 
 
 def coefficient_names(schema, options, n_coef):
@@ -153,6 +165,25 @@ def check_rows(part, what='the input'):
         raise EmptyInputError('%s has no data rows: nothing to fit' % what)
 
 
+def check_sums_finite(gram, label_sum_sq, method, least_squares=True):
+    """Stop with the column's name when a sum of squares overflowed (values near 1e154+).
+
+    ``gram`` is X'X (or X'WX), ``label_sum_sq`` y'y or None; a column whose squares
+    overflow has an infinite diagonal entry.
+    """
+    with np.errstate(invalid='ignore'):
+        bad = np.flatnonzero(~np.isfinite(np.diag(gram)) | ~np.isfinite(gram).all(axis=0))
+    hint = ('use --method qr, which scales each column by a power of two before any sum '
+            'of squares, or rescale it' if least_squares else 'rescale it')
+    if len(bad):
+        raise ColumnOverflowError(
+            'the sum of squares of {column} overflows float64: its values are too large for '
+            '%s, which square them; %s' % (method, hint), column=int(bad[0]))
+    if label_sum_sq is not None and not math.isfinite(label_sum_sq):
+        raise DistregError('the sum of squares of the label overflows float64: its values are '
+                           'too large for %s, which square them; %s' % (method, hint))
+
+
 # --------------------------------------------------------------------------- closed forms
 
 def fit_normal(engine, options):
@@ -162,6 +193,7 @@ def fit_normal(engine, options):
 def normal_answer(part, options):
     """The normal-equations answer from a merged ``gram`` partial (also the mrjob reducer's)."""
     check_rows(part)
+    check_sums_finite(part['xtx'], part['yty'], 'the normal equations')
     sol = solvers.solve_normal(part, options.intercept, options.ridge)
     stats = inference.linear_stats(sol.theta, sol.cov, sol.rss, part, options.intercept)
     return dict(theta=sol.theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=0,
@@ -172,10 +204,9 @@ def tsqr_answer(part, options):
     """The TSQR answer before any refinement pass, from a merged ``tsqr`` partial."""
     check_rows(part)
     state = solvers.QRState(part, options.intercept, options.ridge)
-    stats = inference.linear_stats(state.theta, state.cov(), state.rss_tsqr, part,
-                                   options.intercept)
-    return dict(theta=state.theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=0,
-                converged=True, stats=stats)
+    stats = state.stats(state.theta, state.rss_tsqr, part)
+    return dict(theta=state.unscale(state.theta), n_rows=part['n'], n_bad_rows=part['n_bad'],
+                iterations=0, converged=True, stats=stats)
 
 
 def fit_qr(engine, options):
@@ -183,26 +214,28 @@ def fit_qr(engine, options):
 
     Stops when the correction is below ``tol`` (default 1e-15) relative to theta,
     or when it stops shrinking (the extended-precision noise floor), or after
-    ``max_iter`` passes (default 4).
+    ``max_iter`` passes (default 4). theta, the passes and the sums of squares are in
+    the scaled units of the TSQR partial (see :class:`distreg.solvers.QRState`).
     """
     part = engine.aggregate('tsqr')
     check_rows(part)
     state = solvers.QRState(part, options.intercept, options.ridge)
     theta = state.theta
+    state.unscale(theta)  # a coefficient beyond float64 fails now, not after the passes
     rss = state.rss_tsqr
     tol = options.tol or QR_TOL
     max_passes = QR_MAX_REFINE if options.max_iter is None else options.max_iter
     # no refinement asked for: the TSQR answer is final, as the normal one is
     passes, converged, prev = 0, max_passes == 0, math.inf
     for passes in range(1, max_passes + 1):
-        ref = engine.aggregate('refine', {'theta': theta.tolist()})
+        ref = engine.aggregate('refine', {'theta': theta.tolist(), 'exp': state.exp.tolist()})
         delta = state.correction(ref['g'], theta)
         # RSS(theta + delta) = RSS(theta) - 2 delta'g + delta'X'X delta, in extended precision
         Rd = state.Rs @ (delta / state.d)
         ld = np.longdouble
         rss = float(ref['rss'] - 2 * np.dot(delta.astype(ld), ref['g']) + ld(Rd @ Rd))
         theta = theta + delta
-        size = np.linalg.norm(delta) / max(np.linalg.norm(theta), np.finfo(float).tiny)
+        size = state.rel_change(delta, theta)
         if size <= tol:
             converged = True
             break
@@ -211,9 +244,9 @@ def fit_qr(engine, options):
             converged = size < 1e-9
             break
         prev = size
-    stats = inference.linear_stats(theta, state.cov(), max(rss, 0.0), part, options.intercept)
-    return dict(theta=theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=passes,
-                converged=converged, stats=stats)
+    stats = state.stats(theta, max(rss, 0.0), part)
+    return dict(theta=state.unscale(theta), n_rows=part['n'], n_bad_rows=part['n_bad'],
+                iterations=passes, converged=converged, stats=stats)
 
 
 SOLVERS = {'normal': fit_normal, 'qr': fit_qr}

@@ -204,6 +204,7 @@ class _Objective:
 
     def __init__(self, engine, options):
         self.engine = engine
+        self.method = options.method
         self.model = options.model
         self.intercept = options.intercept
         self.ridge = float(options.ridge)
@@ -217,6 +218,9 @@ class _Objective:
         part = self.engine.aggregate(aggregate, {'theta': [float(v) for v in theta],
                                                  'model': self.model})
         fit.check_rows(part)
+        if 'hess' in part:
+            fit.check_sums_finite(part['hess'], None, '--method %s' % self.method,
+                                  least_squares=self.model == 'linear')
         p = len(part['grad'])
         if self.lam is None:
             self.lam = solvers.ridge_diagonal(p, self.intercept, self.ridge)
@@ -225,8 +229,10 @@ class _Objective:
         g = part['grad'] + self.lam * theta
         if not (math.isfinite(f) and np.all(np.isfinite(g))):
             raise NotConvergedError('the %s loss is not finite at the current coefficients '
-                                    '(%r): the data overflow the model; scale the features'
-                                    % (self.model, f))
+                                    '(%r): the data overflow float64 (values near its limit?); '
+                                    'rescale the label and the features%s'
+                                    % (self.model, f, ' or use --method qr'
+                                       if self.model == 'linear' else ''))
         self.part = part
         self._check_separated(part)
         return f, g
