@@ -74,10 +74,18 @@ class Aggregate:
         part = _y_stats(parsed.y)
         part['n_bad'] = len(parsed.rejects)
         if part['n']:
-            part.update(self._block(parsed, design, params))
+            # values near the float64 limit overflow sums to inf: the driver checks the
+            # merged total and names the column; a warning from every task would only be
+            # noise (and mrjob's inline runner fails on a warning: its stderr takes bytes)
+            with np.errstate(over='ignore', invalid='ignore'):
+                part.update(self._block(parsed, design, params))
         return part
 
     def merge(self, a, b):
+        with np.errstate(over='ignore', invalid='ignore'):
+            return self._merge_parts(a, b)
+
+    def _merge_parts(self, a, b):
         out = _merge_y_stats(a, b)
         out['n_bad'] = a['n_bad'] + b['n_bad']
         if a['n'] == 0 or b['n'] == 0:
