@@ -166,14 +166,18 @@ class LossGradient(Aggregate):
         part = dict(loss=loss, grad=b.xt(r))
         if params['model'] == 'logistic':
             part['n_wrong'] = _misclassified(eta, parsed.y)
+            if params.get('probe') is not None:
+                part['n_wrong_probe'] = _misclassified(
+                    b.eta(_theta_for(params['probe'], b.p)), parsed.y)
         return part, b, eta
 
     def _merge(self, a, b):
         p = max(len(a['grad']), len(b['grad']))
         out = dict(loss=a['loss'] + b['loss'],
                    grad=_pad_vector(a['grad'], p) + _pad_vector(b['grad'], p))
-        if 'n_wrong' in a:
-            out['n_wrong'] = a['n_wrong'] + b['n_wrong']
+        for key in ('n_wrong', 'n_wrong_probe'):
+            if key in a:
+                out[key] = a[key] + b[key]
         return out
 
 
@@ -212,11 +216,19 @@ class _Objective:
         self.part = None
         #: the iteration under way (1-based; 0 before the first), for messages
         self.iteration = 0
+        #: accepted iterates (logistic without ridge: the separation probe's history)
+        self.accepted = []
 
     def evaluate(self, theta, aggregate='gradient'):
         """(f, g) at theta; ``self.part`` keeps the engine's merged partial."""
-        part = self.engine.aggregate(aggregate, {'theta': [float(v) for v in theta],
-                                                 'model': self.model})
+        params = {'theta': [float(v) for v in theta], 'model': self.model}
+        if self.model == 'logistic' and not self.ridge and len(self.accepted) >= 2:
+            # how the iterates grew over the last quarter of the run: on separable data they
+            # grow along a separating direction, which this finds long before the iterate
+            # itself separates (the offset it still carries fades only slowly)
+            k = len(self.accepted)
+            params['probe'] = (self.accepted[-1] - self.accepted[k * 3 // 4]).tolist()
+        part = self.engine.aggregate(aggregate, params)
         fit.check_rows(part)
         if 'hess' in part:
             fit.check_sums_finite(part['hess'], None, '--method %s' % self.method,
@@ -245,14 +257,25 @@ class _Objective:
         --max-iter while the coefficients grow without bound. With a ridge the optimum is
         finite whatever the data: no check.
         """
-        if self.model != 'logistic' or self.ridge or part.get('n_wrong', 1) != 0:
+        if self.model != 'logistic' or self.ridge:
+            return
+        if part.get('n_wrong') == 0:
+            what = 'the coefficients tried put'
+        elif part.get('n_wrong_probe') == 0:
+            what = 'the direction the coefficients grow in puts'
+        else:
             return
         raise NotConvergedError(
-            'the classes are perfectly separated: the coefficients tried at iteration %d '
-            'put every one of the %d rows strictly on its own side (label 1: x\'theta > 0, '
-            'label 0: x\'theta < 0), so the log-likelihood keeps rising as they grow and no '
-            'finite maximum-likelihood answer exists; use --ridge L for a finite one'
-            % (self.iteration, part['n']))
+            'the classes are perfectly separated: at iteration %d, %s every one of the %d '
+            'rows strictly on its own side (label 1: x\'theta > 0, label 0: x\'theta < 0), so '
+            'the log-likelihood keeps rising as the coefficients grow and no finite '
+            'maximum-likelihood answer exists; use --ridge L for a finite one'
+            % (self.iteration, what, part['n']))
+
+    def accept(self, theta):
+        """Record an accepted iterate (the separation probe's history)."""
+        if self.model == 'logistic' and not self.ridge:
+            self.accepted.append(np.array(theta, dtype=np.float64))
 
     def start_scaled(self):
         """First pass, at theta = 0: the number of coefficients and the column scaling.
@@ -325,6 +348,7 @@ def fit_gd(engine, options):
         it += 1
         s, yv = trial - u, g_t - g
         u, f, g = trial, f_t, g_t
+        obj.accept(obj.d * u)
         history.append(f)
         sy = float(s @ yv)
         alpha = float(s @ s) / sy if sy > 0 else step * 2.0
@@ -390,6 +414,7 @@ def fit_lbfgs(engine, options):
         it += 1
         s, yv = trial - u, g_t - g
         u, f, g = trial, f_t, g_t
+        obj.accept(obj.d * u)
         sy = float(s @ yv)
         if sy > np.finfo(float).eps * float(yv @ yv):
             pairs.append((s, yv, 1.0 / sy))
@@ -415,6 +440,7 @@ def fit_newton(engine, options):
         return _newton_linear(obj, options)
     f, g = obj.evaluate([], 'hessian')
     theta = np.zeros(len(g))
+    obj.accept(theta)
     converged, it = False, 0
     while it < max_iter:
         H = obj.part['hess'] + np.diag(obj.lam)
@@ -433,6 +459,7 @@ def fit_newton(engine, options):
         else:
             _fail_line_search('newton', it, f, obj)
         theta, f, g = theta + delta, f_new, g_new
+        obj.accept(theta)
     # obj.part: the Hessian at the last evaluated theta (the optimum to within tol)
     return _answer('newton', obj, theta, it, converged, tol)
 
