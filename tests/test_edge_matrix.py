@@ -329,3 +329,18 @@ def test_separation_check_leaves_overlapping_classes_alone(separable, capsys, tm
                             capsys)
         assert code == 0, err
         assert json.load(open(tmp_path / 'r.json'))['converged'] is True
+
+
+def test_gd_finds_separation_long_before_its_iteration_limit(tmp_path, capsys):
+    """y = 1{a > 0}, the closest row 0.0015 from the boundary: before, gd ran its 2000
+    iterations and exited 0 ('did not converge ... raise --max-iter'); now it stops as soon
+    as the direction the iterates grow in separates the rows."""
+    r = np.random.default_rng(1)
+    A = r.normal(size=(400, 2))
+    path = tmp_path / 'sep.csv'
+    path.write_text('y,a,b\n' + ''.join('%d,%r,%r\n' % (int(a > 0), float(a), float(b))
+                                        for a, b in A))
+    code, err = run_cli(['fit', str(path), '--engine', 'numpy', '--quiet', '--model',
+                         'logistic', '--method', 'gd'], capsys)
+    assert code == 1 and 'perfectly separated' in err, err
+    assert int(re.search(r'at iteration (\d+)', err).group(1)) < 200
