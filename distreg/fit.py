@@ -165,25 +165,6 @@ def check_rows(part, what='the input'):
         raise EmptyInputError('%s has no data rows: nothing to fit' % what)
 
 
-def check_sums_finite(gram, label_sum_sq, method, least_squares=True):
-    """Stop with the column's name when a sum of squares overflowed (values near 1e154+).
-
-    ``gram`` is X'X (or X'WX), ``label_sum_sq`` y'y or None; a column whose squares
-    overflow has an infinite diagonal entry.
-    """
-    with np.errstate(invalid='ignore'):
-        bad = np.flatnonzero(~np.isfinite(np.diag(gram)) | ~np.isfinite(gram).all(axis=0))
-    hint = ('use --method qr, which scales each column by a power of two before any sum '
-            'of squares, or rescale it' if least_squares else 'rescale it')
-    if len(bad):
-        raise ColumnOverflowError(
-            'the sum of squares of {column} overflows float64: its values are too large for '
-            '%s, which square them; %s' % (method, hint), column=int(bad[0]))
-    if label_sum_sq is not None and not math.isfinite(label_sum_sq):
-        raise DistregError('the sum of squares of the label overflows float64: its values are '
-                           'too large for %s, which square them; %s' % (method, hint))
-
-
 # --------------------------------------------------------------------------- closed forms
 
 def fit_normal(engine, options):
@@ -193,7 +174,7 @@ def fit_normal(engine, options):
 def normal_answer(part, options):
     """The normal-equations answer from a merged ``gram`` partial (also the mrjob reducer's)."""
     check_rows(part)
-    check_sums_finite(part['xtx'], part['yty'], 'the normal equations')
+    solvers.check_sums_finite(part['xtx'], part['yty'], 'the normal equations')
     sol = solvers.solve_normal(part, options.intercept, options.ridge)
     stats = inference.linear_stats(sol.theta, sol.cov, sol.rss, part, options.intercept)
     return dict(theta=sol.theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=0,

@@ -231,7 +231,7 @@ class _Objective:
         part = self.engine.aggregate(aggregate, params)
         fit.check_rows(part)
         if 'hess' in part:
-            fit.check_sums_finite(part['hess'], None, '--method %s' % self.method,
+            solvers.check_sums_finite(part['hess'], None, '--method %s' % self.method,
                                   least_squares=self.model == 'linear')
         p = len(part['grad'])
         if self.lam is None:

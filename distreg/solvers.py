@@ -68,6 +68,25 @@ def _warn(message):
     print('distreg: warning: ' + message, file=sys.stderr)
 
 
+def check_sums_finite(gram, label_sum_sq, method, least_squares=True):
+    """Stop with the column's name when a sum of squares overflowed (values near 1e154+).
+
+    ``gram`` is X'X (or X'WX), ``label_sum_sq`` y'y or None; a column whose squares
+    overflow has an infinite diagonal entry.
+    """
+    with np.errstate(invalid='ignore'):
+        bad = np.flatnonzero(~np.isfinite(np.diag(gram)) | ~np.isfinite(gram).all(axis=0))
+    hint = ('use --method qr, which scales each column by a power of two before any sum '
+            'of squares, or rescale it' if least_squares else 'rescale it')
+    if len(bad):
+        raise ColumnOverflowError(
+            'the sum of squares of {column} overflows float64: its values are too large for '
+            '%s, which square them; %s' % (method, hint), column=int(bad[0]))
+    if label_sum_sq is not None and not math.isfinite(label_sum_sq):
+        raise DistregError('the sum of squares of the label overflows float64: its values are '
+                           'too large for %s, which square them; %s' % (method, hint))
+
+
 class Solution:
     """Coefficients and what inference needs: (X'X)^-1 pieces and sums of squares."""
 
