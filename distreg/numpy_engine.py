@@ -3,7 +3,7 @@
 import time
 
 from distreg import blocks
-from distreg.loader import (CHUNK_BYTES, iter_local_blocks, read_first_line, sniff_schema)
+from distreg.loader import CHUNK_BYTES, iter_local_blocks, local_schema
 
 
 class NumpyEngine:
@@ -25,9 +25,8 @@ class NumpyEngine:
         t0 = time.perf_counter()
         self.options = options
         self.design = options.design()
-        self.schema = sniff_schema(read_first_line(self.path), options.format,
-                                   options.label_col, options.bad_rows, options.model,
-                                   source=self.path)
+        self.schema = local_schema(self.path, options.format, options.label_col,
+                                   options.bad_rows, options.model)
         self.load_seconds = time.perf_counter() - t0
         return self.schema
 

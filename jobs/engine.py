@@ -24,7 +24,7 @@ from mrjob.step import StepFailedException  # noqa: E402
 from distreg import blocks
 from distreg.errors import DistregError
 from distreg.fit import check_rows
-from distreg.loader import fill_line_numbers, local_path
+from distreg.loader import fill_line_numbers, local_path, read_headers
 from jobs.block_job import raise_error, use_hadoop
 from jobs.gradient import MRLossGradient
 from jobs.hessian import MRHessian
@@ -87,7 +87,10 @@ class MRJobEngine:
         if not o.intercept:
             args.append('--no-intercept')
         args.append(self.job_input or self.path)
-        self.schema = MRNormalEquations(args)._sniff_schema()
+        # an uploaded input's headers are read from the local files (a `hadoop fs -cat`
+        # per part file would start a JVM each); tasks know the files by their HDFS paths
+        self.schema = MRNormalEquations(args)._sniff_schema(
+            self._uploaded_headers() if self._uploaded else None)
         self.args = args + ['--schema', self.schema.to_json()]
         self.load_seconds = time.perf_counter() - t0
         return self.schema
@@ -125,6 +128,15 @@ class MRJobEngine:
         if len(matches) == 1 and matches[0] == path:
             return 'hdfs://' + next(iter(self._local_of))
         return 'hdfs://' + base
+
+    def _uploaded_headers(self):
+        """``(local file, first line, (its HDFS path,))`` of every uploaded file."""
+        out = []
+        for remote, local in self._local_of.items():
+            for f, line, _ in read_headers(local):
+                rel = os.path.relpath(f, local)
+                out.append((f, line, (remote if rel == '.' else remote + '/' + rel,)))
+        return out
 
     def close(self):
         """Remove the HDFS copy of a local input (mrjob-hadoop)."""

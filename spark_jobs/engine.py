@@ -25,7 +25,7 @@ import uuid
 from distreg import blocks
 from distreg.errors import BadInputError, DistregError
 from distreg.fit import check_rows
-from distreg.loader import fill_line_numbers, sniff_schema
+from distreg.loader import check_headers, fill_line_numbers, sniff_schema
 from spark_jobs import reader as rd
 from spark_jobs.session import get_session
 
@@ -84,8 +84,11 @@ class RDDEngine:
         sc = self.spark.sparkContext
         self.design = options.design()
         files = rd.list_files(sc, self.path)
-        self.schema = sniff_schema(rd.first_line(sc, files), options.format, options.label_col,
-                                   options.bad_rows, options.model, source=self.path)
+        headers = rd.first_lines(sc, files)
+        first = next((line for _, line, _ in headers if line), None)
+        self.schema = check_headers(
+            sniff_schema(first, options.format, options.label_col, options.bad_rows,
+                         options.model, source=self.path), headers)
         self.cached = self._blocks(sc, files).cache()
         self.n_partitions = self.cached.getNumPartitions()
         # materialise the cache now: what load_seconds measures, and where bad rows show
