@@ -25,7 +25,7 @@ import numpy as np
 
 from distreg import inference, result, solvers
 from distreg.design import Design
-from distreg.errors import DistregError, EmptyInputError
+from distreg.errors import DistregError, EmptyInputError, RankDeficientError
 from distreg.loader import BAD_ROW_POLICIES, FORMAT_CHOICES, MODELS
 
 METHODS = ('normal', 'qr', 'gd', 'lbfgs', 'newton')
@@ -118,13 +118,19 @@ def fit(engine, options, names=None):
     options.validate()
     t0 = time.perf_counter()
     schema = engine.prepare(options)
-    if hasattr(engine, 'solve'):
-        out = engine.solve(options)
-        pass_seconds = out.pop('pass_seconds', [])
-    else:
-        timed = _TimedEngine(engine)
-        out = SOLVERS[options.method](timed, options)
-        pass_seconds = timed.pass_seconds
+    try:
+        if hasattr(engine, 'solve'):
+            out = engine.solve(options)
+            pass_seconds = out.pop('pass_seconds', [])
+        else:
+            timed = _TimedEngine(engine)
+            out = SOLVERS[options.method](timed, options)
+            pass_seconds = timed.pass_seconds
+    except RankDeficientError as e:
+        if e.names is not None or not e.columns:
+            raise
+        # the solvers know column numbers; the message names the columns
+        raise e.named(theta_names(schema, options, max(e.columns) + 1)) from None
     record = result.make_record(
         engine.name, options.method, options.model, out['theta'], options.intercept,
         out['n_rows'], out['n_bad_rows'], out['iterations'], out['converged'], out['stats'],
@@ -133,6 +139,14 @@ def fit(engine, options, names=None):
     if names is not None:
         names[:] = coefficient_names(schema, options, len(record['coefficients']))
     return record
+
+
+def theta_names(schema, options, n_coef):
+    """Names of theta's entries (the intercept first, when there is one)."""
+    deg = options.poly_degree
+    n = -(-max(n_coef - int(options.intercept), 0) // deg) * deg   # whole raw features
+    names = coefficient_names(schema, options, n) if n else []
+    return (['(intercept)'] if options.intercept else []) + list(names)
 
 
 def coefficient_names(schema, options, n_coef):

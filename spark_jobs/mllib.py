@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-from distreg import optim
+from distreg import optim, solvers
 from distreg.design import Design
 from distreg.errors import DistregError
 from spark_jobs.engine import RDDEngine
@@ -57,6 +57,7 @@ class MLlibEngine:
         self.rdd = RDDEngine(path, master=master, spark=spark, reader=reader)
         self.load_seconds = 0.0
         self.frame = None
+        self.tsqr = None
 
     @property
     def rejects(self):
@@ -77,6 +78,9 @@ class MLlibEngine:
             'label', array_to_vector('x').alias('features')).cache()
         self.n_rows = self.frame.count()
         self.n_bad = len(self.rdd.rejects)
+        # MLlib drops constant columns and answers n < p without a word: one TSQR pass of
+        # the core on the cached rows lets solve() refuse what the other engines refuse
+        self.tsqr = self.rdd.aggregate('tsqr', {}) if self.n_rows and not options.ridge else None
         self.rdd.release_cache()
         self.load_seconds = self.rdd.load_seconds + time.perf_counter() - t0
         return schema
@@ -86,6 +90,11 @@ class MLlibEngine:
         if self.n_rows == 0:
             from distreg.fit import check_rows
             check_rows({'n': 0, 'n_bad': self.n_bad})
+        if self.tsqr is not None:
+            r = self.tsqr['r']
+            p = r.shape[0] - 1
+            solvers.check_rows_for_columns(self.tsqr['n'], p, options.ridge)
+            solvers.check_rank(r[:p, :p], options.intercept)
         tol = options.tol if options.tol is not None else MLLIB_TOL
         max_iter = (options.max_iter if options.max_iter is not None
                     else optim.DEFAULT_MAX_ITER.get(options.method, 100))
