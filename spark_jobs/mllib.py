@@ -81,7 +81,9 @@ class MLlibEngine:
         # MLlib drops constant columns and answers n < p without a word: one TSQR pass of
         # the core on the cached rows lets solve() refuse what the other engines refuse
         self.tsqr = self.rdd.aggregate('tsqr', {}) if self.n_rows and not options.ridge else None
-        self.rdd.release_cache()
+        if options.model != 'logistic' or options.ridge:
+            # logistic keeps the rows: the separation check evaluates MLlib's answer on them
+            self.rdd.release_cache()
         self.load_seconds = self.rdd.load_seconds + time.perf_counter() - t0
         return schema
 
@@ -101,9 +103,21 @@ class MLlibEngine:
         t0 = time.perf_counter()
         train = {'linear': _train_linear, 'logistic': _train_logistic}[options.model]
         out = train(self, options, tol, max_iter)
+        if options.model == 'logistic' and not options.ridge:
+            self._check_separation(out['theta'], options)
         out.update(n_rows=self.n_rows, n_bad_rows=self.n_bad,
                    pass_seconds=[time.perf_counter() - t0])
         return out
+
+    def _check_separation(self, theta, options):
+        """The core's separation check on MLlib's answer: one pass of its loss at theta.
+
+        MLlib reports separated classes as converged (l-bfgs) or not (IRLS) with huge
+        coefficients and no warning; the other engines refuse them, and so does this one.
+        """
+        part = self.rdd.aggregate('gradient', {'theta': [float(v) for v in theta],
+                                               'model': 'logistic'})
+        optim.check_separation(part, options.model, options.ridge)
 
     def close(self):
         if self.frame is not None:
