@@ -13,6 +13,7 @@ import argparse
 import importlib
 import json
 import os
+import signal
 import sys
 
 from distreg import compare as compare_mod
@@ -20,7 +21,7 @@ from distreg import fit as fit_mod
 from distreg import generate as generate_mod
 from distreg import result
 from distreg.errors import DistregError, format_bad_row
-from distreg.loader import BAD_ROW_POLICIES, FORMAT_CHOICES, MODELS
+from distreg.loader import BAD_ROW_POLICIES, FORMAT_CHOICES, MODELS, expand_paths, local_path
 
 #: engine name -> (module, factory) ; imported only when used, so the core
 #: never imports mrjob or pyspark.
@@ -130,12 +131,9 @@ def run_fit(engine, args):
         raise DistregError('internal error: %d rows rejected but %d kept'
                            % (record['n_bad_rows'], len(rejects)))
     if record['n_bad_rows']:
-        path = args.rejects or (args.out + '.rejects.jsonl' if args.out
-                                else 'distreg-rejects.jsonl')
+        path = rejects_path(args)
         _make_parent(path)
-        with open(path, 'w') as f:
-            for bad in rejects:
-                f.write(json.dumps(bad) + '\n')
+        result.write_atomic(path, ''.join(json.dumps(bad) + '\n' for bad in rejects))
         print('distreg: %d bad rows skipped; they are in %s (first: %s)'
               % (record['n_bad_rows'], path, format_bad_row(rejects[0]) if rejects else '-'),
               file=sys.stderr)
@@ -145,14 +143,65 @@ def run_fit(engine, args):
     return record, names
 
 
+def rejects_path(args):
+    return args.rejects or (args.out + '.rejects.jsonl' if args.out
+                            else 'distreg-rejects.jsonl')
+
+
+def check_writable(path, what='--out'):
+    """Fail now, not after the fit, when ``path`` cannot be written (its folder is made)."""
+    if os.path.isdir(path):
+        raise DistregError('%s %s is a directory; give a file name' % (what, path))
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as e:
+        raise DistregError('%s %s cannot be written: its folder %s cannot be made (%s)'
+                           % (what, path, parent, e.strerror or e))
+    if not os.access(parent, os.W_OK | os.X_OK) or (
+            os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise DistregError('%s %s cannot be written: permission denied' % (what, path))
+
+
+def check_readable(path):
+    """A local input whose files cannot be read fails now, with its name."""
+    if local_path(path) is None:
+        return
+    for f in expand_paths(local_path(path)):
+        try:
+            with open(f, 'rb'):
+                pass
+        except OSError as e:
+            raise DistregError('input %s cannot be read: %s' % (f, e.strerror or e))
+
+
+class Interrupted(BaseException):
+    """SIGTERM, raised where the fit is so that its clean-up (``finally``) runs."""
+
+
+def _on_sigterm(signum, frame):
+    raise Interrupted()
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C: the engine's close() removes its HDFS upload, Spark
+    # stops, and --out is written whole or not at all
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare}[
             args.command](args)
     except DistregError as e:
         print('distreg: error: %s' % e, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print('distreg: interrupted; nothing written', file=sys.stderr)
+        return 130
+    except Interrupted:
+        print('distreg: terminated; nothing written', file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_generate(args):
@@ -167,6 +216,12 @@ def cmd_generate(args):
 
 def cmd_fit(args):
     fit_options(args)  # a usage mistake fails before any engine starts
+    # so do an input that cannot be read and outputs that cannot be written
+    check_readable(args.input)
+    if args.out:
+        check_writable(args.out)
+    if args.rejects or args.bad_rows == 'skip':
+        check_writable(rejects_path(args), '--rejects' if args.rejects else 'the rejects file')
     engine = make_engine(args.engine, args.input, master=args.master)
     record, names = run_fit(engine, args)
     if not args.quiet:

@@ -373,9 +373,12 @@ def expand_paths(path):
 
 def open_input(path):
     """Open a local input file as a binary stream (``.gz`` decompressed)."""
-    if path.endswith('.gz'):
-        return gzip.open(path, 'rb')
-    return open(path, 'rb', buffering=0)
+    try:
+        if path.endswith('.gz'):
+            return gzip.open(path, 'rb')
+        return open(path, 'rb', buffering=0)
+    except PermissionError as e:
+        raise DistregError('input %s cannot be read: %s' % (path, e.strerror))
 
 
 def iter_split_chunks(path, start, end, chunk_bytes=CHUNK_BYTES, skip_header=True,
