@@ -179,7 +179,15 @@ class Interrupted(BaseException):
     """SIGTERM, raised where the fit is so that its clean-up (``finally``) runs."""
 
 
+_MAIN_PID = []
+
+
 def _on_sigterm(signum, frame):
+    if os.getpid() not in _MAIN_PID:
+        # a forked worker (mrjob's local pool) is ended by its parent: die as by default
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
     raise Interrupted()
 
 
@@ -187,6 +195,7 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     # SIGTERM unwinds like Ctrl-C: the engine's close() removes its HDFS upload, Spark
     # stops, and --out is written whole or not at all
+    _MAIN_PID[:] = [os.getpid()]
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare}[

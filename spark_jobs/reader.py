@@ -180,12 +180,13 @@ def byte_splits(files, parallelism):
     target = max(1, min(SPLIT_BYTES, -(-total // max(1, parallelism))))
     splits = []
     for path, size in files:
+        full = os.path.abspath(local_path(path))
         if path.endswith('.gz') or size == 0:  # not splittable
-            splits.append((path, 0, size))
+            splits.append((path, 0, size, full))
             continue
         n = max(1, -(-size // target))
         bounds = np.linspace(0, size, n + 1).astype(np.int64)
-        splits.extend((path, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]))
+        splits.extend((path, int(a), int(b), full) for a, b in zip(bounds[:-1], bounds[1:]))
     return splits
 
 
@@ -217,9 +218,14 @@ def parse_chunks(chunks, schema):
 
 
 def read_split(split, schema, chunk_bytes=CHUNK_BYTES):
-    """Parse the lines starting in one byte range of a local file into a :class:`Block`."""
-    path, start, end = split
-    local = local_path(path)
+    """Parse the lines starting in one byte range of a local file into a :class:`Block`.
+
+    ``split`` is ``(name, start, end)``, or ``(name, start, end, absolute path)``: executors
+    of a cluster do not run in the driver's directory, so they open the absolute path
+    while bad rows keep the name the user gave.
+    """
+    path, start, end = split[:3]
+    local = split[3] if len(split) > 3 else local_path(path)
     if path.endswith('.gz'):
         with open_input(local) as f:
             return parse_chunks(iter_chunks(f, path, 0, 1, chunk_bytes,
