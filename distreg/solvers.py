@@ -125,7 +125,8 @@ def check_rows_for_columns(n, p, ridge):
             '--ridge L' % (n, p))
 
 
-def _warn(message):
+def warn(message):
+    """One warning line on stderr (every driver warns this way)."""
     print('distreg: warning: ' + message, file=sys.stderr)
 
 
@@ -140,7 +141,7 @@ class Solution:
         self.warnings = list(warnings)
 
 
-def solve_normal(part, intercept, ridge=0.0, names=None):
+def solve_normal(part, intercept, ridge=0.0):
     """Solve the normal equations from a merged ``gram`` partial."""
     _check_ridge(ridge)
     G = part['xtx']
@@ -148,7 +149,7 @@ def solve_normal(part, intercept, ridge=0.0, names=None):
     p = len(b)
     if not ridge:
         check_rows_for_columns(part['n'], p, ridge)
-        _zero_columns(np.diag(G), names)
+        _zero_columns(np.diag(G))
     d = power_of_two_scale(np.sqrt(np.diag(G)))
     lam = ridge_diagonal(p, intercept, ridge)
     Gs = G * np.outer(d, d) + np.diag(lam * d * d)
@@ -172,14 +173,14 @@ def solve_normal(part, intercept, ridge=0.0, names=None):
     # y'y - 2 theta'X'y + theta'X'X theta: exact algebra, float64 cancellation (the lesson)
     rss = float(part['yty'] - 2 * theta @ b + theta @ G @ theta)
     for w in warnings:
-        _warn(w)
+        warn(w)
     return Solution(theta, cov, max(rss, 0.0), cond, warnings)
 
 
 class QRState:
     """The TSQR answer and what refinement passes need."""
 
-    def __init__(self, part, intercept, ridge=0.0, names=None):
+    def __init__(self, part, intercept, ridge=0.0):
         _check_ridge(ridge)
         r = part['r']
         p = r.shape[0] - 1
@@ -188,7 +189,7 @@ class QRState:
         if not ridge:
             # known after the first pass: say so now, before any refinement pass
             check_rows_for_columns(part['n'], p, ridge)
-            check_rank(R, intercept, names)
+            check_rank(R, intercept)
         self.intercept = intercept
         self.lam = ridge_diagonal(p, intercept, ridge)
         self.d = power_of_two_scale(column_norms(R))
@@ -214,7 +215,7 @@ class QRState:
                 'the model matrix is ill-conditioned (condition number %s after column '
                 'scaling): refinement may not recover all digits; consider --ridge'
                 % _fmt_cond(self.cond))
-            _warn(self.warnings[-1])
+            warn(self.warnings[-1])
         self.theta = _solve_upper(Rs, rhs) * self.d
         # ||y - X theta||^2 = r_yy^2 + ||R theta - r_xy||^2 for any theta (ridge or not)
         fit_gap = R @ self.theta - r[:p, p]
@@ -233,6 +234,22 @@ class QRState:
         if self._gram is not None:
             return Ainv @ self._gram @ Ainv
         return Ainv
+
+
+def solve_spd(H, b):
+    """Solve H x = b for a symmetric positive definite H, on power-of-two scaled columns."""
+    d = power_of_two_scale(np.sqrt(np.abs(np.diag(H))))
+    Hs = H * np.outer(d, d)
+    w = np.linalg.eigvalsh(Hs)
+    cond = w[-1] / w[0] if w[0] > 0 else np.inf
+    if not np.isfinite(cond) or cond * EPS >= 1:
+        raise SingularMatrixError(
+            'the Hessian X\'WX is singular (condition number %s after column scaling): the '
+            'coefficients are not determined. Columns may be collinear, or (logistic) the '
+            'classes perfectly separated; use --ridge L' % _fmt_cond(cond))
+    L = np.linalg.cholesky(Hs)
+    return _cho_solve(L, b * d if b.ndim == 1 else b * d[:, None]) * (
+        d if b.ndim == 1 else d[:, None])
 
 
 def _cond_sym(A):
