@@ -14,7 +14,7 @@ from dataclasses import field, make_dataclass
 
 from distreg import blocks, optim, result
 from distreg.design import Design
-from distreg.errors import DistregError, RankDeficientError
+from distreg.errors import ColumnOverflowError, DistregError, RankDeficientError
 from distreg.options import OPTIONS
 
 
@@ -84,27 +84,30 @@ def fit(engine, options, names=None, checked=False):
             timed = _TimedEngine(engine)
             out = METHODS[options.method](timed, options)
             pass_seconds = timed.pass_seconds
+    except ColumnOverflowError as e:
+        raise e.name(model_column_names(schema, options, e.column + 1))
     except RankDeficientError as e:
         if e.names is not None or not e.columns:
             raise
         # the solvers know column numbers; the message names the columns
-        raise e.named(theta_names(schema, options, max(e.columns) + 1)) from None
+        raise e.named(model_column_names(schema, options, max(e.columns) + 1)) from None
     record = result.make_record(
         engine.name, options.method, options.model, out['theta'], options.intercept,
         out['n_rows'], out['n_bad_rows'], out['iterations'], out['converged'], out['stats'],
         seconds=time.perf_counter() - t0,
         timings=dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds))
+    coef_names = coefficient_names(schema, options, len(record['coefficients']))
+    result.check_finite(record, ['intercept'] * options.intercept + coef_names)
     if names is not None:
-        names[:] = coefficient_names(schema, options, len(record['coefficients']))
+        names[:] = coef_names
     return record
 
 
-def theta_names(schema, options, n_coef):
-    """Names of theta's entries (the intercept first, when there is one)."""
-    deg = options.poly_degree
-    n = -(-max(n_coef - int(options.intercept), 0) // deg) * deg   # whole raw features
-    names = coefficient_names(schema, options, n) if n else []
-    return (['(intercept)'] if options.intercept else []) + list(names)
+def model_column_names(schema, options, at_least):
+    """Names of the model matrix's columns (intercept first), at least ``at_least`` of them."""
+    # (LibSVM: the width is known from the data only; this many names cover any column)
+    n_coef = options.poly_degree * at_least
+    return ['intercept'] * options.intercept + coefficient_names(schema, options, n_coef)
 
 
 def coefficient_names(schema, options, n_coef):

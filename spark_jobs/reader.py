@@ -26,8 +26,9 @@ import os
 import numpy as np
 
 from distreg.errors import BadInputError, DistregError
-from distreg.loader import (CHUNK_BYTES, Chunk, Parsed, Schema, expand_paths, is_header,
-                            iter_chunks, iter_split_chunks, local_path, open_input, parse_chunk)
+from distreg.loader import (CHUNK_BYTES, Chunk, Parsed, Schema, expand_paths, first_line_text,
+                            is_compressed, is_header, iter_chunks, iter_split_chunks, local_path,
+                            open_input, parse_chunk)
 
 READERS = ('auto', 'direct', 'hadoop')
 #: Largest byte range one partition reads (direct reader); there are at least as many
@@ -158,7 +159,7 @@ def _first_line(sc, uri):
     if is_local(uri):
         with open_input(local_path(uri)) as f:
             line = f.readline()
-        return line.decode('utf-8', 'replace') if line else None
+        return first_line_text(line) if line else None
     # through Hadoop's FileSystem and codecs: one small read, not a Spark job per file
     jvm = sc._jvm
     conf = sc._jsc.hadoopConfiguration()
@@ -169,7 +170,8 @@ def _first_line(sc, uri):
         stream = codec.createInputStream(stream)
     reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, 'UTF-8'))
     try:
-        return reader.readLine()
+        line = reader.readLine()
+        return first_line_text(line) if line is not None else None
     finally:
         reader.close()
 
@@ -181,7 +183,7 @@ def byte_splits(files, parallelism):
     splits = []
     for path, size in files:
         full = os.path.abspath(local_path(path))
-        if path.endswith('.gz') or size == 0:  # not splittable
+        if is_compressed(path) or size == 0:  # not splittable
             splits.append((path, 0, size, full))
             continue
         n = max(1, -(-size // target))
@@ -226,7 +228,7 @@ def read_split(split, schema, chunk_bytes=CHUNK_BYTES):
     """
     path, start, end = split[:3]
     local = split[3] if len(split) > 3 else local_path(path)
-    if path.endswith('.gz'):
+    if is_compressed(path):
         with open_input(local) as f:
             return parse_chunks(iter_chunks(f, path, 0, 1, chunk_bytes,
                                             skip_header=schema.format == 'csv'), schema)
@@ -244,6 +246,7 @@ def _offset_chunks(pairs, path, schema, chunk_bytes):
     lines, offsets, size, line_no, header = [], [], 0, None, None
     for offset, text in pairs:
         if offset == 0:
+            text = first_line_text(text)  # Hadoop keeps a byte order mark as U+FEFF
             line_no = 1
             if schema.format == 'csv' and is_header(text):
                 line_no, header = 2, text
