@@ -87,8 +87,9 @@ class FitOptions:
             raise DistregError('--method %s is not available yet' % self.method)
         if self.max_iter is not None and self.max_iter < 0:
             raise DistregError('--max-iter must be >= 0, not %r' % self.max_iter)
-        if self.tol is not None and not self.tol > 0:
-            raise DistregError('--tol must be > 0, not %r' % self.tol)
+        # 0 is allowed: no early stop, exactly --max-iter iterations (fixed-work benchmarks)
+        if self.tol is not None and not self.tol >= 0:
+            raise DistregError('--tol must be >= 0, not %r' % self.tol)
         self.design()  # checks the degree
         return self
 
@@ -99,9 +100,11 @@ class FitOptions:
 class _TimedEngine:
     """Wraps an engine to time each pass over the data."""
 
-    def __init__(self, engine):
+    def __init__(self, engine, progress=None):
         self.engine = engine
         self.pass_seconds = []
+        #: where the iterative methods print one line per iteration (None: nowhere)
+        self.progress = progress
 
     def aggregate(self, name, params=None):
         t0 = time.perf_counter()
@@ -110,10 +113,12 @@ class _TimedEngine:
         return part
 
 
-def fit(engine, options, names=None):
+def fit(engine, options, names=None, progress=None):
     """Fit with ``engine``; return the result record (see :mod:`distreg.result`).
 
     ``names`` receives the coefficient names (without intercept) when a list is given.
+    ``progress``: a stream (e.g. ``sys.stderr``) that gets one line per iteration of an
+    iterative method, whatever the engine.
     """
     options.validate()
     t0 = time.perf_counter()
@@ -122,14 +127,15 @@ def fit(engine, options, names=None):
         out = engine.solve(options)
         pass_seconds = out.pop('pass_seconds', [])
     else:
-        timed = _TimedEngine(engine)
+        timed = _TimedEngine(engine, progress)
         out = SOLVERS[options.method](timed, options)
         pass_seconds = timed.pass_seconds
     record = result.make_record(
         engine.name, options.method, options.model, out['theta'], options.intercept,
         out['n_rows'], out['n_bad_rows'], out['iterations'], out['converged'], out['stats'],
         seconds=time.perf_counter() - t0,
-        timings=dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds))
+        timings=dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds),
+        history=out.get('history'))
     if names is not None:
         names[:] = coefficient_names(schema, options, len(record['coefficients']))
     return record
