@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import sys
+import time
 
 from jobs._imports import import_runners, prefer_stdlib_distutils
 
@@ -49,6 +50,9 @@ log = logging.getLogger(__name__)
 IN_PLACE_ENV = 'DISTREG_SPLIT_IN_PLACE'
 #: Rejected rows per emitted record (keeps each line of the shuffle small).
 REJECTS_PER_RECORD = 1000
+#: Counter group of the tasks' own timers (microseconds, summed over tasks by Hadoop): where
+#: a job's time goes (benchmarks/thesis.py reads them).
+TIMING_GROUP = 'distreg timing'
 
 
 class BlockJob(MRJob):
@@ -225,6 +229,8 @@ class BlockJob(MRJob):
                 self.params = json.load(f)
 
     def mapper_init_accumulator(self):
+        self._t_start = time.perf_counter()
+        self._parse_s = self._compute_s = 0.0
         self._task_setup()
         self._total = None
         self._error = None
@@ -266,14 +272,18 @@ class BlockJob(MRJob):
     def _fold(self, chunk):
         if self._error is not None:
             return  # fail policy: the task already failed; read on, do no more work
+        t0 = time.perf_counter()
         try:
             parsed = parse_chunk(chunk, self.schema)
         except BadInputError as e:
             self._error = self._in_split(error_dict(e))
             return
+        t1 = time.perf_counter()
         self._rejects.extend(self._in_split(r) for r in parsed.rejects)
         part = blocks.block_partial(self.AGGREGATE, parsed, self.design, self.params)
         self._total = blocks.merge_partials(self.AGGREGATE, self._total, part)
+        self._parse_s += t1 - t0
+        self._compute_s += time.perf_counter() - t1
 
     def _in_split(self, bad):
         if self._split_start and bad.get('line') is None and bad.get('file') == self._input_file:
@@ -283,6 +293,11 @@ class BlockJob(MRJob):
     def mapper_final_emit_partial(self):
         self._fold_buffer()
         self.increment_counter('distreg', 'map tasks')
+        # the task's time from its init (interpreter start and imports not included): the rest
+        # after parse and compute is reading the split
+        self._count_us('map task us', time.perf_counter() - self._t_start)
+        self._count_us('parse us', self._parse_s)
+        self._count_us('compute us', self._compute_s)
         if self._error is not None:
             self.increment_counter('distreg', 'tasks failed on a bad row')
             yield None, {'error': self._error}
@@ -351,7 +366,17 @@ class BlockJob(MRJob):
         elif total is not None:
             yield {'partial': blocks.encode(total)}
 
+    def _count_us(self, name, seconds):
+        self.increment_counter(TIMING_GROUP, name, int(round(seconds * 1e6)))
+
     def reducer_merge_and_finish(self, key, values):
+        t_start = time.perf_counter()
+        try:
+            yield from self._reduce(key, values)
+        finally:
+            self._count_us('reduce us', time.perf_counter() - t_start)
+
+    def _reduce(self, key, values):
         self._task_setup()
         total, n_rejected = None, 0
         for value in self._merge_values(values):
