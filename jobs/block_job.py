@@ -308,8 +308,11 @@ class BlockJob(MRJob):
             self.increment_counter('distreg', 'rows rejected', len(self._rejects))
         total = self._total or {'n': 0, 'n_bad': 0, 'y_mean': 0.0, 'y_m2': 0.0}
         self.increment_counter('distreg', 'rows used', total['n'])
+        encoded = blocks.encode(total)
+        # what this task hands to the reduce side (the scaling benchmark's bytes vs rows)
+        self.increment_counter('distreg', 'map output bytes', len(json.dumps(encoded)))
         # always one partial, even of no rows: the reducer must run to say "no rows"
-        yield None, {'partial': blocks.encode(total)}
+        yield None, {'partial': encoded}
 
     def run_mapper(self, step_num=0):
         """Feed the mapper whole chunks of its input instead of single lines.
