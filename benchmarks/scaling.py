@@ -122,9 +122,13 @@ def picture(doc, path):
             axes[0].loglog([p['rows'] for p in pts], [p['seconds'] for p in pts], marker='o',
                            label='%s (slope %.2f)' % (name, doc['slopes']['rows'][name]['all']
                                                       or float('nan')))
-            b = [(p['rows'], p['bytes']) for p in pts if p['bytes']]
+            b = [(p['rows'], p['bytes'], p['tasks']) for p in pts if p['bytes']]
             if b:
-                axes[2].semilogx([r for r, _ in b], [v for _, v in b], marker='o', label=name)
+                line, = axes[2].semilogx([r for r, _, _ in b], [v for _, v, _ in b],
+                                         marker='o', label='%s, all tasks' % name)
+                # the total follows the number of tasks (partitions), not the rows
+                axes[2].semilogx([r for r, _, _ in b], [v / t for _, v, t in b], marker='x',
+                                 ls='--', color=line.get_color(), label='%s, per task' % name)
         pts = doc['features_sweep'].get(name, [])
         if pts:
             axes[1].loglog([p['features'] for p in pts], [p['seconds'] for p in pts],
