@@ -347,9 +347,10 @@ def main(argv=None):
         json.dump(doc, f, indent=1)
     md = table(doc)
     with open(os.path.join(args.out_dir, 'thesis.md'), 'w') as f:
-        f.write('Logistic regression (gd, tol 0), %s rows x %d features, %d iterations '
-                '(mrjob-hadoop %d); %s, %d cores, machine shared with other jobs.\n\n%s\n'
-                % ('{:,}'.format(args.rows), args.features, args.iters, args.hadoop_iters,
+        hadoop = (' (mrjob-hadoop %d)' % args.hadoop_iters) if 'mrjob-hadoop' in results else ''
+        f.write('Logistic regression (gd, tol 0), %s rows x %d features, %d iterations%s; '
+                '%s, %d cores, machine shared with other jobs.\n\n%s\n'
+                % ('{:,}'.format(args.rows), args.features, args.iters, hadoop,
                    doc['date'], doc['machine']['cores'], md))
     picture(doc, os.path.join(args.out_dir, 'thesis.png'))
     print('\n' + md)
