@@ -38,6 +38,9 @@ TIMING_GROUP = 'distreg timing'
 class Probe:
     """An engine of :mod:`distreg.fit` that records each pass's wall time and its split."""
 
+    #: the core drives it pass by pass (an engine that trains itself has no passes to probe)
+    trains_itself = False
+
     def __init__(self, engine, spark=None, compute=None):
         self.engine = engine
         self.name = engine.name
@@ -59,9 +62,7 @@ class Probe:
         return self.engine.prepare(options)
 
     def close(self):
-        close = getattr(self.engine, 'close', None)
-        if close is not None:
-            close()
+        self.engine.close()
 
     def aggregate(self, name, params):
         group = None

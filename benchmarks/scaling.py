@@ -65,8 +65,8 @@ class Runner:
             spark = self.sessions[master] = get_session('distreg-scaling', master)
             # a first fit starts the Python workers and imports the core in them: not
             # what the first measured size should pay
-            from spark_jobs.engine import SparkEngine
-            engine = SparkEngine(data_path(1000, FEATURES_FOR_ROWS), 'spark-rdd', spark=spark)
+            from distreg.engine import make_engine
+            engine = make_engine('spark-rdd', data_path(1000, FEATURES_FOR_ROWS), spark=spark)
             try:
                 fit(engine, FitOptions(method='normal'))
             finally:
@@ -89,9 +89,9 @@ class Runner:
             probe = Probe(MRJobEngine(path, 'mrjob-local', extra_args=[
                 '--jobconf', 'mapreduce.job.maps=%d' % maps]))
         else:
-            from spark_jobs.engine import SparkEngine
+            from distreg.engine import make_engine
             spark = self.spark('local[%d]' % maps)
-            probe = Probe(SparkEngine(path, 'spark-rdd', spark=spark), spark=spark)
+            probe = Probe(make_engine('spark-rdd', path, spark=spark), spark=spark)
         try:
             rec = fit(probe, options)
         finally:

@@ -111,11 +111,11 @@ def run_hadoop(path, iters):
 
 
 def run_spark(path, iters, master, label, compute):
-    from spark_jobs.engine import SparkEngine
+    from distreg.engine import make_engine
     from spark_jobs.session import get_session
     spark = get_session('distreg-thesis-%s' % label, master)
     try:
-        probe = Probe(SparkEngine(path, 'spark-rdd', spark=spark), spark=spark, compute=compute)
+        probe = Probe(make_engine('spark-rdd', path, spark=spark), spark=spark, compute=compute)
         try:
             rec = fit(probe, options(iters), progress=sys.stderr)
         finally:
@@ -142,12 +142,12 @@ def run_spark_cluster(path, iters, compute):
 
 
 def run_mllib(path, iters):
-    from spark_jobs.engine import SparkEngine
+    from distreg.engine import make_engine
     from spark_jobs.session import get_session
     spark = get_session('distreg-thesis-mllib', 'local[2]')
     sc = spark.sparkContext
     try:
-        engine = SparkEngine(path, 'spark-mllib', spark=spark)
+        engine = make_engine('spark-mllib', path, spark=spark)
         sc.setJobGroup('distreg-thesis-mllib', 'MLlib LogisticRegression')
         try:
             rec = fit(engine, FitOptions(method='lbfgs', model='logistic', tol=0.0,

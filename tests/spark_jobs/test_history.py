@@ -10,7 +10,7 @@ from distreg.generate import generate
 from distreg.numpy_engine import NumpyEngine
 from distreg.result import HISTORY_KEYS, theta_of
 from jobs.engine import MRJobEngine
-from spark_jobs.engine import SparkEngine
+from spark_jobs.engine import RDDEngine
 
 ITERS = 4
 
@@ -35,7 +35,7 @@ def test_history_is_the_same_on_numpy_mrjob_and_spark(tmp_path, spark):
         'mrjob-local': fit(MRJobEngine(path, 'mrjob-local'), FitOptions(**options),
                            progress=progress),
     }
-    engine = SparkEngine(path, spark=spark)
+    engine = RDDEngine(path, spark=spark)
     try:
         records['spark-rdd'] = fit(engine, FitOptions(**options))
     finally:
