@@ -14,7 +14,7 @@ from dataclasses import field, make_dataclass
 
 from distreg import blocks, optim, result
 from distreg.design import Design
-from distreg.errors import DistregError
+from distreg.errors import ColumnOverflowError, DistregError
 from distreg.options import OPTIONS
 
 
@@ -81,22 +81,34 @@ def fit(engine, options, names=None, checked=False, progress=None):
         options.validate()
     t0 = time.perf_counter()
     schema = engine.prepare(options)
-    if engine.trains_itself:
-        out = engine.solve(options)
-        pass_seconds = out.pop('pass_seconds', [])
-    else:
-        timed = _TimedEngine(engine, progress)
-        out = METHODS[options.method](timed, options)
-        pass_seconds = timed.pass_seconds
+    try:
+        if engine.trains_itself:
+            out = engine.solve(options)
+            pass_seconds = out.pop('pass_seconds', [])
+        else:
+            timed = _TimedEngine(engine, progress)
+            out = METHODS[options.method](timed, options)
+            pass_seconds = timed.pass_seconds
+    except ColumnOverflowError as e:
+        raise e.name(model_column_names(schema, options, e.column + 1))
     record = result.make_record(
         engine.name, options.method, options.model, out['theta'], options.intercept,
         out['n_rows'], out['n_bad_rows'], out['iterations'], out['converged'], out['stats'],
         seconds=time.perf_counter() - t0,
         timings=dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds),
         history=out.get('history'))
+    coef_names = coefficient_names(schema, options, len(record['coefficients']))
+    result.check_finite(record, ['intercept'] * options.intercept + coef_names)
     if names is not None:
-        names[:] = coefficient_names(schema, options, len(record['coefficients']))
+        names[:] = coef_names
     return record
+
+
+def model_column_names(schema, options, at_least):
+    """Names of the model matrix's columns (intercept first), at least ``at_least`` of them."""
+    # (LibSVM: the width is known from the data only; this many names cover any column)
+    n_coef = options.poly_degree * at_least
+    return ['intercept'] * options.intercept + coefficient_names(schema, options, n_coef)
 
 
 def coefficient_names(schema, options, n_coef):

@@ -32,6 +32,25 @@ def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, ite
         history=[{k: h.get(k) for k in HISTORY_KEYS} for h in history or []])
 
 
+def check_finite(record, names):
+    """Refuse a record with NaN or Inf in it (JSON has no such numbers; no tool could read it).
+
+    ``names`` are the coefficients' names, intercept first (as in ``stats``).
+    """
+    from distreg.errors import DistregError
+    fields = [('coefficient', [record['intercept']] if record['intercept'] is not None else [])]
+    fields[0][1].extend(record['coefficients'])
+    fields += [(k, record['stats'].get(k)) for k in STATS_KEYS]
+    for what, value in fields:
+        values = value if isinstance(value, list) else [value]
+        for i, v in enumerate(values):
+            if isinstance(v, float) and not math.isfinite(v):
+                of = ' of %s' % names[i] if isinstance(value, list) and i < len(names) else ''
+                raise DistregError(
+                    'the %s%s is %r: beyond what float64 holds (values near the float64 '
+                    'limit?); rescale the data. No result written' % (what, of, v))
+
+
 def theta_of(record):
     """Coefficients with the intercept first (when there is one), as in ``stats``."""
     head = [] if record['intercept'] is None else [record['intercept']]

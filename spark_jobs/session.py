@@ -150,7 +150,10 @@ def ship_project(sc):
     """Add the project's packages to the executors' path (once per SparkContext)."""
     if getattr(sc, '_distreg_shipped', False):
         return
-    tmp = tempfile.mkdtemp(prefix='distreg-spark-')
+    from pyspark import SparkFiles
+    # inside the driver's SparkFiles directory, which Spark deletes when the session stops
+    # (a directory of our own would outlive every run)
+    tmp = tempfile.mkdtemp(prefix='distreg-spark-', dir=SparkFiles.getRootDirectory())
     path = os.path.join(tmp, 'distreg_project.zip')
     with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as z:
         for package in SHIPPED_PACKAGES:
