@@ -60,6 +60,9 @@ class FitOptions:
     format : str, default 'auto'
         Supported options: auto, csv, libsvm (auto: LibSVM when the first line
         reads "label idx:val ...", else CSV).
+    n_features : int or None
+        predict and evaluate: the raw features of the model; the input has these
+        columns, with or without the label (see :func:`distreg.loader.sniff_schema`).
     """
     method: str = 'normal'
     model: str = 'linear'
@@ -71,6 +74,7 @@ class FitOptions:
     max_iter: int = None
     tol: float = None
     format: str = 'auto'
+    n_features: int = None
 
     def validate(self):
         for what, value, choices in (('--method', self.method, METHODS),
@@ -132,6 +136,8 @@ def fit(engine, options, names=None):
         timings=dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds))
     if names is not None:
         names[:] = coefficient_names(schema, options, len(record['coefficients']))
+    record['design'] = result.design_of(schema, options.poly_degree,
+                                        options.design().n_raw(len(out['theta'])))
     return record
 
 

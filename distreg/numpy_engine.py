@@ -27,7 +27,7 @@ class NumpyEngine:
         self.design = options.design()
         self.schema = sniff_schema(read_first_line(self.path), options.format,
                                    options.label_col, options.bad_rows, options.model,
-                                   source=self.path)
+                                   source=self.path, n_features=options.n_features)
         self.load_seconds = time.perf_counter() - t0
         return self.schema
 
@@ -41,3 +41,32 @@ class NumpyEngine:
                 name, total, blocks.block_partial(name, parsed, self.design, params))
         self._passes += 1
         return total
+
+    def predict(self, params, out):
+        """Write one line per input row to the local file ``out`` (see :mod:`distreg.scoring`)."""
+        n = 0
+        with open(out, 'w') as f:
+            for parsed in iter_local_blocks(self.path, self.schema, self.chunk_bytes):
+                self.rejects.extend(parsed.rejects)
+                lines = blocks.prediction_lines(parsed, self.design, params)
+                n += len(lines)
+                f.write(''.join((line or '') + '\n' for line in lines))
+        return n
+
+    def evaluate(self, params):
+        """The merged ``evaluate`` partial and, for a logistic model, the :class:`AucRange`.
+
+        One pass; the distinct scores are counted here, in this process (the
+        single-machine reference holds them; the distributed engines sort them).
+        """
+        total, counts = None, None
+        logistic = params['model'] == 'logistic'
+        for parsed in iter_local_blocks(self.path, self.schema, self.chunk_bytes):
+            self.rejects.extend(parsed.rejects)
+            total = blocks.merge_partials(
+                'evaluate', total, blocks.block_partial('evaluate', parsed, self.design, params))
+            if logistic and len(parsed.y):
+                counts = blocks.merge_score_counts(
+                    counts, blocks.score_counts(parsed, self.design, params))
+        auc = blocks.AucRange.from_counts(*counts) if counts is not None else None
+        return total, auc

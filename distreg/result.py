@@ -7,6 +7,9 @@ import math
 RECORD_KEYS = ('engine', 'method', 'model', 'intercept', 'coefficients', 'n_rows',
                'n_bad_rows', 'iterations', 'converged', 'seconds', 'timings', 'stats')
 STATS_KEYS = ('r2', 'rmse', 'residual_sd', 'std_errors', 't_values', 'p_values')
+#: Keys of the record's ``design``: what ``predict`` and ``evaluate`` need to read new rows
+#: the way the model's rows were read (any engine's record works on any engine).
+DESIGN_KEYS = ('poly_degree', 'n_features', 'format', 'label_col', 'feature_names')
 
 
 def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, iterations,
@@ -22,6 +25,16 @@ def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, ite
         seconds=seconds,
         timings=timings or dict(load_seconds=None, pass_seconds=[]),
         stats={k: stats.get(k) for k in STATS_KEYS})
+
+
+def design_of(schema, poly_degree, n_features):
+    """The record's ``design``: the input's format, the label column (by name when the
+    input had a header, else by index), the raw features' names and count, the degree."""
+    label = None
+    if schema.format == 'csv':
+        label = schema.names[schema.label] if schema.names else schema.label
+    return dict(poly_degree=int(poly_degree), n_features=int(n_features), format=schema.format,
+                label_col=label, feature_names=schema.feature_names())
 
 
 def theta_of(record):

@@ -83,6 +83,9 @@ class BlockJob(MRJob):
         self.add_passthru_arg('--ridge', type=float, default=0.0,
                               help='L2 penalty on every coefficient but the intercept. '
                                    'Default: %(default)s')
+        self.add_passthru_arg('--n-features', type=int, default=None,
+                              help='predict, evaluate: the raw features of the model (the '
+                                   'input has them, with or without the label)')
         self.add_passthru_arg('--emit', default='result', choices=('result', 'partial'),
                               help='result: the result record; partial: the merged partial '
                                    '(what `distreg fit` reads). Default: %(default)s')
@@ -163,7 +166,8 @@ class BlockJob(MRJob):
         else:
             first = self._remote_first_line(paths[0])
         return sniff_schema(first, self.options.format, self.options.label_col,
-                            self.options.bad_rows, self.options.model, source=paths[0])
+                            self.options.bad_rows, self.options.model, source=paths[0],
+                            n_features=self.options.n_features)
 
     def _remote_first_line(self, uri):
         # the runner's filesystem knows hdfs:// and s3:// (and the user's credentials)

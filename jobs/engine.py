@@ -84,6 +84,8 @@ class MRJobEngine:
                 '--ridge', repr(float(o.ridge))] + runner_args(self.name) + self.extra_args
         if o.label_col is not None:
             args += ['--label-col', str(o.label_col)]
+        if o.n_features is not None:
+            args += ['--n-features', str(o.n_features)]
         if not o.intercept:
             args.append('--no-intercept')
         args.append(self.job_input or self.path)

@@ -85,7 +85,8 @@ class RDDEngine:
         self.design = options.design()
         files = rd.list_files(sc, self.path)
         self.schema = sniff_schema(rd.first_line(sc, files), options.format, options.label_col,
-                                   options.bad_rows, options.model, source=self.path)
+                                   options.bad_rows, options.model, source=self.path,
+                                   n_features=options.n_features)
         self.cached = self._blocks(sc, files).cache()
         self.n_partitions = self.cached.getNumPartitions()
         # materialise the cache now: what load_seconds measures, and where bad rows show
