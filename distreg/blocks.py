@@ -245,10 +245,12 @@ def score_counts(parsed, design, params):
     numbers per distinct score; blocks' counts merge by :func:`merge_score_counts`.
     """
     p = sigmoid(_scores(parsed, design, params))
-    return _counts(p, (parsed.y == 1).astype(np.int64), (parsed.y != 1).astype(np.int64))
+    y = parsed.y
+    return distinct_score_counts(p, (y == 1).astype(np.int64), (y != 1).astype(np.int64))
 
 
-def _counts(scores, pos, neg):
+def distinct_score_counts(scores, pos, neg):
+    """Sorted distinct ``scores`` with the ``pos`` and ``neg`` counts of equal scores added."""
     s, inv = np.unique(scores, return_inverse=True)
     return (s, np.bincount(inv, weights=pos, minlength=len(s)).astype(np.int64),
             np.bincount(inv, weights=neg, minlength=len(s)).astype(np.int64))
@@ -260,8 +262,8 @@ def merge_score_counts(a, b):
         return b
     if b is None:
         return a
-    return _counts(np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]),
-                   np.concatenate([a[2], b[2]]))
+    return distinct_score_counts(np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]),
+                                 np.concatenate([a[2], b[2]]))
 
 
 class AucRange:

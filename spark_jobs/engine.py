@@ -22,10 +22,12 @@ import os
 import time
 import uuid
 
-from distreg import blocks
+import numpy as np
+
+from distreg import blocks, scoring
 from distreg.errors import BadInputError, DistregError
 from distreg.fit import check_rows
-from distreg.loader import fill_line_numbers, sniff_schema
+from distreg.loader import fill_line_numbers, local_path, sniff_schema
 from spark_jobs import reader as rd
 from spark_jobs.session import get_session
 
@@ -117,6 +119,51 @@ class RDDEngine:
             check_rows(part if part is not None else {'n': 0, 'n_bad': len(self.rejects)})
         return part
 
+    # ------------------------------------------------------------------ predict, evaluate
+
+    def predict(self, params, out):
+        """One line per row, partitions in input order: a local ``out`` through the driver
+        (partition by partition), an ``hdfs://`` or ``s3a://`` one by ``saveAsTextFile``."""
+        sc = self.spark.sparkContext
+        shared = sc.broadcast(json.dumps(params))
+        try:
+            text = self.cached.mapPartitions(_PredictTask(self.design, shared))
+            if '://' in out and local_path(out) is None:
+                text.saveAsTextFile(out)
+            else:
+                with open(local_path(out), 'w') as f:
+                    for piece in text.toLocalIterator(prefetchPartitions=True):
+                        if scoring.REJECT_MARK in piece:
+                            piece = '\n'.join(line for line, _ in scoring.local_lines(
+                                piece.split('\n')))
+                        f.write(piece + '\n')
+        finally:
+            shared.unpersist()
+        return self.n_rows + len(self.rejects)
+
+    def evaluate(self, params):
+        """The ``evaluate`` partial; for a logistic model, ROC AUC by Spark's sort of the scores.
+
+        Each partition counts its distinct scores; ``sortByKey`` range-partitions
+        them; each sorted partition folds its scores into an :class:`AucRange`
+        and only these ranges (one per partition, in order) reach the driver.
+        """
+        part = self.aggregate('evaluate', params)
+        if params['model'] != 'logistic':
+            return part, None
+        sc = self.spark.sparkContext
+        shared = sc.broadcast(json.dumps(params))
+        try:
+            counts = self.cached.mapPartitions(_ScoreCountsTask(self.design, shared))
+            ranges = counts.sortByKey(numPartitions=self.n_partitions).mapPartitions(
+                _sorted_range).collect()
+        finally:
+            shared.unpersist()
+        auc = blocks.AucRange()
+        for r in ranges:
+            auc = auc.merge(blocks.AucRange.from_json(json.loads(r)))
+        return part, auc
+
     def release_cache(self):
         """Drop the cache and the executors' block files."""
         if self.cached is not None:
@@ -182,6 +229,55 @@ class _PassTask:
             total = blocks.merge_partials(
                 self.name, total, blocks.block_partial(self.name, b.parsed, self.design, params))
         yield None if total is None else json.dumps(blocks.encode(total))
+
+
+class _PredictTask:
+    """A partition's predictions as text, a few thousand lines per element (rejects marked)."""
+
+    LINES = 1 << 16
+
+    def __init__(self, design, shared):
+        self.design = design
+        self.shared = shared
+
+    def __call__(self, blocks_of_partition):
+        params = json.loads(self.shared.value)
+        for b in blocks_of_partition:
+            parsed = b.parsed
+            rejects = iter(parsed.rejects)
+            lines = [line if line is not None
+                     else scoring.REJECT_MARK + json.dumps({'reject': next(rejects)})
+                     for line in blocks.prediction_lines(parsed, self.design, params)]
+            for i in range(0, len(lines), self.LINES):
+                yield '\n'.join(lines[i:i + self.LINES])
+
+
+class _ScoreCountsTask:
+    """(score, (positives, negatives)) for each distinct score of a partition."""
+
+    def __init__(self, design, shared):
+        self.design = design
+        self.shared = shared
+
+    def __call__(self, blocks_of_partition):
+        params = json.loads(self.shared.value)
+        for b in blocks_of_partition:
+            if b.n_rows:
+                s, p, n = blocks.score_counts(b.parsed, self.design, params)
+                yield from zip(s.tolist(), zip(p.tolist(), n.tolist()))
+
+
+def _sorted_range(pairs):
+    """The :class:`AucRange` (JSON) of a sorted partition of (score, (pos, neg))."""
+    s, p, n = [], [], []
+    for score, (a, b) in pairs:
+        s.append(score)
+        p.append(a)
+        n.append(b)
+    # the same score from several partitions: their counts are added
+    counts = blocks.distinct_score_counts(np.array(s), np.array(p, dtype=np.int64),
+                                          np.array(n, dtype=np.int64))
+    yield json.dumps(blocks.AucRange.from_counts(*counts).to_json())
 
 
 class _MergeJSON:

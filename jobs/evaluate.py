@@ -1,0 +1,95 @@
+"""Held-out metrics of a fitted model in one pass: sums in the mappers, ROC AUC by the shuffle sort.
+
+    python jobs/evaluate.py -r local data.csv --schema SCHEMA.json --params MODEL.json
+
+The metrics' sums (:class:`distreg.blocks.Evaluate`) travel as one partial per
+map task, as in every distreg job. For a logistic model each map task also
+emits, per distinct score of its split, the counts of positive and negative
+rows, keyed by a text that sorts as the score does
+(:func:`distreg.blocks.sortable_key`): the shuffle sorts them, a reducer sees
+its range of scores in ascending order and folds them into an
+:class:`distreg.blocks.AucRange` (exact, ties counted one half). Reducers get
+contiguous ranges of keys (Hadoop: one reducer; mrjob's local runners split
+the sorted input by key), so the driver merges the reducers' ranges by score.
+No score reaches the driver, only one range per reducer.
+"""
+
+from mrjob.step import MRStep
+
+from distreg import blocks
+from distreg.errors import BadInputError
+from distreg.loader import parse_chunk
+from jobs.block_job import BlockJob, error_dict
+
+
+class MREvaluate(BlockJob):
+    AGGREGATE = 'evaluate'
+
+    def steps(self):
+        return [MRStep(mapper_init=self.mapper_init_accumulator,
+                       mapper=self.mapper_buffer_line,
+                       mapper_final=self.mapper_final_emit_partial,
+                       combiner=self.combiner_merge_partials,
+                       reducer_init=self.reducer_init_auc,
+                       reducer=self.reducer_merge_and_finish,
+                       reducer_final=self.reducer_final_emit_auc)]
+
+    def _fold(self, chunk):
+        if self._error is not None:
+            return
+        try:
+            parsed = parse_chunk(chunk, self.schema)
+        except BadInputError as e:
+            self._error = self._in_split(error_dict(e))
+            return
+        self._rejects.extend(self._in_split(r) for r in parsed.rejects)
+        part = blocks.block_partial(self.AGGREGATE, parsed, self.design, self.params)
+        self._total = blocks.merge_partials(self.AGGREGATE, self._total, part)
+        if self.params['model'] == 'logistic' and len(parsed.y):
+            self._counts = blocks.merge_score_counts(
+                getattr(self, '_counts', None), blocks.score_counts(parsed, self.design,
+                                                                    self.params))
+
+    def mapper_final_emit_partial(self):
+        yield from super().mapper_final_emit_partial()
+        counts = getattr(self, '_counts', None)
+        if self._error is None and counts is not None:
+            for s, p, n in zip(*(a.tolist() for a in counts)):
+                yield blocks.sortable_key(s), [p, n]
+
+    def combiner_merge_partials(self, key, values):
+        if key is None:
+            yield from super().combiner_merge_partials(key, values)
+        else:
+            yield key, _add_counts(values)
+
+    def reducer_init_auc(self):
+        self._auc = blocks.AucRange()
+
+    def reducer_merge_and_finish(self, key, values):
+        if key is None:
+            yield from super().reducer_merge_and_finish(key, values)
+            return
+        # keys arrive in ascending order of score: each is the next range up
+        p, n = _add_counts(values)
+        s = blocks.score_of_key(key)
+        self._auc = self._auc.merge(blocks.AucRange(p, n, p * n, (s, p, n), (s, p, n)))
+
+    def reducer_final_emit_auc(self):
+        if self._auc.lo is not None:
+            yield None, {'auc': self._auc.to_json()}
+
+    def finish(self, part):
+        return {'partial': blocks.encode(part)}
+
+
+def _add_counts(values):
+    p = n = 0
+    for a, b in values:
+        p += a
+        n += b
+    return [p, n]
+
+
+if __name__ == '__main__':
+    MREvaluate.run()
