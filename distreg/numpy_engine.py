@@ -2,7 +2,7 @@
 
 import time
 
-from distreg import blocks
+from distreg import blocks, scoring
 from distreg.loader import (CHUNK_BYTES, iter_local_blocks, read_first_line, sniff_schema)
 
 
@@ -45,7 +45,7 @@ class NumpyEngine:
     def predict(self, params, out):
         """Write one line per input row to the local file ``out`` (see :mod:`distreg.scoring`)."""
         n = 0
-        with open(out, 'w') as f:
+        with scoring.local_output(out) as f:
             for parsed in iter_local_blocks(self.path, self.schema, self.chunk_bytes):
                 self.rejects.extend(parsed.rejects)
                 lines = blocks.prediction_lines(parsed, self.design, params)

@@ -23,7 +23,9 @@ log-likelihood), accuracy and the confusion matrix at 0.5, ROC AUC (exact, ties
 counted one half, from the engine's sort of the scores).
 """
 
+import contextlib
 import math
+import os
 import time
 
 from distreg import result
@@ -115,6 +117,23 @@ def table(m):
         text = '-' if v is None else ('%.10g' % v if isinstance(v, float) else str(v))
         lines.append('%-18s %s' % (label, text))
     return '\n'.join(lines)
+
+
+@contextlib.contextmanager
+def local_output(path):
+    """A text file open for writing that appears as ``path`` only when complete.
+
+    Written beside ``path`` and renamed at the end; removed when anything fails, so
+    a partial output never looks like a whole one.
+    """
+    tmp = '%s.%d.tmp' % (path, os.getpid())
+    try:
+        with open(tmp, 'w') as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def local_lines(lines):

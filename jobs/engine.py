@@ -6,6 +6,7 @@ over the data is a job of its own that reads the input again: that is what an
 iterative method costs on MapReduce.
 """
 
+import contextlib
 import getpass
 import glob
 import json
@@ -231,11 +232,11 @@ class MRJobEngine:
         errors = _counter(self.counters, 'tasks failed on a bad row')
         n_rejected = _counter(self.counters, 'rows rejected')
         parts = _part_files(runner)
-        n, rejects, error = 0, [], None
         if remote and not (errors or n_rejected):
             return sum(_count_lines(runner, p) for p in parts)
-        f = None if remote else open(out, 'w')
-        try:
+        n, rejects, error = 0, [], None
+        # a local output is complete or absent: an error raised in here discards it
+        with (contextlib.nullcontext() if remote else scoring.local_output(out)) as f:
             for path in parts:
                 for line in _lines(runner, path):
                     text, bad = line, None
@@ -250,16 +251,11 @@ class MRJobEngine:
                     n += 1
                     if f is not None:
                         f.write(text + '\n')
-        finally:
-            if f is not None:
-                f.close()
-        if error is not None:
-            if remote:
-                runner.fs.rm(out)
-            else:
-                os.remove(out)
-            fill_line_numbers(self._local_names([error]), self._opener())
-            raise_error(error)
+            if error is not None:
+                if remote:
+                    runner.fs.rm(out)
+                fill_line_numbers(self._local_names([error]), self._opener())
+                raise_error(error)
         self.rejects = fill_line_numbers(self._local_names(rejects), self._opener())
         return n
 

@@ -131,7 +131,7 @@ class RDDEngine:
             if '://' in out and local_path(out) is None:
                 text.saveAsTextFile(out)
             else:
-                with open(local_path(out), 'w') as f:
+                with scoring.local_output(local_path(out)) as f:
                     for piece in text.toLocalIterator(prefetchPartitions=True):
                         if scoring.REJECT_MARK in piece:
                             piece = '\n'.join(line for line, _ in scoring.local_lines(

@@ -61,3 +61,54 @@ def lstsq(y, X, intercept=True):
     """Independent reference: numpy's SVD-based least squares on the same data."""
     A = np.column_stack([np.ones(len(y)), X]) if intercept else X
     return np.linalg.lstsq(A, y, rcond=None)[0]
+
+
+# --------------------------------------------------------------------------- predict, evaluate
+
+def write_tied_logistic(path, n, seed=0):
+    """Logistic data whose features take 4 values each: many rows share a score (ties)."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 4, size=(n, 2)).astype(float)
+    p = 1 / (1 + np.exp(-(-1.0 + 0.8 * X[:, 0] - 0.5 * X[:, 1])))
+    y = (rng.uniform(size=n) < p).astype(float)
+    write_csv(path, y, X)
+    return y, X
+
+
+def read_csv_columns(path):
+    """Label and features of a CSV with a header (the test's own reading, not the loader's)."""
+    data = np.loadtxt(path, delimiter=',', skiprows=1, ndmin=2)
+    return data[:, 0], data[:, 1:]
+
+
+def check_linear_metrics(metrics, y, pred):
+    """Evaluate's metrics against numpy on the label and the predictions."""
+    r = y - pred
+    assert metrics['n'] == len(y)
+    assert np.isclose(metrics['rmse'], np.sqrt(np.mean(r * r)), rtol=1e-12, atol=0)
+    assert np.isclose(metrics['mae'], np.mean(np.abs(r)), rtol=1e-12, atol=0)
+    assert np.isclose(metrics['r2'], 1 - r @ r / np.sum((y - y.mean()) ** 2), rtol=1e-12, atol=0)
+
+
+def check_logistic_metrics(metrics, y, prob):
+    """Evaluate's metrics against scikit-learn on the label and the predicted probabilities."""
+    from sklearn.metrics import confusion_matrix, log_loss, roc_auc_score
+    assert metrics['n'] == len(y)
+    # exact AUC: integer counts in both, one division
+    assert metrics['roc_auc'] == pytest_approx(roc_auc_score(y, prob), 1e-15)
+    # tol: sklearn forms log(1 - p) from p, which cancels for p near 1 (ours uses the margin)
+    assert metrics['log_loss'] == pytest_approx(log_loss(y, prob), 1e-10)
+    (tn, fp), (fn, tp) = confusion_matrix(y, (prob >= 0.5).astype(float), labels=[0, 1])
+    assert metrics['confusion'] == dict(tn=tn, fp=fp, fn=fn, tp=tp)
+    assert metrics['accuracy'] == (tn + tp) / len(y)
+
+
+def pytest_approx(value, rel):
+    import pytest
+    return pytest.approx(value, rel=rel, abs=0)
+
+
+def read_predictions(path):
+    """Lines of a predict output: floats, or (probability, class) pairs; '' stays ''."""
+    with open(path) as f:
+        return f.read().split('\n')[:-1]
