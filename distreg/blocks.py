@@ -333,15 +333,20 @@ class AucRange:
                    d['hi'] and tuple(d['hi']))
 
 
-def sortable_key(score):
-    """Text that sorts as the float ``score`` does (for a MapReduce shuffle's byte order).
+def sortable_bits(scores):
+    """Unsigned integers that sort as the float64 ``scores`` do.
 
-    IEEE-754 doubles compare as their bit patterns once the sign bit is flipped
-    for positives and every bit for negatives.
+    IEEE-754 doubles compare as their bit patterns once the sign bit is set for
+    positives and every bit is flipped for negatives.
     """
-    bits = int(np.array(score, dtype=np.float64).view(np.uint64))
-    bits = bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | (1 << 63)
-    return '%016x' % bits
+    bits = np.asarray(scores, dtype=np.float64).view(np.uint64)
+    negative = (bits >> np.uint64(63)).astype(bool)
+    return np.where(negative, ~bits, bits | np.uint64(1 << 63))
+
+
+def sortable_key(score):
+    """Text that sorts as the float ``score`` does (for a MapReduce shuffle's byte order)."""
+    return '%016x' % int(sortable_bits([score])[0])
 
 
 def score_of_key(key):
@@ -349,6 +354,32 @@ def score_of_key(key):
     bits = int(key, 16)
     bits = bits ^ (1 << 63) if bits >> 63 else bits ^ 0xFFFFFFFFFFFFFFFF
     return float(np.array(bits, dtype=np.uint64).view(np.float64))
+
+
+#: Leading bits of :func:`sortable_bits` that name a score's bucket: 11 of the exponent and
+#: 12 of the mantissa, so [0.5, 1) alone spreads over 4096 buckets.
+BUCKET_BITS = 24
+
+
+def score_buckets(counts):
+    """Sorted distinct score counts cut into buckets: ``[(key, (scores, pos, neg)), ...]``.
+
+    A bucket is every score sharing the leading :data:`BUCKET_BITS` of
+    :func:`sortable_bits`; its key (hex text) sorts as its scores do, so a sort
+    of the buckets by key (a shuffle, ``sortByKey``) orders the scores, while
+    a bucket's own scores travel as one record. Buckets of several blocks with
+    one key are merged by :func:`merge_score_counts`; :meth:`AucRange.from_counts`
+    of each bucket, merged in key order, is the exact AUC.
+    """
+    s, p, n = counts
+    if len(s) == 0:
+        return []
+    prefix = sortable_bits(s) >> np.uint64(64 - BUCKET_BITS)
+    starts = np.r_[0, np.flatnonzero(np.diff(prefix)) + 1]
+    ends = np.r_[starts[1:], len(s)]
+    width = (BUCKET_BITS + 3) // 4
+    return [('%0*x' % (width, int(prefix[a])), (s[a:b], p[a:b], n[a:b]))
+            for a, b in zip(starts, ends)]
 
 
 AGGREGATES = {agg.name: agg for agg in (Gram(), TSQR(), Refine(), Evaluate())}

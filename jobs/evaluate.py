@@ -4,16 +4,19 @@
 
 The metrics' sums (:class:`distreg.blocks.Evaluate`) travel as one partial per
 map task, as in every distreg job. For a logistic model each map task also
-emits, per distinct score of its split, the counts of positive and negative
-rows, keyed by a text that sorts as the score does
-(:func:`distreg.blocks.sortable_key`): the shuffle sorts them, a reducer sees
-its range of scores in ascending order and folds them into an
-:class:`distreg.blocks.AucRange` (exact, ties counted one half). Reducers get
-contiguous ranges of keys (Hadoop: one reducer; mrjob's local runners split
-the sorted input by key), so the driver merges the reducers' ranges by score.
-No score reaches the driver, only one range per reducer.
+emits its distinct scores with the counts of positive and negative rows at
+each, in buckets keyed by a text that sorts as the scores do
+(:func:`distreg.blocks.score_buckets`): the shuffle sorts the buckets, a
+reducer sees its buckets in ascending order, merges each bucket's counts from
+all map tasks and folds them into an :class:`distreg.blocks.AucRange` (exact,
+ties counted one half). Reducers get contiguous ranges of keys (Hadoop: one
+reducer; mrjob's local runners split the sorted input by key), so the driver
+merges the reducers' ranges by score. No score reaches the driver, only one
+range per reducer. (A key per distinct score would sort the same way; a bucket
+per record makes 1M scores some thousands of shuffle records.)
 """
 
+import numpy as np
 from mrjob.step import MRStep
 
 from distreg import blocks
@@ -54,14 +57,14 @@ class MREvaluate(BlockJob):
         yield from super().mapper_final_emit_partial()
         counts = getattr(self, '_counts', None)
         if self._error is None and counts is not None:
-            for s, p, n in zip(*(a.tolist() for a in counts)):
-                yield blocks.sortable_key(s), [p, n]
+            for key, bucket in blocks.score_buckets(counts):
+                yield key, [a.tolist() for a in bucket]
 
     def combiner_merge_partials(self, key, values):
         if key is None:
             yield from super().combiner_merge_partials(key, values)
         else:
-            yield key, _add_counts(values)
+            yield key, [a.tolist() for a in _merge_buckets(values)]
 
     def reducer_init_auc(self):
         self._auc = blocks.AucRange()
@@ -70,10 +73,8 @@ class MREvaluate(BlockJob):
         if key is None:
             yield from super().reducer_merge_and_finish(key, values)
             return
-        # keys arrive in ascending order of score: each is the next range up
-        p, n = _add_counts(values)
-        s = blocks.score_of_key(key)
-        self._auc = self._auc.merge(blocks.AucRange(p, n, p * n, (s, p, n), (s, p, n)))
+        # keys arrive in ascending order of score: each bucket is the next range up
+        self._auc = self._auc.merge(blocks.AucRange.from_counts(*_merge_buckets(values)))
 
     def reducer_final_emit_auc(self):
         if self._auc.lo is not None:
@@ -83,12 +84,13 @@ class MREvaluate(BlockJob):
         return {'partial': blocks.encode(part)}
 
 
-def _add_counts(values):
-    p = n = 0
-    for a, b in values:
-        p += a
-        n += b
-    return [p, n]
+def _merge_buckets(values):
+    total = None
+    for s, p, n in values:
+        total = blocks.merge_score_counts(
+            total, (np.array(s, dtype=np.float64), np.array(p, dtype=np.int64),
+                    np.array(n, dtype=np.int64)))
+    return total
 
 
 if __name__ == '__main__':

@@ -144,9 +144,11 @@ class RDDEngine:
     def evaluate(self, params):
         """The ``evaluate`` partial; for a logistic model, ROC AUC by Spark's sort of the scores.
 
-        Each partition counts its distinct scores; ``sortByKey`` range-partitions
-        them; each sorted partition folds its scores into an :class:`AucRange`
-        and only these ranges (one per partition, in order) reach the driver.
+        Each partition counts its distinct scores, in buckets of a sortable key
+        (:func:`distreg.blocks.score_buckets`); a bucket's counts from all
+        partitions are merged, ``sortByKey`` orders the buckets, each sorted
+        partition folds its buckets into an :class:`AucRange`, and only these
+        ranges (one per partition, in order) reach the driver.
         """
         part = self.aggregate('evaluate', params)
         if params['model'] != 'logistic':
@@ -155,8 +157,8 @@ class RDDEngine:
         shared = sc.broadcast(json.dumps(params))
         try:
             counts = self.cached.mapPartitions(_ScoreCountsTask(self.design, shared))
-            ranges = counts.sortByKey(numPartitions=self.n_partitions).mapPartitions(
-                _sorted_range).collect()
+            ranges = counts.reduceByKey(_merge_bucket).sortByKey(
+                numPartitions=self.n_partitions).mapPartitions(_sorted_range).collect()
         finally:
             shared.unpersist()
         auc = blocks.AucRange()
@@ -253,7 +255,7 @@ class _PredictTask:
 
 
 class _ScoreCountsTask:
-    """(score, (positives, negatives)) for each distinct score of a partition."""
+    """(bucket key, (scores, positives, negatives)) for each bucket of a partition's scores."""
 
     def __init__(self, design, shared):
         self.design = design
@@ -263,21 +265,20 @@ class _ScoreCountsTask:
         params = json.loads(self.shared.value)
         for b in blocks_of_partition:
             if b.n_rows:
-                s, p, n = blocks.score_counts(b.parsed, self.design, params)
-                yield from zip(s.tolist(), zip(p.tolist(), n.tolist()))
+                yield from blocks.score_buckets(
+                    blocks.score_counts(b.parsed, self.design, params))
 
 
-def _sorted_range(pairs):
-    """The :class:`AucRange` (JSON) of a sorted partition of (score, (pos, neg))."""
-    s, p, n = [], [], []
-    for score, (a, b) in pairs:
-        s.append(score)
-        p.append(a)
-        n.append(b)
-    # the same score from several partitions: their counts are added
-    counts = blocks.distinct_score_counts(np.array(s), np.array(p, dtype=np.int64),
-                                          np.array(n, dtype=np.int64))
-    yield json.dumps(blocks.AucRange.from_counts(*counts).to_json())
+def _merge_bucket(a, b):
+    return blocks.merge_score_counts(a, b)
+
+
+def _sorted_range(buckets):
+    """The :class:`AucRange` (JSON) of a partition of buckets sorted by key."""
+    total = blocks.AucRange()
+    for _, counts in buckets:
+        total = total.merge(blocks.AucRange.from_counts(*counts))
+    yield json.dumps(total.to_json())
 
 
 class _MergeJSON:

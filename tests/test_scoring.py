@@ -197,3 +197,20 @@ def test_evaluate_a_million_rows(engine, million):
                                          [record['intercept']] + record['coefficients']))
     m = scoring.evaluate(make_engine(engine, path), scoring.Model(record))
     check_logistic_metrics(m, y, prob)
+
+
+def test_score_buckets_sorted_by_key_give_the_exact_auc():
+    rng = np.random.default_rng(3)
+    scores = np.concatenate([rng.uniform(size=5000), np.round(rng.uniform(size=5000), 2),
+                             -rng.exponential(size=100)])
+    y = (rng.uniform(size=len(scores)) < 0.4).astype(int)
+    halves = [blocks.score_buckets(blocks.distinct_score_counts(scores[i::2], y[i::2],
+                                                                1 - y[i::2])) for i in (0, 1)]
+    merged = {}
+    for key, counts in halves[0] + halves[1]:
+        merged[key] = blocks.merge_score_counts(merged.get(key), counts)
+    total = blocks.AucRange()
+    for key in sorted(merged):
+        total = total.merge(blocks.AucRange.from_counts(*merged[key]))
+    assert len(merged) > 100
+    assert total.auc() == pytest.approx(roc_auc_score(y, scores), rel=1e-15, abs=0)
