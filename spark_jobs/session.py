@@ -13,6 +13,8 @@ import tempfile
 import warnings
 import zipfile
 
+from spark_jobs.yarn import is_yarn, prepare_yarn
+
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONF_DIR = os.path.join(PROJECT, 'configs', 'spark')
 JAVA_17 = '/usr/lib/jvm/java-17-openjdk-amd64'
@@ -78,6 +80,10 @@ def get_session(app_name, master=None):
     # spark-submit starts the JVM itself (and tells us its port); its --master wins
     if master or 'PYSPARK_GATEWAY_PORT' not in os.environ:
         builder = builder.master(master or DEFAULT_MASTER)
+    if is_yarn(master):
+        # before the JVM starts: HADOOP_CONF_DIR and the archives' paths are read from its env
+        for key, value in prepare_yarn().items():
+            builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel('WARN')
     ship_project(spark.sparkContext)

@@ -112,3 +112,52 @@ def read_predictions(path):
     """Lines of a predict output: floats, or (probability, class) pairs; '' stays ''."""
     with open(path) as f:
         return f.read().split('\n')[:-1]
+
+
+# --------------------------------------------------------------------------- NIST digits
+
+#: Least correct digits (LRE) per NIST dataset of --method qr: coefficients, standard errors,
+#: residual SD, R². Each is at least 9 (the target) and about one digit under the fewest
+#: measured on any engine (benchmarks/nist_lre.py --stats prints them), so a lost digit shows.
+NIST_MIN_LRE = {
+    'Longley': dict(coef=13, std_errors=11, residual_sd=14, r2=14),
+    'NoInt1': dict(coef=14, std_errors=14, residual_sd=14, r2=14),
+    'Norris': dict(coef=13, std_errors=13, residual_sd=13, r2=14),
+    'Pontius': dict(coef=12, std_errors=12, residual_sd=12, r2=14),
+    'Wampler1': dict(coef=12, std_errors=None, residual_sd=None, r2=14),
+    'Wampler3': dict(coef=12, std_errors=12, residual_sd=13, r2=14),
+}
+
+
+def nist_digits(record, cert):
+    """Min LRE of the coefficients and of each statistic against NIST's certified values.
+
+    NIST certifies an exact fit (Wampler1) with residual SD and standard errors 0; there
+    the digits are None and :func:`check_nist_digits` checks the values are rounding noise.
+    """
+    stats = record['stats']
+    exact = cert['residual_sd'] == 0
+    return dict(coef=float(lre(theta(record), cert['beta']).min()),
+                std_errors=None if exact else float(lre(stats['std_errors'],
+                                                        cert['beta_sd']).min()),
+                residual_sd=None if exact else float(lre([stats['residual_sd']],
+                                                         [cert['residual_sd']]).min()),
+                r2=float(lre([stats['r2']], [cert['r_squared']]).min()))
+
+
+def check_nist_digits(name, record, cert, engine=''):
+    digits = nist_digits(record, cert)
+    for key, least in NIST_MIN_LRE[name].items():
+        if least is not None:
+            assert least >= 9
+            assert digits[key] >= least, '%s on %s: %s LRE %.2f < %d (all: %s)' % (
+                name, engine, key, digits[key], least,
+                {k: None if v is None else round(v, 2) for k, v in digits.items()})
+    if cert['residual_sd'] == 0:
+        # an exact fit: what is left is the rounding of the residuals, next to |y| ~ 1e7
+        scale = 1e-12 * np.abs(cert['beta']).max()
+        assert record['stats']['residual_sd'] < scale
+        assert max(record['stats']['std_errors']) < scale
+    assert record['n_rows'] == cert['n']
+    assert record['converged']
+    return digits
