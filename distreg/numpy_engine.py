@@ -3,7 +3,9 @@
 import time
 
 from distreg import blocks, scoring
-from distreg.loader import (CHUNK_BYTES, iter_local_blocks, read_first_line, sniff_schema)
+from distreg.errors import DistregError
+from distreg.loader import (CHUNK_BYTES, iter_local_blocks, local_path, read_first_line,
+                            sniff_schema)
 
 
 class NumpyEngine:
@@ -44,8 +46,11 @@ class NumpyEngine:
 
     def predict(self, params, out):
         """Write one line per input row to the local file ``out`` (see :mod:`distreg.scoring`)."""
+        if local_path(out) is None:
+            raise DistregError('the numpy engine writes a local file, not %s: use '
+                               'mrjob-hadoop or spark-rdd for a cluster output' % out)
         n = 0
-        with scoring.local_output(out) as f:
+        with scoring.local_output(local_path(out)) as f:
             for parsed in iter_local_blocks(self.path, self.schema, self.chunk_bytes):
                 self.rejects.extend(parsed.rejects)
                 lines = blocks.prediction_lines(parsed, self.design, params)

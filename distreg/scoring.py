@@ -24,6 +24,7 @@ counted one half, from the engine's sort of the scores).
 """
 
 import contextlib
+import json
 import math
 import os
 import time
@@ -141,7 +142,6 @@ def local_lines(lines):
 
     Yields ``(line, reject)``: ``reject`` is the rejected row's dict for a marked line.
     """
-    import json
     for line in lines:
         if line.startswith(REJECT_MARK):
             yield '', json.loads(line[len(REJECT_MARK):])
