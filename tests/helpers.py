@@ -161,3 +161,11 @@ def check_nist_digits(name, record, cert, engine=''):
     assert record['n_rows'] == cert['n']
     assert record['converged']
     return digits
+
+
+def close_predictions(got, expected):
+    """Predictions agree with the test's numpy product to the rounding of its sums: a
+    prediction near 0 is a sum of terms of up to the largest prediction's size."""
+    expected = np.asarray(expected, dtype=float)
+    return np.allclose(np.asarray(got, dtype=float), expected, rtol=1e-13,
+                       atol=1e-13 * np.abs(expected).max())

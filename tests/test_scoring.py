@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from helpers import (check_linear_metrics, check_logistic_metrics, make_linear,
-                     read_csv_columns, read_predictions, write_csv, write_tied_logistic)
+from helpers import (check_linear_metrics, check_logistic_metrics, close_predictions,
+                     make_linear, read_csv_columns, read_predictions, write_csv,
+                     write_tied_logistic)
 from distreg import blocks, scoring
 from distreg.cli import main, make_engine
 from distreg.errors import BadInputError, DistregError
@@ -100,7 +101,7 @@ def test_predict_and_evaluate_linear(engine, linear_model, tmp_path):
     assert main(['predict', path, held, '--engine', engine, '--out', out]) == 0
     pred = np.array([float(v) for v in read_predictions(out)])
     y, X = read_csv_columns(held)
-    assert np.allclose(pred, reference_margin(record, X), rtol=1e-13, atol=0)
+    assert close_predictions(pred, reference_margin(record, X))
     metrics_path = str(tmp_path / 'metrics.json')
     assert main(['evaluate', path, held, '--engine', engine, '--out', metrics_path]) == 0
     check_linear_metrics(json.load(open(metrics_path)), y, pred)
@@ -115,7 +116,7 @@ def test_predict_and_evaluate_logistic_with_ties(engine, logistic_model, tmp_pat
     prob = np.array([float(p) for p, _ in pairs])
     y, X = read_csv_columns(held)
     ref = 1 / (1 + np.exp(-reference_margin(record, X)))
-    assert np.allclose(prob, ref, rtol=1e-13, atol=0)
+    assert close_predictions(prob, ref)
     assert [int(c) for _, c in pairs] == (prob >= 0.5).astype(int).tolist()
     assert len(np.unique(prob)) <= 16 < len(prob)     # the data really have tied scores
     m = scoring.evaluate(make_engine(engine, held), scoring.Model(record))
@@ -129,8 +130,7 @@ def test_a_model_from_mrjob_predicts_on_numpy(linear_model, tmp_path):
     out = str(tmp_path / 'p.txt')
     scoring.predict(make_engine('numpy', held), scoring.Model(other), out)
     y, X = read_csv_columns(held)
-    assert np.allclose([float(v) for v in read_predictions(out)], reference_margin(other, X),
-                       rtol=1e-13, atol=0)
+    assert close_predictions([float(v) for v in read_predictions(out)], reference_margin(other, X))
 
 
 def test_features_only_input_is_scored(linear_model, tmp_path):
@@ -140,8 +140,7 @@ def test_features_only_input_is_scored(linear_model, tmp_path):
     bare.write_text(''.join(','.join(repr(float(v)) for v in row) + '\n' for row in X))
     out = str(tmp_path / 'p.txt')
     assert main(['predict', path, str(bare), '--engine', 'numpy', '--out', out]) == 0
-    assert np.allclose([float(v) for v in read_predictions(out)], reference_margin(record, X),
-                       rtol=1e-13, atol=0)
+    assert close_predictions([float(v) for v in read_predictions(out)], reference_margin(record, X))
     assert main(['evaluate', path, str(bare), '--engine', 'numpy']) == 1
 
 
@@ -174,8 +173,8 @@ def test_bad_rows_keep_their_place_or_fail(engine, linear_model, tmp_path, capsy
     assert len(pred) == 1000 and pred[4] == ''
     y, X = read_csv_columns(held)
     keep = np.arange(1000) != 4
-    assert np.allclose([float(v) for v in np.array(pred)[keep]],
-                       reference_margin(record, X[keep]), rtol=1e-13, atol=0)
+    assert close_predictions([float(v) for v in np.array(pred)[keep]],
+                       reference_margin(record, X[keep]))
     rejects = [json.loads(x) for x in open(str(out) + '.rejects.jsonl')]
     assert [(r['line'], r['text']) for r in rejects] == [(6, lines[5])]
 

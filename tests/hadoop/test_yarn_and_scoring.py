@@ -20,8 +20,9 @@ import urllib.request
 import numpy as np
 import pytest
 
-from helpers import (ROOT, check_linear_metrics, check_logistic_metrics, make_linear,
-                     read_csv_columns, read_predictions, theta, write_csv, write_tied_logistic)
+from helpers import (ROOT, check_linear_metrics, check_logistic_metrics, close_predictions,
+                     make_linear, read_csv_columns, read_predictions, theta, write_csv,
+                     write_tied_logistic)
 from distreg import scoring
 from distreg.fit import FitOptions, fit
 from distreg.numpy_engine import NumpyEngine
@@ -120,8 +121,7 @@ def test_mllib_and_predict_evaluate_in_a_yarn_session(hadoop_cluster, yarn_sessi
     scoring.predict(SparkEngine(remote, "spark-rdd", spark=yarn_session), model, out)
     pred = np.array([float(v) for v in read_predictions(out)])
     y, X = read_csv_columns(local)
-    assert np.allclose(pred, np.column_stack([np.ones(len(X)), X]) @ model.theta,
-                       rtol=1e-13, atol=0)
+    assert close_predictions(pred, np.column_stack([np.ones(len(X)), X]) @ model.theta)
     m = scoring.evaluate(SparkEngine(remote, "spark-rdd", spark=yarn_session), model)
     check_linear_metrics(m, y, pred)
     assert archive_mtime() == before   # the jars went up once, not per application
@@ -151,12 +151,12 @@ def test_predict_on_hadoop_local_and_hdfs_outputs(hadoop_cluster, linear_on_hdfs
     expected = np.column_stack([np.ones(len(X)), X]) @ model.theta
     out = str(tmp_path / "p.txt")
     scoring.predict(MRJobEngine(remote, "mrjob-hadoop"), model, out)
-    assert np.allclose([float(v) for v in read_predictions(out)], expected, rtol=1e-13, atol=0)
+    assert close_predictions([float(v) for v in read_predictions(out)], expected)
     target = "hdfs:///tests/yarn/predictions"
     scoring.predict(MRJobEngine(remote, "mrjob-hadoop"), model, target)
     parts = sorted(s.path for s in hdfs.ls(target) if os.path.basename(s.path).startswith("part-"))
     lines = b"".join(hdfs.cat(p) for p in parts).decode().split("\n")[:-1]
-    assert np.allclose([float(v) for v in lines], expected, rtol=1e-13, atol=0)
+    assert close_predictions([float(v) for v in lines], expected)
 
 
 def test_spark_submit_on_yarn(hadoop_cluster, linear_on_hdfs, tmp_path):

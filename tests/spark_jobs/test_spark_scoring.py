@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from helpers import (check_linear_metrics, check_logistic_metrics, make_linear,
-                     read_csv_columns, read_predictions, write_csv, write_tied_logistic)
+from helpers import (check_linear_metrics, check_logistic_metrics, close_predictions,
+                     make_linear, read_csv_columns, read_predictions, write_csv,
+                     write_tied_logistic)
 from distreg import blocks, scoring
 from distreg.cli import make_engine
 from distreg.errors import DistregError
@@ -34,7 +35,7 @@ def test_linear(spark, engine, tmp_path):
     out = str(tmp_path / 'p.txt')
     scoring.predict(SparkEngine(held, engine, spark=spark), model, out)
     pred = np.array([float(v) for v in read_predictions(out)])
-    assert np.allclose(pred, margin(model.record, X[2000:]), rtol=1e-13, atol=0)
+    assert close_predictions(pred, margin(model.record, X[2000:]))
     m = scoring.evaluate(SparkEngine(held, engine, spark=spark), model)
     check_linear_metrics(m, y[2000:], pred)
 
@@ -48,7 +49,7 @@ def test_logistic_with_ties(spark, tmp_path):
     out = str(tmp_path / 'p.txt')
     scoring.predict(SparkEngine(held, 'spark-rdd', spark=spark), model, out)
     prob = np.array([float(line.split(',')[0]) for line in read_predictions(out)])
-    assert np.allclose(prob, 1 / (1 + np.exp(-margin(model.record, X))), rtol=1e-13, atol=0)
+    assert close_predictions(prob, 1 / (1 + np.exp(-margin(model.record, X))))
     m = scoring.evaluate(SparkEngine(held, 'spark-rdd', spark=spark), model)
     check_logistic_metrics(m, y, prob)
 
@@ -71,8 +72,8 @@ def test_bad_rows_keep_their_place(spark, tmp_path):
     assert len(pred) == 500 and pred[9] == ''
     assert [(r['line'], r['text']) for r in engine.rejects] == [(11, lines[10])]
     keep = np.arange(500) != 9
-    assert np.allclose([float(v) for v in np.array(pred)[keep]], margin(model.record, X[keep]),
-                       rtol=1e-13, atol=0)
+    assert close_predictions([float(v) for v in np.array(pred)[keep]],
+                             margin(model.record, X[keep]))
 
 
 def test_evaluate_a_million_rows(spark, tmp_path):
