@@ -31,7 +31,8 @@ import time
 
 from distreg import result
 from distreg.errors import DistregError
-from distreg.fit import FitOptions, check_rows
+from distreg.blocks import check_rows
+from distreg.fit import FitOptions
 
 #: Marks a rejected row's place in part-file outputs (a prediction never starts with it).
 REJECT_MARK = '#'

@@ -17,12 +17,13 @@ per record makes 1M scores some thousands of shuffle records.)
 """
 
 import numpy as np
-from mrjob.step import MRStep
+
+from jobs.block_job import BlockJob  # first: it imports mrjob the quick way
+from mrjob.step import MRStep  # noqa: E402
 
 from distreg import blocks
-from distreg.errors import BadInputError
+from distreg.errors import BadInputError, to_json_dict
 from distreg.loader import parse_chunk
-from jobs.block_job import BlockJob, error_dict
 
 
 class MREvaluate(BlockJob):
@@ -30,7 +31,7 @@ class MREvaluate(BlockJob):
 
     def steps(self):
         return [MRStep(mapper_init=self.mapper_init_accumulator,
-                       mapper=self.mapper_buffer_line,
+                       mapper=self.mapper_unused,
                        mapper_final=self.mapper_final_emit_partial,
                        combiner=self.combiner_merge_partials,
                        reducer_init=self.reducer_init_auc,
@@ -43,7 +44,7 @@ class MREvaluate(BlockJob):
         try:
             parsed = parse_chunk(chunk, self.schema)
         except BadInputError as e:
-            self._error = self._in_split(error_dict(e))
+            self._error = self._in_split(to_json_dict(e))
             return
         self._rejects.extend(self._in_split(r) for r in parsed.rejects)
         part = blocks.block_partial(self.AGGREGATE, parsed, self.design, self.params)

@@ -12,14 +12,14 @@ with ``#`` and the error's JSON, which the driver turns into the usual error.
 
 import json
 
-from mrjob.protocol import RawValueProtocol
-from mrjob.step import MRStep
+from jobs.block_job import BlockJob  # first: it imports mrjob the quick way
+from mrjob.protocol import RawValueProtocol  # noqa: E402
+from mrjob.step import MRStep  # noqa: E402
 
 from distreg import blocks
-from distreg.errors import BadInputError
+from distreg.errors import BadInputError, to_json_dict
 from distreg.loader import parse_chunk
 from distreg.scoring import REJECT_MARK
-from jobs.block_job import BlockJob, error_dict
 
 
 class MRPredict(BlockJob):
@@ -29,7 +29,7 @@ class MRPredict(BlockJob):
 
     def steps(self):
         return [MRStep(mapper_init=self.mapper_init_accumulator,
-                       mapper=self.mapper_buffer_line,
+                       mapper=self.mapper_unused,
                        mapper_final=self.mapper_final_emit_partial)]
 
     def _fold(self, chunk):
@@ -38,7 +38,7 @@ class MRPredict(BlockJob):
         try:
             parsed = parse_chunk(chunk, self.schema)
         except BadInputError as e:
-            self._error = self._in_split(error_dict(e))
+            self._error = self._in_split(to_json_dict(e))
             return
         lines = blocks.prediction_lines(parsed, self.design, self.params)
         rejects = iter(parsed.rejects)
@@ -50,7 +50,7 @@ class MRPredict(BlockJob):
             self.stdout.write(('\n'.join(out) + '\n').encode('utf-8'))
 
     def mapper_final_emit_partial(self):
-        self._fold_buffer()
+        # the lines went out as they were made (_fold): here only what went wrong
         if self._rejects:
             self.increment_counter('distreg', 'rows rejected', len(self._rejects))
         if self._error is not None:

@@ -1,7 +1,7 @@
 """Spark set-up shared by the engines, the spark-submit scripts and the tests.
 
 Finds pyspark (the pip package, or a system Spark through findspark), points
-Spark at the project's interpreter (``PYSPARK_PYTHON``), at Java 17 and at the
+Spark at the project's interpreter (``PYSPARK_PYTHON``), at the Java on PATH and at the
 project's Spark configuration (``configs/spark``: loopback addresses, quiet log,
 console progress bar), starts or joins a session, and ships the project's code
 to the executors so that they run the same core whatever is installed there.
@@ -13,11 +13,11 @@ import tempfile
 import warnings
 import zipfile
 
+from distreg import PROJECT_ROOT
 from spark_jobs.yarn import is_yarn, prepare_yarn
 
-PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT = PROJECT_ROOT
 CONF_DIR = os.path.join(PROJECT, 'configs', 'spark')
-JAVA_17 = '/usr/lib/jvm/java-17-openjdk-amd64'
 DEFAULT_MASTER = 'local[*]'
 #: Packages the executors import (shipped as one zip with every application).
 SHIPPED_PACKAGES = ('distreg', 'spark_jobs')
@@ -27,10 +27,14 @@ def import_pyspark():
     """Import pyspark: the installed package, or a system Spark's via findspark (SPARK_HOME)."""
     try:
         import pyspark
-    except ImportError:
-        import findspark
-        findspark.init()
-        import pyspark
+    except ImportError as e:
+        try:
+            import findspark
+            findspark.init()
+            import pyspark
+        except Exception:
+            raise ImportError('no pyspark (%s), and no system Spark found through findspark '
+                              '(SPARK_HOME)' % e) from None
     return pyspark
 
 
@@ -39,8 +43,14 @@ def prepare_environment():
     os.environ.setdefault('PYSPARK_PYTHON', sys.executable)
     os.environ.setdefault('SPARK_CONF_DIR', CONF_DIR)
     os.environ.setdefault('SPARK_LOCAL_IP', '127.0.0.1')
-    if not os.environ.get('JAVA_HOME') and os.path.isdir(JAVA_17):
-        os.environ['JAVA_HOME'] = JAVA_17
+    if not os.environ.get('JAVA_HOME'):
+        # the project's one Java lookup (the JDK of the `java` on PATH), shared with Hadoop;
+        # imported here: executors, which get this module but not hdfs_utils, never call this
+        from hdfs_utils.env import HadoopNotFound, java_home
+        try:
+            os.environ['JAVA_HOME'] = str(java_home())
+        except HadoopNotFound:
+            pass  # Spark's own launcher says that Java is missing
 
 
 def spark_home():
@@ -82,7 +92,7 @@ def get_session(app_name, master=None):
         builder = builder.master(master or DEFAULT_MASTER)
     if is_yarn(master):
         # before the JVM starts: HADOOP_CONF_DIR and the archives' paths are read from its env
-        for key, value in prepare_yarn().items():
+        for key, value in prepare_yarn(spark_home(), import_pyspark().__version__).items():
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel('WARN')
@@ -107,3 +117,38 @@ def ship_project(sc):
                         z.write(full, os.path.relpath(full, PROJECT))
     sc.addPyFile(path)
     sc._distreg_shipped = True
+
+
+def yarn_submit_args():
+    """``spark-submit`` switches for YARN (``--master yarn`` and the ``--conf`` settings of
+    :func:`spark_jobs.yarn.prepare_yarn`); ``os.environ`` gets ``HADOOP_CONF_DIR`` and
+    ``PYSPARK_ARCHIVES_PATH``, which spark-submit must inherit."""
+    prepare_environment()
+    args = ['--master', 'yarn']
+    for key, value in prepare_yarn(spark_home(), import_pyspark().__version__).items():
+        args += ['--conf', '%s=%s' % (key, value)]
+    return args
+
+
+def main(argv=None):
+    """``python -m spark_jobs.session yarn``: shell lines that set up ``spark-submit`` for YARN::
+
+        eval "$(python -m spark_jobs.session yarn)"
+        spark-submit $DISTREG_YARN_ARGS spark_jobs/rdd_regression.py hdfs:///data.csv
+    """
+    import shlex
+    argv = sys.argv[1:] if argv is None else argv
+    if argv != ['yarn']:
+        print('usage: python -m spark_jobs.session yarn', file=sys.stderr)
+        return 2
+    args = yarn_submit_args()
+    for name in ('HADOOP_CONF_DIR', 'PYSPARK_ARCHIVES_PATH'):
+        print('export %s=%s' % (name, shlex.quote(os.environ[name])))
+    print('export PYSPARK_PYTHON=%s' % shlex.quote(
+        os.environ.get('DISTREG_YARN_PYTHON') or sys.executable))
+    print('export DISTREG_YARN_ARGS=%s' % shlex.quote(' '.join(args)))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -44,17 +44,18 @@ def staging_dir(version):
     return '/user/%s/.distreg/spark-%s' % (user, version)
 
 
-def prepare_yarn():
+def prepare_yarn(home, version):
     """Point this process at the cluster and make sure the archives are on HDFS.
 
-    Sets ``HADOOP_CONF_DIR`` (and the rest of ``hdfs_utils.hadoop_env()``) and
+    ``home`` is Spark's home (with ``jars/``), ``version`` Spark's version. Sets
+    ``HADOOP_CONF_DIR`` (and the rest of ``hdfs_utils.hadoop_env()``) and
     ``PYSPARK_ARCHIVES_PATH`` in ``os.environ``, for the JVM about to start; returns
-    the Spark settings (a dict) for the session or ``spark-submit --conf``.
+    the Spark settings (a dict) for the session or ``spark-submit --conf``
+    (:func:`spark_jobs.session.yarn_submit_args`).
     """
     from distreg.errors import DistregError
     from hdfs_utils import hdfs
     from hdfs_utils.env import HadoopNotFound, conf_value, hadoop_env
-    from spark_jobs.session import import_pyspark, spark_home
     try:
         os.environ.update(hadoop_env())
     except HadoopNotFound as e:
@@ -63,9 +64,7 @@ def prepare_yarn():
         raise DistregError(
             'no YARN cluster: HADOOP_CONF_DIR (%s) names no ResourceManager; run `make '
             'hadoop-up` or export HADOOP_CONF_DIR for your cluster' % os.environ['HADOOP_CONF_DIR'])
-    pyspark = import_pyspark()
-    home = spark_home()
-    base = staging_dir(pyspark.__version__)
+    base = staging_dir(version)
     try:
         jars = _ensure(hdfs, base + '/spark-jars.zip',
                        lambda path: _zip_dir(os.path.join(home, 'jars'), path, flat=True))
@@ -131,31 +130,3 @@ def _zip_packages(names, path):
                         full = os.path.join(folder, f)
                         z.write(full, os.path.relpath(full, parent))
 
-
-def submit_args():
-    """``spark-submit`` switches for YARN (``--master yarn`` and the ``--conf`` settings);
-    ``os.environ`` gets ``HADOOP_CONF_DIR`` and ``PYSPARK_ARCHIVES_PATH``, which spark-submit
-    must inherit."""
-    args = ['--master', 'yarn']
-    for key, value in prepare_yarn().items():
-        args += ['--conf', '%s=%s' % (key, value)]
-    return args
-
-
-def main():
-    """Print shell lines that set up ``spark-submit --master yarn`` for distreg::
-
-        eval "$(python -m spark_jobs.yarn)"
-        spark-submit $DISTREG_YARN_ARGS spark_jobs/rdd_regression.py hdfs:///data.csv
-    """
-    import shlex
-    args = submit_args()
-    for name in ('HADOOP_CONF_DIR', 'PYSPARK_ARCHIVES_PATH'):
-        print('export %s=%s' % (name, shlex.quote(os.environ[name])))
-    print('export PYSPARK_PYTHON=%s' % shlex.quote(
-        os.environ.get('DISTREG_YARN_PYTHON') or sys.executable))
-    print('export DISTREG_YARN_ARGS=%s' % shlex.quote(' '.join(args)))
-
-
-if __name__ == '__main__':
-    main()

@@ -24,13 +24,13 @@ from helpers import (ROOT, check_linear_metrics, check_logistic_metrics, close_p
                      make_linear, read_csv_columns, read_predictions, theta, write_csv,
                      write_tied_logistic)
 from distreg import scoring
+from distreg.engine import make_engine
 from distreg.fit import FitOptions, fit
 from distreg.numpy_engine import NumpyEngine
 from hdfs_utils import hdfs
 from jobs.engine import MRJobEngine
 from spark_jobs import yarn
-from spark_jobs.engine import SparkEngine
-from spark_jobs.session import get_session, spark_submit
+from spark_jobs.session import get_session, spark_submit, yarn_submit_args
 
 pytestmark = pytest.mark.hadoop
 
@@ -109,7 +109,7 @@ def test_mllib_and_predict_evaluate_in_a_yarn_session(hadoop_cluster, yarn_sessi
     before = archive_mtime()
     assert yarn_session.conf.get("spark.yarn.archive").endswith("/spark-jars.zip")
     assert yarn_session.conf.get("spark.executorEnv.PYSPARK_PYTHON") == sys.executable
-    engine = SparkEngine(remote, "spark-mllib", spark=yarn_session)
+    engine = make_engine("spark-mllib", remote, spark=yarn_session)
     try:
         record = fit(engine, FitOptions(method="normal"))
     finally:
@@ -118,11 +118,11 @@ def test_mllib_and_predict_evaluate_in_a_yarn_session(hadoop_cluster, yarn_sessi
     # predict and evaluate on YARN with a model fitted by numpy
     model = scoring.Model(fit(NumpyEngine(local), FitOptions(method="qr")))
     out = str(tmp_path / "p.txt")
-    scoring.predict(SparkEngine(remote, "spark-rdd", spark=yarn_session), model, out)
+    scoring.predict(make_engine("spark-rdd", remote, spark=yarn_session), model, out)
     pred = np.array([float(v) for v in read_predictions(out)])
     y, X = read_csv_columns(local)
     assert close_predictions(pred, np.column_stack([np.ones(len(X)), X]) @ model.theta)
-    m = scoring.evaluate(SparkEngine(remote, "spark-rdd", spark=yarn_session), model)
+    m = scoring.evaluate(make_engine("spark-rdd", remote, spark=yarn_session), model)
     check_linear_metrics(m, y, pred)
     assert archive_mtime() == before   # the jars went up once, not per application
 
@@ -135,7 +135,7 @@ def test_logistic_evaluate_on_yarn_and_on_hadoop(hadoop_cluster, yarn_session, t
     model = scoring.Model(fit(NumpyEngine(str(tmp_path / "train.csv")),
                               FitOptions(model="logistic", method="newton")))
     prob = 1 / (1 + np.exp(-(np.column_stack([np.ones(len(X)), X]) @ model.theta)))
-    for engine in (SparkEngine("hdfs:///tests/yarn/held.csv", "spark-rdd", spark=yarn_session),
+    for engine in (make_engine("spark-rdd", "hdfs:///tests/yarn/held.csv", spark=yarn_session),
                    MRJobEngine(held, "mrjob-hadoop")):
         try:
             m = scoring.evaluate(engine, model)
@@ -163,7 +163,7 @@ def test_spark_submit_on_yarn(hadoop_cluster, linear_on_hdfs, tmp_path):
     _, remote, reference = linear_on_hdfs
     since = int(time.time() * 1000)
     cmd, env = spark_submit()
-    args = yarn.submit_args()          # also puts HADOOP_CONF_DIR, PYSPARK_ARCHIVES_PATH in env
+    args = yarn_submit_args()          # also puts HADOOP_CONF_DIR, PYSPARK_ARCHIVES_PATH in env
     env.update({k: os.environ[k] for k in ("HADOOP_CONF_DIR", "PYSPARK_ARCHIVES_PATH")})
     out = tmp_path / "r.json"
     done = subprocess.run(cmd + args + [os.path.join(ROOT, "spark_jobs", "rdd_regression.py"),

@@ -10,11 +10,10 @@ from helpers import (check_linear_metrics, check_logistic_metrics, close_predict
                      make_linear, read_csv_columns, read_predictions, write_csv,
                      write_tied_logistic)
 from distreg import blocks, scoring
-from distreg.cli import make_engine
+from distreg.engine import make_engine
 from distreg.errors import DistregError
 from distreg.fit import FitOptions, fit
 from distreg.generate import generate
-from spark_jobs.engine import SparkEngine
 
 
 def numpy_model(path, **options):
@@ -33,10 +32,10 @@ def test_linear(spark, engine, tmp_path):
     held = write_csv(tmp_path / 'held.csv', y[2000:], X[2000:])
     model = scoring.Model(numpy_model(train, method='qr'))
     out = str(tmp_path / 'p.txt')
-    scoring.predict(SparkEngine(held, engine, spark=spark), model, out)
+    scoring.predict(make_engine(engine, held, spark=spark), model, out)
     pred = np.array([float(v) for v in read_predictions(out)])
     assert close_predictions(pred, margin(model.record, X[2000:]))
-    m = scoring.evaluate(SparkEngine(held, engine, spark=spark), model)
+    m = scoring.evaluate(make_engine(engine, held, spark=spark), model)
     check_linear_metrics(m, y[2000:], pred)
 
 
@@ -47,10 +46,10 @@ def test_logistic_with_ties(spark, tmp_path):
     model = scoring.Model(numpy_model(str(tmp_path / 'train.csv'), model='logistic',
                                       method='newton'))
     out = str(tmp_path / 'p.txt')
-    scoring.predict(SparkEngine(held, 'spark-rdd', spark=spark), model, out)
+    scoring.predict(make_engine('spark-rdd', held, spark=spark), model, out)
     prob = np.array([float(line.split(',')[0]) for line in read_predictions(out)])
     assert close_predictions(prob, 1 / (1 + np.exp(-margin(model.record, X))))
-    m = scoring.evaluate(SparkEngine(held, 'spark-rdd', spark=spark), model)
+    m = scoring.evaluate(make_engine('spark-rdd', held, spark=spark), model)
     check_logistic_metrics(m, y, prob)
 
 
@@ -64,9 +63,9 @@ def test_bad_rows_keep_their_place(spark, tmp_path):
     bad.write_text('\n'.join(lines))
     out = tmp_path / 'p.txt'
     with pytest.raises(DistregError, match='line 11'):
-        scoring.predict(SparkEngine(str(bad), 'spark-rdd', spark=spark), model, str(out))
+        scoring.predict(make_engine('spark-rdd', str(bad), spark=spark), model, str(out))
     assert not out.exists()
-    engine = SparkEngine(str(bad), 'spark-rdd', spark=spark)
+    engine = make_engine('spark-rdd', str(bad), spark=spark)
     scoring.predict(engine, model, str(out), bad_rows='skip')
     pred = read_predictions(out)
     assert len(pred) == 500 and pred[9] == ''
@@ -82,5 +81,5 @@ def test_evaluate_a_million_rows(spark, tmp_path):
     model = scoring.Model(numpy_model(path, model='logistic', method='newton'))
     y, X = read_csv_columns(path)
     prob = blocks.sigmoid(blocks.margins(np.column_stack([np.ones(len(X)), X]), model.theta))
-    m = scoring.evaluate(SparkEngine(path, 'spark-rdd', spark=spark), model)
+    m = scoring.evaluate(make_engine('spark-rdd', path, spark=spark), model)
     check_logistic_metrics(m, y, prob)
