@@ -6,6 +6,7 @@
     distreg compare RESULT.json... [--reference TRUTH.json] [--rtol R]
     distreg predict RESULT.json INPUT --engine ENGINE --out PATH [--bad-rows fail|skip]
     distreg evaluate RESULT.json INPUT --engine ENGINE [--out METRICS.json] [--bad-rows ...]
+    distreg plot RESULT.json... --out FILE.png
 
 Exit status: 0 on success; 1 when the input or the fit fails (with a one-line
 reason) or when ``compare`` finds a disagreement; 2 on a usage error.
@@ -45,7 +46,10 @@ def _parser():
     f.add_argument('--engine', required=True, choices=sorted(ENGINES))
     f.add_argument('--master', default=None, help='Spark master (spark engines). '
                    'Default: local[*]')
-    f.add_argument('--quiet', action='store_true', help='no summary table on stdout')
+    f.add_argument('--quiet', action='store_true',
+                   help='no summary table on stdout, no progress lines on stderr')
+    f.add_argument('--verbose', action='store_true',
+                   help="show the engines' own logs and warnings (JVM, Spark's stage bars)")
 
     c = sub.add_parser('compare', help='compare result records side by side')
     c.add_argument('records', nargs='+')
@@ -71,6 +75,10 @@ def _parser():
                                 'hdfs:// or s3:// directory of part files')
         else:
             s.add_argument('--out', default=None, help='write the metrics (JSON) here')
+    pl = sub.add_parser('plot', help='draw loss against iteration and seconds (PNG)')
+    pl.add_argument('records', nargs='+', help='result records of iterative fits')
+    pl.add_argument('--out', required=True, help='the PNG to write')
+    pl.add_argument('--title', default=None)
     return p
 
 
@@ -93,13 +101,15 @@ def run_fit(engine, args, options=None):
     """Fit with ``engine``, keep the rejected rows, write ``--out``; return (record, names).
 
     ``options``: the checked options of ``args`` when the caller has them already. The
-    engine is closed whatever happens.
+    engine is closed whatever happens. An iterative fit prints one line per iteration on
+    stderr unless ``--quiet``.
     """
     if options is None:
         options = fit_options(args)
     names = []
+    progress = None if getattr(args, 'quiet', False) else sys.stderr
     try:
-        record = fit_mod.fit(engine, options, names=names, checked=True)
+        record = fit_mod.fit(engine, options, names=names, checked=True, progress=progress)
     finally:
         engine.close()
     rejects = engine.rejects
@@ -118,7 +128,8 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         return {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare,
-                'predict': cmd_predict, 'evaluate': cmd_evaluate}[args.command](args)
+                'predict': cmd_predict, 'evaluate': cmd_evaluate,
+                'plot': cmd_plot}[args.command](args)
     except DistregError as e:
         print('distreg: error: %s' % e, file=sys.stderr)
         return 1
@@ -136,6 +147,9 @@ def cmd_generate(args):
 
 def cmd_fit(args):
     options = fit_options(args)  # a usage mistake fails before any engine starts
+    if args.verbose:
+        # read by the engines (spark_jobs.session) and inherited by what they start
+        os.environ['DISTREG_VERBOSE'] = '1'
     engine = make_engine(args.engine, args.input, master=args.master)
     record, names = run_fit(engine, args, options)
     if not args.quiet:
@@ -202,6 +216,13 @@ def cmd_evaluate(args):
         with open(args.out, 'w') as f:
             f.write(json.dumps(m, indent=1, allow_nan=False) + '\n')
         print('wrote %s' % args.out, file=sys.stderr)
+    return 0
+
+
+def cmd_plot(args):
+    from distreg import plot as plot_mod
+    plot_mod.plot(args.records, args.out, title=args.title)
+    print('wrote %s' % args.out, file=sys.stderr)
     return 0
 
 
