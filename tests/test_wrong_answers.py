@@ -212,7 +212,9 @@ def test_sigterm_leaves_no_out_and_no_scratch(tmp_path):
     env = dict(os.environ, TMPDIR=str(scratch))
     proc = subprocess.Popen(
         [sys.executable, '-m', 'distreg.cli', 'fit', str(data), '--engine', 'mrjob-local',
-         '--method', 'gd', '--out', str(out)], cwd=str(ROOT), env=env,
+         # a tolerance it never reaches: the fit is still running when the signal comes
+         '--method', 'gd', '--tol', '1e-300', '--max-iter', '1000000', '--out', str(out)],
+        cwd=str(ROOT), env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # wait until the first job's scratch directory exists: the fit is under way
     deadline = time.time() + 120
