@@ -15,6 +15,7 @@ reason) or when ``compare`` finds a disagreement; 2 on a usage error.
 import argparse
 import json
 import os
+import signal
 import sys
 
 from distreg import compare as compare_mod
@@ -25,7 +26,7 @@ from distreg import result
 from distreg import scoring
 from distreg.engine import ENGINES, make_engine  # noqa: F401 (make_engine: the API)
 from distreg.errors import DistregError, format_bad_row
-from distreg.loader import BAD_ROW_POLICIES, MODELS
+from distreg.loader import BAD_ROW_POLICIES, MODELS, expand_paths, local_path
 
 def _parser():
     p = argparse.ArgumentParser(prog='distreg', description=__doc__.split('\n')[0])
@@ -124,8 +125,61 @@ def run_fit(engine, args, options=None):
     return record, names
 
 
+def rejects_path(args):
+    local_out = args.out and '://' not in args.out
+    return args.rejects or (args.out + '.rejects.jsonl' if local_out
+                            else 'distreg-rejects.jsonl')
+
+
+def check_writable(path, what='--out'):
+    """Fail now, not after the fit, when ``path`` cannot be written (its folder is made)."""
+    if os.path.isdir(path):
+        raise DistregError('%s %s is a directory; give a file name' % (what, path))
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as e:
+        raise DistregError('%s %s cannot be written: its folder %s cannot be made (%s)'
+                           % (what, path, parent, e.strerror or e))
+    if not os.access(parent, os.W_OK | os.X_OK) or (
+            os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise DistregError('%s %s cannot be written: permission denied' % (what, path))
+
+
+def check_readable(path):
+    """A local input whose files cannot be read fails now, with its name."""
+    if local_path(path) is None:
+        return
+    for f in expand_paths(local_path(path)):
+        try:
+            with open(f, 'rb'):
+                pass
+        except OSError as e:
+            raise DistregError('input %s cannot be read: %s' % (f, e.strerror or e))
+
+
+class Interrupted(BaseException):
+    """SIGTERM, raised where the fit is so that its clean-up (``finally``) runs."""
+
+
+_MAIN_PID = []
+
+
+def _on_sigterm(signum, frame):
+    if os.getpid() not in _MAIN_PID:
+        # a forked worker (mrjob's local pool) is ended by its parent: die as by default
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise Interrupted()
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C: the engine's close() removes its HDFS upload, Spark
+    # stops, and --out is written whole or not at all
+    _MAIN_PID[:] = [os.getpid()]
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare,
                 'predict': cmd_predict, 'evaluate': cmd_evaluate,
@@ -133,6 +187,14 @@ def main(argv=None):
     except DistregError as e:
         print('distreg: error: %s' % e, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print('distreg: interrupted; nothing written', file=sys.stderr)
+        return 130
+    except Interrupted:
+        print('distreg: terminated; nothing written', file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_generate(args):
@@ -147,6 +209,12 @@ def cmd_generate(args):
 
 def cmd_fit(args):
     options = fit_options(args)  # a usage mistake fails before any engine starts
+    # so do an input that cannot be read and outputs that cannot be written
+    check_readable(args.input)
+    if args.out and '://' not in args.out:
+        check_writable(args.out)
+    if args.rejects or args.bad_rows == 'skip':
+        check_writable(rejects_path(args), '--rejects' if args.rejects else 'the rejects file')
     if args.verbose:
         # read by the engines (spark_jobs.session) and inherited by what they start
         os.environ['DISTREG_VERBOSE'] = '1'
@@ -173,9 +241,7 @@ def _write_rejects(rejects, args):
     path = args.rejects or (args.out + '.rejects.jsonl' if local_out
                             else 'distreg-rejects.jsonl')
     _make_parent(path)
-    with open(path, 'w') as f:
-        for bad in rejects:
-            f.write(json.dumps(bad) + '\n')
+    result.write_atomic(path, ''.join(json.dumps(bad) + '\n' for bad in rejects))
     print('distreg: %d bad rows skipped; they are in %s (first: %s)'
           % (len(rejects), path, format_bad_row(rejects[0]) if rejects else '-'),
           file=sys.stderr)

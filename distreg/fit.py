@@ -14,7 +14,7 @@ from dataclasses import field, make_dataclass
 
 from distreg import blocks, optim, result
 from distreg.design import Design
-from distreg.errors import ColumnOverflowError, DistregError
+from distreg.errors import ColumnOverflowError, DistregError, RankDeficientError
 from distreg.options import OPTIONS
 
 
@@ -91,6 +91,11 @@ def fit(engine, options, names=None, checked=False, progress=None):
             pass_seconds = timed.pass_seconds
     except ColumnOverflowError as e:
         raise e.name(model_column_names(schema, options, e.column + 1))
+    except RankDeficientError as e:
+        if e.names is not None or not e.columns:
+            raise
+        # the solvers know column numbers; the message names the columns
+        raise e.named(model_column_names(schema, options, max(e.columns) + 1)) from None
     record = result.make_record(
         engine.name, options.method, options.model, out['theta'], options.intercept,
         out['n_rows'], out['n_bad_rows'], out['iterations'], out['converged'], out['stats'],

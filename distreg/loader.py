@@ -26,6 +26,7 @@ libsvm
 import bz2
 import glob
 import gzip
+import dataclasses
 import json
 import math
 import os
@@ -87,6 +88,12 @@ class Schema:
     names: tuple = None
     bad_rows: str = 'fail'
     model: str = 'linear'
+    #: part files whose header names the same columns in another order:
+    #: ``((file key, names), ...)`` (see :func:`check_headers`, :meth:`for_file`)
+    files: tuple = None
+    #: the fields, in file order, that give the label and then the features in the
+    #: order of the first file (set only by :meth:`for_file`, for a reordered file)
+    columns: tuple = None
 
     def __post_init__(self):
         _check_choice('format', self.format, FORMATS)
@@ -100,6 +107,20 @@ class Schema:
                 return [n for i, n in enumerate(self.names) if i != self.label]
             return ['x%d' % i for i in range(1, self.n_features() + 1)]
         return None  # LibSVM: known only once the data is read (x1..xP)
+
+    def for_file(self, file):
+        """The schema that reads the rows of ``file`` (a reordered part file: its own)."""
+        if not self.files:
+            return self
+        names = dict(self.files)
+        own = names.get(file) or names.get(file_key(file))
+        if own is None:
+            return self
+        own = tuple(own)
+        label = own.index(self.names[self.label]) if self.label is not None else None
+        features = [own.index(n) for i, n in enumerate(self.names) if i != self.label]
+        return dataclasses.replace(self, label=label, names=own, files=None,
+                                   columns=tuple([label] + features))
 
     def n_features(self):
         """Raw feature columns of a CSV row (None for LibSVM)."""
@@ -115,8 +136,11 @@ class Schema:
     @classmethod
     def from_json(cls, text):
         d = json.loads(text)
-        if d.get('names'):
-            d['names'] = tuple(d['names'])
+        for k in ('names', 'columns'):
+            if d.get(k):
+                d[k] = tuple(d[k])
+        if d.get('files'):
+            d['files'] = tuple((key, tuple(names)) for key, names in d['files'])
         return cls(**d)
 
 
@@ -208,6 +232,93 @@ def _resolve_label(label_col, names, n, source):
     return names.index(text)
 
 
+def header_names(line):
+    """The column names of a CSV header line, or None when the line is not a header."""
+    if line is None:
+        return None
+    line = first_line_text(line).rstrip('\r\n')
+    return tuple(f.strip() for f in line.split(',')) if is_header(line) else None
+
+
+def file_key(name):
+    """A file's name without its scheme and authority: how a task finds its entry in
+    :attr:`Schema.files` whatever its engine calls the file (``file:///a/b``, ``/a/b``,
+    ``hdfs://host:9000/a/b`` and ``hdfs:///a/b`` all give ``/a/b``)."""
+    if name.startswith('file:') and not name.startswith('file://'):
+        name = name[len('file:'):]
+    elif '://' in name:
+        rest = name.split('://', 1)[1]
+        name = '/' + rest.split('/', 1)[1] if '/' in rest else '/'
+    return os.path.normpath(name)
+
+
+def check_headers(schema, headers):
+    """Check every part file's header against the first one; return the schema to read with.
+
+    ``headers`` lists ``(file, first line or None, keys)`` for every file of the input,
+    in input order (``keys``: further names a task may give the file, e.g. its HDFS
+    path). A file whose header names the same columns in another order is read by
+    name (an entry of :attr:`Schema.files`); other columns, or a header where the
+    first file has none, are an error that names both files. A file without a
+    header is read in the first file's order (part files cut from one file).
+    """
+    if schema.format != 'csv':
+        return schema
+    first = None
+    entries = []
+    for file, line, keys in headers:
+        if not line or not line.strip():
+            continue
+        names = header_names(line)
+        if first is None:
+            first = file
+            continue
+        if names is None or names == schema.names:
+            continue
+        if schema.names is None:
+            raise DistregError(
+                '%s has a header (%s) but %s, the first file, has none: the columns of '
+                'the part files cannot be matched; give every part file the same header'
+                % (file, ','.join(names), first))
+        if (sorted(names) != sorted(schema.names)
+                or len(set(names)) != len(names)):
+            raise DistregError(
+                'the part files name different columns: %s has %s but %s has %s; '
+                'every part file needs the same columns (in any order)'
+                % (first, ','.join(schema.names), file, ','.join(names)))
+        for key in (file, file_key(_absolute(file))) + tuple(file_key(k) for k in keys or ()):
+            entries.append((key, names))
+    if not entries:
+        return schema
+    return dataclasses.replace(schema, files=tuple(entries))
+
+
+def _absolute(name):
+    """A local name made absolute (tasks may run elsewhere); others unchanged."""
+    path = local_path(name)
+    return os.path.abspath(path) if path is not None else name
+
+
+def read_headers(path):
+    """``(file, first line or None, ())`` of every local file of ``path`` (for check_headers)."""
+    out = []
+    for p in expand_paths(path):
+        with open_input(p) as f:
+            line = f.readline()
+        out.append((p, first_line_text(line) if line else None, ()))
+    return out
+
+
+def local_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
+                 source=None, n_features=None):
+    """The checked :class:`Schema` of a local input: first line sniffed, every header checked."""
+    headers = read_headers(path)
+    first = next((line for _, line, _ in headers if line), None)
+    schema = sniff_schema(first, fmt, label_col, bad_rows, model, source=source or path,
+                          n_features=n_features)
+    return check_headers(schema, headers)
+
+
 # --------------------------------------------------------------------------- chunks
 
 @dataclass
@@ -223,6 +334,7 @@ class Chunk:
     offset: int = 0
     line: int = 1
     n_lines: int = None   # newlines in data, when already counted
+    header: str = None    # the file's header line, when this chunk started with it
 
     def count_lines(self):
         if self.n_lines is None:
@@ -277,7 +389,7 @@ def _drop_header(chunk):
         return chunk
     return Chunk(chunk.data[end:], chunk.file, chunk.offset + end,
                  None if chunk.line is None else chunk.line + 1,
-                 None if chunk.n_lines is None else chunk.n_lines - 1)
+                 None if chunk.n_lines is None else chunk.n_lines - 1, header=first)
 
 
 def read_first_line(path):
@@ -325,9 +437,12 @@ def is_compressed(path):
 def open_input(path):
     """Open a local input file as a binary stream (``.gz``, ``.bz2`` decompressed)."""
     ext = os.path.splitext(path)[1]
-    if ext in COMPRESSED:
-        return COMPRESSED[ext](path, 'rb')
-    return open(path, 'rb', buffering=0)
+    try:
+        if ext in COMPRESSED:
+            return COMPRESSED[ext](path, 'rb')
+        return open(path, 'rb', buffering=0)
+    except PermissionError as e:
+        raise DistregError('input %s cannot be read: %s' % (path, e.strerror))
 
 
 def iter_split_chunks(path, start, end, chunk_bytes=CHUNK_BYTES, skip_header=True,
@@ -485,6 +600,14 @@ def parse_chunk(chunk, schema):
     in ``rejects`` (dicts with file, line, offset, text, reason) and left out.
     """
     if schema.format == 'csv':
+        schema = schema.for_file(chunk.file)
+        names = header_names(chunk.header)
+        if names is not None and names != schema.names:
+            # the driver checked every header (check_headers): a task that finds another
+            # one was not told how to read this file; never read it by position
+            raise DistregError('%s: its header (%s) does not match the columns being read '
+                               '(%s)' % (chunk.file, ','.join(names),
+                                         ','.join(schema.names or ())))
         parsed = _parse_csv_fast(chunk.data, chunk.count_lines(), schema)
         if parsed is not None:
             return parsed
@@ -529,11 +652,8 @@ def _parse_csv_fast(data, n_lines, schema):
     y = cols[schema.label] if schema.label is not None else np.zeros(table.num_rows)
     # column-major: each column is one contiguous copy, and BLAS takes X'X as it is
     X = np.empty((table.num_rows, schema.n_features()), order='F')
-    j = 0
-    for i, col in enumerate(cols):
-        if i != schema.label:
-            X[:, j] = col
-            j += 1
+    for j, i in enumerate(_feature_fields(schema)):
+        X[:, j] = cols[i]
     if not (np.isfinite(X).all() and np.isfinite(y).all()):
         return None
     if schema.model == 'logistic' and not np.all((y == 0) | (y == 1)):
@@ -570,8 +690,15 @@ def _csv_row(text, schema):
                              % (i + 1, _column_name(schema, i), f.strip(),
                                 'the label' if i == schema.label else 'the features'))
         values.append(v)
-    label = values.pop(schema.label) if schema.label is not None else 0.0
-    return label, values
+    label = values[schema.label] if schema.label is not None else 0.0
+    return label, [values[i] for i in _feature_fields(schema)]
+
+
+def _feature_fields(schema):
+    """The fields that hold the features, in the order of the first file's header."""
+    if schema.columns is not None:
+        return schema.columns[1:]
+    return [i for i in range(schema.n_fields) if i != schema.label]
 
 
 def _column_name(schema, i):

@@ -5,8 +5,7 @@ import time
 from distreg import blocks, scoring
 from distreg.engine import Engine
 from distreg.errors import DistregError
-from distreg.loader import (CHUNK_BYTES, iter_local_blocks, local_path, read_first_line,
-                            sniff_schema)
+from distreg.loader import CHUNK_BYTES, iter_local_blocks, local_path, local_schema
 
 
 class NumpyEngine(Engine):
@@ -28,9 +27,9 @@ class NumpyEngine(Engine):
         t0 = time.perf_counter()
         self.options = options
         self.design = options.design()
-        self.schema = sniff_schema(read_first_line(self.path), options.format,
-                                   options.label_col, options.bad_rows, options.model,
-                                   source=self.path, n_features=options.n_features)
+        self.schema = local_schema(self.path, options.format, options.label_col,
+                                   options.bad_rows, options.model,
+                                   n_features=options.n_features)
         self.load_seconds = time.perf_counter() - t0
         return self.schema
 

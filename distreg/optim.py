@@ -455,8 +455,13 @@ def _limits(method, options):
 
 
 def _check_separation(obj):
-    part = obj.part
-    if obj.model == 'logistic' and not obj.ridge and part['loss'] < SEPARATED_MEAN_LOSS * part['n']:
+    check_separation(obj.part, obj.model, obj.ridge)
+
+
+def check_separation(part, model, ridge):
+    """Refuse an answer whose mean log-loss (``part``: a merged ``gradient`` partial at it)
+    shows separated classes; also for answers of other trainers (MLlib)."""
+    if model == 'logistic' and not ridge and part['loss'] < SEPARATED_MEAN_LOSS * part['n']:
         raise NotConvergedError(
             'the classes are (almost) perfectly separated: the log-likelihood keeps rising as '
             'the coefficients grow (mean log-loss %.3g), so no finite maximum-likelihood '

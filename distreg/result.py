@@ -76,8 +76,25 @@ def dumps(record):
 
 
 def write(record, path):
-    with open(path, 'w') as f:
-        f.write(dumps(record) + '\n')
+    write_atomic(path, dumps(record) + '\n')
+
+
+def write_atomic(path, text):
+    """Write ``text`` to ``path`` whole or not at all: a temporary name in the same
+    directory, then a rename (a failed or interrupted write leaves ``path`` as it was)."""
+    import os
+    import tempfile
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp',
+                               dir=folder)
+    try:
+        with os.fdopen(fd, 'w') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def load(path):

@@ -37,9 +37,9 @@ from distreg.errors import BadInputError, DistregError, raise_from_json_dict, to
 from distreg.fit import FitOptions
 from distreg import options as options_mod
 from distreg.options import JOB_OPTIONS
-from distreg.loader import (Schema,
-                            fill_line_numbers, iter_chunks, iter_split_chunks, local_path,
-                            parse_chunk, read_first_line, sniff_schema)
+from distreg.loader import (Schema, check_headers, fill_line_numbers, iter_chunks,
+                            iter_split_chunks, local_path, parse_chunk, read_headers,
+                            sniff_schema)
 
 log = logging.getLogger(__name__)
 
@@ -129,20 +129,28 @@ class BlockJob(CompatJob):
         o = self.options
         return o.run_mapper or o.run_combiner or o.run_reducer
 
-    def _sniff_schema(self):
+    def _sniff_schema(self, headers=None):
+        """The input's schema, every part file's header checked (``headers``: given by
+        the caller, e.g. read from the local files of an HDFS upload)."""
         paths = self.options.args
         if not paths:
             raise DistregError('give an input path (reading stdin is not supported)')
-        first = None
-        if local_path(paths[0]) is not None:
-            first = read_first_line(local_path(paths[0]))
-        else:
-            first = self._remote_first_line(paths[0])
+        if headers is None:
+            headers = []
+            for path in paths:
+                if local_path(path) is not None:
+                    headers += read_headers(local_path(path))
+                else:
+                    headers += self._remote_headers(path)
+        first = next((line for _, line, _ in headers if line), None)
         o = self.job_fit_options()
-        return sniff_schema(first, o.format, o.label_col, o.bad_rows, o.model, source=paths[0],
-                            n_features=o.n_features)
+        schema = sniff_schema(first, o.format, o.label_col, o.bad_rows, o.model, source=paths[0],
+                              n_features=o.n_features)
+        return check_headers(schema, headers)
 
-    def _remote_first_line(self, uri):
+    def _remote_headers(self, uri):
+        """``(file, first line, ())`` of each file of a remote input (for check_headers)."""
+        out = []
         # the runner's filesystem knows hdfs:// and s3:// (and the user's credentials)
         with self.filesystem() as fs:
             for path in sorted(fs.ls(uri)):
@@ -153,9 +161,9 @@ class BlockJob(CompatJob):
                     data += piece
                     if b'\n' in data:
                         break
-                if data:
-                    return data.split(b'\n', 1)[0].decode('utf-8', 'replace')
-        return None
+                line = data.split(b'\n', 1)[0].decode('utf-8', 'replace') if data else None
+                out.append((path, line, ()))
+        return out
 
     def run_job(self):
         """Run the job and print its output; a bad-input error record exits 1 with its message."""

@@ -23,7 +23,7 @@ from distreg import PROJECT_ROOT, blocks, scoring
 from distreg import options as options_mod
 from distreg.engine import Engine
 from distreg.errors import DistregError, raise_from_json_dict
-from distreg.loader import fill_line_numbers, local_path
+from distreg.loader import fill_line_numbers, local_path, read_headers
 from jobs.block_job import use_hadoop
 from jobs.gradient import MRLossGradient
 from jobs.hessian import MRHessian
@@ -81,7 +81,10 @@ class MRJobEngine(Engine):
         args = ['-r', RUNNERS[self.name], '--conf-path', self.conf_path, '--emit', 'partial',
                 '--engine-label', self.name, '--fit-options', options_mod.to_json(o)]
         args += runner_args(self.name) + self.extra_args + [self.job_input or self.path]
-        self.schema = MRNormalEquations(args)._sniff_schema()
+        # an uploaded input's headers are read from the local files (a `hadoop fs -cat`
+        # per part file would start a JVM each); tasks know the files by their HDFS paths
+        self.schema = MRNormalEquations(args)._sniff_schema(
+            self._uploaded_headers() if self._uploaded else None)
         self.args = args + ['--schema', self.schema.to_json()]
         self.load_seconds = time.perf_counter() - t0
         return self.schema
@@ -119,6 +122,15 @@ class MRJobEngine(Engine):
         if len(matches) == 1 and matches[0] == path:
             return 'hdfs://' + next(iter(self._local_of))
         return 'hdfs://' + base
+
+    def _uploaded_headers(self):
+        """``(local file, first line, (its HDFS path,))`` of every uploaded file."""
+        out = []
+        for remote, local in self._local_of.items():
+            for f, line, _ in read_headers(local):
+                rel = os.path.relpath(f, local)
+                out.append((f, line, (remote if rel == '.' else remote + '/' + rel,)))
+        return out
 
     def close(self):
         """Remove the HDFS copy of a local input (mrjob-hadoop)."""

@@ -27,7 +27,7 @@ import numpy as np
 from distreg import blocks, scoring
 from distreg.engine import Engine
 from distreg.errors import BadInputError
-from distreg.loader import fill_line_numbers, local_path, sniff_schema
+from distreg.loader import check_headers, fill_line_numbers, local_path, sniff_schema
 from spark_jobs import reader as rd
 from spark_jobs.session import get_session, import_pyspark
 
@@ -75,9 +75,12 @@ class RDDEngine(Engine):
         sc = self.spark.sparkContext
         self.design = options.design()
         files = rd.list_files(sc, self.path)
-        self.schema = sniff_schema(rd.first_line(sc, files), options.format, options.label_col,
-                                   options.bad_rows, options.model, source=self.path,
-                                   n_features=options.n_features)
+        headers = rd.first_lines(sc, files)
+        first = next((line for _, line, _ in headers if line), None)
+        self.schema = check_headers(
+            sniff_schema(first, options.format, options.label_col, options.bad_rows,
+                         options.model, source=self.path, n_features=options.n_features),
+            headers)
         self.cached = self._blocks(sc, files).cache()
         self.n_partitions = self.cached.getNumPartitions()
         # materialise the cache now: what load_seconds measures, and where bad rows show
