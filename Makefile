@@ -15,7 +15,7 @@ HADOOP_POM := configs/hadoop/pom.xml
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test bench clean hadoop hadoop-up hadoop-down hadoop-status \
+.PHONY: help setup demo test bench faults clean hadoop hadoop-up hadoop-down hadoop-status \
 	spark-cluster-up spark-cluster-down
 
 help: ## list the targets
@@ -65,6 +65,12 @@ test: setup hadoop ## run the whole test suite (real engines; the Hadoop tests s
 bench: setup ## speed targets: ratios measured side by side in one run
 	$(PY) benchmarks/bench_mrjob.py
 	$(PY) benchmarks/bench_spark.py
+
+# Each scenario injects a real fault into a real fit, prints the evidence the system gives of it
+# and how the answer compares with the fit without the fault. Starts (and stops) a MiniCluster
+# of 3 DataNodes in .run/hadoop-faults and a 2-worker Spark cluster of its own.
+faults: setup hadoop ## fault tolerance shown: corrupt and lost HDFS replicas, failed map/reduce tasks, a failed Spark task, a Spark worker killed mid-fit
+	$(PY) benchmarks/faults.py
 
 hadoop: $(LOCAL_HADOOP_HOME)/.installed ## resolve Apache Hadoop 3.5.0 from Maven Central into .hadoop/ (bin/hadoop)
 

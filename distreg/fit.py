@@ -125,11 +125,14 @@ def fit(engine, options, names=None):
         timed = _TimedEngine(engine)
         out = SOLVERS[options.method](timed, options)
         pass_seconds = timed.pass_seconds
+    timings = dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds)
+    # what an engine says it recovered from on the way (spark-rdd: failed task attempts,
+    # cached partitions recomputed from the input), so that a record shows its fit survived
+    timings.update(getattr(engine, 'recovery', None) or {})
     record = result.make_record(
         engine.name, options.method, options.model, out['theta'], options.intercept,
         out['n_rows'], out['n_bad_rows'], out['iterations'], out['converged'], out['stats'],
-        seconds=time.perf_counter() - t0,
-        timings=dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds))
+        seconds=time.perf_counter() - t0, timings=timings)
     if names is not None:
         names[:] = coefficient_names(schema, options, len(record['coefficients']))
     return record

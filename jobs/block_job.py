@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 IN_PLACE_ENV = 'DISTREG_SPLIT_IN_PLACE'
 #: Rejected rows per emitted record (keeps each line of the shuffle small).
 REJECTS_PER_RECORD = 1000
+#: TEST-ONLY fault switch (issue 11; the fault tests and ``make faults`` set it through mrjob's
+#: ``--cmdenv``, nothing else does): ``map:N`` / ``reduce:N`` makes the first attempt of map /
+#: reduce task N exit 1 at its start, so that the tests can watch YARN run it again.
+FAULT_ENV = 'DISTREG_FAULT'
 
 
 class BlockJob(MRJob):
@@ -213,6 +217,7 @@ class BlockJob(MRJob):
     # ------------------------------------------------------------------ task side
 
     def _task_setup(self):
+        _injected_fault()
         o = self.options
         self.schema = Schema.from_json(o.schema)
         self.fit_options = FitOptions(model=o.model, intercept=o.intercept, ridge=o.ridge,
@@ -414,6 +419,21 @@ def raise_error(d):
 
 def _position(bad):
     return (bad.get('file') or '', bad.get('offset') or 0)
+
+
+def _injected_fault():
+    """Exit 1 when :data:`FAULT_ENV` names this task and this is its first attempt."""
+    wanted = os.environ.get(FAULT_ENV)
+    # attempt_<cluster ts>_<job>_<m|r>_<task>_<attempt>, from Hadoop streaming's job conf
+    attempt = _task_env('mapreduce_task_attempt_id', 'mapred_task_id')
+    if not wanted or not attempt:
+        return
+    kind, task, number = attempt.split('_')[-3:]
+    if wanted == '%s:%d' % ({'m': 'map', 'r': 'reduce'}.get(kind, kind), int(task)) \
+            and number == '0':
+        print('distreg: %s=%s: attempt %s fails on purpose (a test-only fault)'
+              % (FAULT_ENV, wanted, attempt), file=sys.stderr)
+        sys.exit(1)
 
 
 def _task_env(*names):
