@@ -72,7 +72,8 @@ def hadoop_cluster(run_dir=FAULT_RUN_DIR, say=_quiet):
     while it runs; stopped (by its pid) on the way out."""
     minicluster.down(run_dir)  # one left behind by a killed run
     t0 = time.monotonic()
-    with minicluster.running(run_dir, datanodes=3, replication=2) as info:
+    # three DataNodes on a loaded 2-core machine can take more than the default 90 s
+    with minicluster.running(run_dir, timeout=300, datanodes=3, replication=2) as info:
         say('MiniCluster up in %.0f s: 3 DataNodes, replication 2 (%s)'
             % (time.monotonic() - t0, info.namenode))
         saved = dict(os.environ)
@@ -196,7 +197,7 @@ def task_failure_scenario(remote, reference, kind, say=_quiet):
     diff = rel_diff(record, reference)
     say('DISTREG_FAULT=%s:0 (%.0f s): job counters: %d failed %s task attempt(s), %d launched; '
         'YARN ran it again; coefficients differ from the fit without the fault by %.1e'
-        % (kind, seconds, failed, kind, launched, kind, diff))
+        % (kind, seconds, failed, kind, launched, diff))
     return dict(failed=failed, launched=launched, record=record, rel_diff=diff,
                 seconds=seconds)
 
