@@ -13,6 +13,7 @@ import pytest
 
 from benchmarks import faults
 from distreg.result import theta_of
+from hdfs_utils import minicluster
 from hdfs_utils.env import RUN_DIR
 
 from helpers import lstsq
@@ -40,6 +41,23 @@ def fault_input(cluster, tmp_path_factory):
     truth = lstsq(data[:, 0], data[:, 1:])
     assert np.max(np.abs(np.array(theta_of(reference)) - truth)) <= 1e-9 * np.max(np.abs(truth))
     return remote, copy, reference, counters
+
+
+def test_datanodes_and_replication_options(tmp_path):
+    props = minicluster.cluster_properties({n: 1 for n in minicluster.PORT_NAMES}, tmp_path,
+                                           tmp_path, tmp_path, datanodes=3, replication=2)
+    assert props["hdfs-site.xml"]["dfs.replication"] == "2"
+    assert props["mapred-site.xml"]["mapreduce.client.submit.file.replication"] == "2"
+    # a stopped DataNode is declared dead in 2 x 2 s + 10 x 1 s, not 10.5 minutes
+    assert props["hdfs-site.xml"]["dfs.heartbeat.interval"] == "1"
+    assert props["hdfs-site.xml"]["dfs.namenode.heartbeat.recheck-interval"] == "2000"
+    default = minicluster.cluster_properties({n: 1 for n in minicluster.PORT_NAMES}, tmp_path,
+                                             tmp_path, tmp_path)
+    assert default["hdfs-site.xml"]["dfs.replication"] == "1"
+    assert "dfs.heartbeat.interval" not in default["hdfs-site.xml"]
+    with pytest.raises(minicluster.MiniClusterError, match="replication must be between 1"):
+        minicluster.up(tmp_path / "never", datanodes=1, replication=2)
+    assert not (tmp_path / "never").exists()
 
 
 def test_input_is_three_blocks_on_two_of_three_datanodes(cluster, fault_input):
