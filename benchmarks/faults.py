@@ -64,6 +64,11 @@ def _quiet(_message):
     pass
 
 
+def _say(message):
+    # flushed: the story is read as it happens, and the fits take minutes
+    print(message, flush=True)
+
+
 # --------------------------------------------------------------------------- Hadoop
 
 @contextlib.contextmanager
@@ -202,7 +207,8 @@ def task_failure_scenario(remote, reference, kind, say=_quiet):
                 seconds=seconds)
 
 
-def run_hadoop(say=print):
+def run_hadoop(say=None):
+    say = say or _say
     say('== HDFS and MapReduce (mrjob-hadoop --method normal on a 3-DataNode MiniCluster)')
     with tempfile.TemporaryDirectory(prefix='distreg-faults-') as tmp, \
             hadoop_cluster(say=say) as info:
@@ -345,7 +351,8 @@ def make_spark_input(path, rows=20_000, features=5, seed=12):
     return path
 
 
-def run_spark(say=print):
+def run_spark(say=None):
+    say = say or _say
     from spark_jobs import cluster
     say('== Spark (spark-rdd, logistic gd over a cached RDD)')
     with tempfile.TemporaryDirectory(prefix='distreg-faults-') as tmp:
