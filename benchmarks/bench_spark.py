@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from distreg.fit import FitOptions, fit  # noqa: E402
 from benchmarks.common import ROOT, ensure_data  # noqa: E402
-from spark_jobs.engine import SparkEngine  # noqa: E402
+from spark_jobs.engine import RDDEngine  # noqa: E402
 from spark_jobs.session import get_session  # noqa: E402
 
 TARGETS = {'normal_vs_mllib': 0.5, 'cached_iteration_vs_first_pass': 0.2}
@@ -36,7 +36,7 @@ GD_ITERATIONS = 8
 
 def rdd_normal(spark, path):
     t0 = time.perf_counter()
-    engine = SparkEngine(path, 'spark-rdd', spark=spark)
+    engine = RDDEngine(path, spark=spark)
     try:
         fit(engine, FitOptions(method='normal'))
     finally:
@@ -60,7 +60,7 @@ def mllib_normal(spark, path):
 
 def rdd_gd(spark, path):
     """(first pass: load + parse + cache, median cached gd iteration) in seconds."""
-    engine = SparkEngine(path, 'spark-rdd', spark=spark)
+    engine = RDDEngine(path, spark=spark)
     try:
         rec = fit(engine, FitOptions(method='gd', max_iter=GD_ITERATIONS, tol=1e-300))
     finally:

@@ -1,7 +1,7 @@
-"""The Spark engines of ``distreg fit``: ``spark-rdd`` (the core's aggregates on a cached RDD)
-and ``spark-mllib`` (pyspark.ml on a DataFrame of the same rows, see :mod:`spark_jobs.mllib`).
+"""The ``spark-rdd`` engine of ``distreg fit``: the core's aggregates on a cached RDD.
 
-spark-rdd implements the engine protocol of :mod:`distreg.fit`:
+(``spark-mllib``, pyspark.ml on a DataFrame of the same rows, is :mod:`spark_jobs.mllib`.)
+It implements the engine contract of :mod:`distreg.engine`:
 
 - ``prepare`` reads the input once (:mod:`spark_jobs.reader`: one numpy block
   per partition, parsed by the shared loader), ``cache()``\\ s the blocks and
@@ -32,28 +32,29 @@ import time
 import uuid
 
 from distreg import blocks
-from distreg.errors import BadInputError, DistregError
-from distreg.fit import check_rows
+from distreg.engine import Engine
+from distreg.errors import BadInputError
 from distreg.loader import fill_line_numbers, sniff_schema
 from spark_jobs import reader as rd
-from spark_jobs.session import get_session
+from spark_jobs.session import get_session, import_pyspark
 
-ENGINES = ('spark-rdd', 'spark-mllib')
+# the engine's library, at import: a missing one is reported with the extra to install
+import_pyspark()
+
 #: TEST-ONLY fault switch (issue 11; set by the fault tests and ``make faults`` only):
 #: ``spark:P`` makes the first attempt of partition P's task in the first pass over the cache
 #: raise, so that the tests can watch Spark run it again (read on the executor).
 FAULT_ENV = 'DISTREG_FAULT'
 
 
-def SparkEngine(path, name='spark-rdd', master=None, spark=None, reader='auto'):
-    """The engine called ``name`` (spark-rdd or spark-mllib) for ``path``.
+class RDDEngine(Engine):
+    """Runs the core's aggregates over a cached RDD of parsed blocks.
 
     Parameters
     ----------
     path : str
         A file, a directory of part files, a glob; local or any Hadoop file system.
     name : str, default 'spark-rdd'
-        Supported options: spark-rdd, spark-mllib.
     master : str or None
         Spark master for a session started here. Default: local[*].
     spark : SparkSession or None
@@ -61,20 +62,10 @@ def SparkEngine(path, name='spark-rdd', master=None, spark=None, reader='auto'):
     reader : str, default 'auto'
         Supported options: auto, direct, hadoop (see :mod:`spark_jobs.reader`).
     """
-    if name not in ENGINES:
-        raise DistregError('unknown Spark engine %r; supported: %s' % (name, ', '.join(ENGINES)))
-    if name == 'spark-mllib':
-        from spark_jobs.mllib import MLlibEngine
-        return MLlibEngine(path, master=master, spark=spark, reader=reader)
-    return RDDEngine(path, master=master, spark=spark, reader=reader)
-
-
-class RDDEngine:
-    """Runs the core's aggregates over a cached RDD of parsed blocks."""
     name = 'spark-rdd'
 
-    def __init__(self, path, master=None, spark=None, reader='auto'):
-        self.path = path
+    def __init__(self, path, name='spark-rdd', master=None, *, spark=None, reader='auto'):
+        super().__init__(path, name)
         self.master = master
         self.reader = rd.pick_reader(path, reader)
         self.spark = spark
@@ -136,10 +127,7 @@ class RDDEngine:
         finally:
             shared.unpersist()
         self._note_recovery(sc, tracker, jobs_before, self._built.value - built_before)
-        part = blocks.decode(json.loads(total)) if total is not None else None
-        if part is None or part['n'] == 0:
-            check_rows(part if part is not None else {'n': 0, 'n_bad': len(self.rejects)})
-        return part
+        return blocks.decode(json.loads(total)) if total is not None else None
 
     def _note_recovery(self, sc, tracker, jobs_before, rebuilt):
         """Count and say what Spark recovered from in this pass (see the module notes)."""
