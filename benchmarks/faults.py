@@ -306,7 +306,7 @@ def worker_kill_scenario(state, path, reference, tmp, say=_quiet, timeout=300):
         blocks, executor = victim
         role, executor_pid = cluster.executors(state)[executor]
         killed = cluster.kill_worker(state, role)
-        say('after %d passes over the cache: SIGKILL to %s (pid %d) and its executor %s '
+        say('cache built, %d more Spark job(s) done: SIGKILL to %s (pid %d) and its executor %s '
             '(pid %d, holding %d cached partition(s)): %d processes'
             % (done - jobs_cached, role, killed[0], executor, executor_pid, blocks,
                len(killed)))
