@@ -1,9 +1,11 @@
-"""The ``distreg`` command line: generate, fit, compare.
+"""The ``distreg`` command line: generate, fit, compare, predict, evaluate.
 
     distreg generate --rows N --features P [--model linear|logistic] [--noise S] [--seed K]
                      [--format csv|libsvm] --out PATH
     distreg fit INPUT --engine ENGINE --method METHOD [options] [--out RESULT.json]
     distreg compare RESULT.json... [--reference TRUTH.json] [--rtol R]
+    distreg predict RESULT.json INPUT --engine ENGINE --out PATH [--bad-rows fail|skip]
+    distreg evaluate RESULT.json INPUT --engine ENGINE [--out METRICS.json] [--bad-rows ...]
     distreg plot RESULT.json... --out FILE.png
 
 Exit status: 0 on success; 1 when the input or the fit fails (with a one-line
@@ -20,9 +22,10 @@ from distreg import fit as fit_mod
 from distreg import generate as generate_mod
 from distreg import options as options_mod
 from distreg import result
+from distreg import scoring
 from distreg.engine import ENGINES, make_engine  # noqa: F401 (make_engine: the API)
 from distreg.errors import DistregError, format_bad_row
-from distreg.loader import MODELS
+from distreg.loader import BAD_ROW_POLICIES, MODELS
 
 def _parser():
     p = argparse.ArgumentParser(prog='distreg', description=__doc__.split('\n')[0])
@@ -54,6 +57,24 @@ def _parser():
     c.add_argument('--rtol', type=float, default=1e-6,
                    help='largest norm-wise relative difference that agrees. Default: %(default)s')
 
+    for name, text in (('predict', 'score every row of INPUT with a fitted model'),
+                       ('evaluate', 'held-out metrics of a fitted model on INPUT')):
+        s = sub.add_parser(name, help=text)
+        s.add_argument('record', metavar='RESULT.json', help='result record of distreg fit')
+        s.add_argument('input', help='a file, a directory of part files, a glob, hdfs://, s3://')
+        s.add_argument('--engine', required=True, choices=sorted(ENGINES))
+        s.add_argument('--master', default=None, help='Spark master (spark engines). '
+                       'Default: local[*]')
+        s.add_argument('--bad-rows', choices=BAD_ROW_POLICIES, default='fail')
+        s.add_argument('--rejects', default=None,
+                       help='with --bad-rows skip: where the rejected rows go (JSON lines). '
+                            'Default: OUT.rejects.jsonl, or distreg-rejects.jsonl')
+        if name == 'predict':
+            s.add_argument('--out', required=True,
+                           help='local file (one line per input row, in input order), or an '
+                                'hdfs:// or s3:// directory of part files')
+        else:
+            s.add_argument('--out', default=None, help='write the metrics (JSON) here')
     pl = sub.add_parser('plot', help='draw loss against iteration and seconds (PNG)')
     pl.add_argument('records', nargs='+', help='result records of iterative fits')
     pl.add_argument('--out', required=True, help='the PNG to write')
@@ -96,15 +117,7 @@ def run_fit(engine, args, options=None):
         raise DistregError('internal error: %d rows rejected but %d kept'
                            % (record['n_bad_rows'], len(rejects)))
     if record['n_bad_rows']:
-        path = args.rejects or (args.out + '.rejects.jsonl' if args.out
-                                else 'distreg-rejects.jsonl')
-        _make_parent(path)
-        with open(path, 'w') as f:
-            for bad in rejects:
-                f.write(json.dumps(bad) + '\n')
-        print('distreg: %d bad rows skipped; they are in %s (first: %s)'
-              % (record['n_bad_rows'], path, format_bad_row(rejects[0]) if rejects else '-'),
-              file=sys.stderr)
+        _write_rejects(rejects, args)
     if args.out:
         _make_parent(args.out)
         result.write(record, args.out)
@@ -115,8 +128,8 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         return {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare,
-                'plot': cmd_plot}[
-            args.command](args)
+                'predict': cmd_predict, 'evaluate': cmd_evaluate,
+                'plot': cmd_plot}[args.command](args)
     except DistregError as e:
         print('distreg: error: %s' % e, file=sys.stderr)
         return 1
@@ -152,6 +165,58 @@ def cmd_compare(args):
     table, ok = compare_mod.compare(records, reference, rtol=args.rtol)
     print(table)
     return 0 if ok else 1
+
+
+def _write_rejects(rejects, args):
+    """Keep the rejected rows (``--rejects``, or beside ``--out``) and say where."""
+    local_out = args.out and '://' not in args.out
+    path = args.rejects or (args.out + '.rejects.jsonl' if local_out
+                            else 'distreg-rejects.jsonl')
+    _make_parent(path)
+    with open(path, 'w') as f:
+        for bad in rejects:
+            f.write(json.dumps(bad) + '\n')
+    print('distreg: %d bad rows skipped; they are in %s (first: %s)'
+          % (len(rejects), path, format_bad_row(rejects[0]) if rejects else '-'),
+          file=sys.stderr)
+
+
+def _scoring_engine(args):
+    model = scoring.Model(result.load(args.record), args.record)
+    return model, make_engine(args.engine, args.input, master=args.master)
+
+
+def cmd_predict(args):
+    model, engine = _scoring_engine(args)
+    if '://' not in args.out:
+        _make_parent(args.out)
+    try:
+        summary = scoring.predict(engine, model, args.out, bad_rows=args.bad_rows)
+    finally:
+        engine.close()
+    if engine.rejects:
+        _write_rejects(engine.rejects, args)
+    print('distreg: wrote %d predictions (%d rows rejected) to %s in %.2f s'
+          % (summary['n_lines'] - summary['n_bad_rows'], summary['n_bad_rows'], args.out,
+             summary['seconds']), file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args):
+    model, engine = _scoring_engine(args)
+    try:
+        m = scoring.evaluate(engine, model, bad_rows=args.bad_rows)
+    finally:
+        engine.close()
+    if engine.rejects:
+        _write_rejects(engine.rejects, args)
+    print(scoring.table(m))
+    if args.out:
+        _make_parent(args.out)
+        with open(args.out, 'w') as f:
+            f.write(json.dumps(m, indent=1, allow_nan=False) + '\n')
+        print('wrote %s' % args.out, file=sys.stderr)
+    return 0
 
 
 def cmd_plot(args):

@@ -21,6 +21,10 @@ and has:
     time spent in ``prepare`` (load + parse + cache);
 ``close()``
     release what the engine holds (cache, session, uploads); always safe to call;
+``predict(params, out) -> n`` and ``evaluate(params) -> (partial, AucRange or None)``
+    use a fitted model (``distreg predict`` / ``evaluate``, see :mod:`distreg.scoring`):
+    one line per input row to ``out``; the ``evaluate`` partial and the exact ROC AUC
+    summary from the engine's own sort of the scores, in one pass.
 ``recovery``
     optional: a dict of counts of failures the engine's system recovered from during the
     fit, added to the record's ``timings`` (spark-rdd: ``failed_tasks``,
@@ -66,6 +70,12 @@ class Engine:
 
     def solve(self, options):
         raise NotImplementedError('%s runs the core\'s methods: it has no solve()' % self.name)
+
+    def predict(self, params, out):
+        raise NotImplementedError('%s cannot predict' % self.name)
+
+    def evaluate(self, params):
+        raise NotImplementedError('%s cannot evaluate' % self.name)
 
     def close(self):
         """Release what the engine holds; the default holds nothing."""

@@ -103,6 +103,8 @@ def fit(engine, options, names=None, checked=False, progress=None):
     result.check_finite(record, ['intercept'] * options.intercept + coef_names)
     if names is not None:
         names[:] = coef_names
+    record['design'] = result.design_of(schema, options.poly_degree,
+                                        options.design().n_raw(len(out['theta'])))
     return record
 
 

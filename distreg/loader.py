@@ -77,7 +77,8 @@ class Schema:
 
     ``n_fields`` is the number of comma-separated fields of a CSV row (None for
     LibSVM, whose width is discovered from the data). ``label`` is the index of the
-    label column (CSV). ``names`` are the header's names, when there is a header.
+    label column (CSV), or None for a CSV of features only (what ``distreg predict``
+    may read; ``y`` is then zeros). ``names`` are the header's names, when there is a header.
     ``model`` matters for rows: a logistic label must be 0 or 1.
     """
     format: str = 'csv'
@@ -97,8 +98,14 @@ class Schema:
         if self.format == 'csv':
             if self.names:
                 return [n for i, n in enumerate(self.names) if i != self.label]
-            return ['x%d' % i for i in range(1, self.n_fields)]
+            return ['x%d' % i for i in range(1, self.n_features() + 1)]
         return None  # LibSVM: known only once the data is read (x1..xP)
+
+    def n_features(self):
+        """Raw feature columns of a CSV row (None for LibSVM)."""
+        if self.format != 'csv':
+            return None
+        return self.n_fields - (self.label is not None)
 
     def to_json(self):
         d = dict(self.__dict__)
@@ -125,11 +132,14 @@ def is_header(line):
 
 
 def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='linear',
-                 source='<input>'):
+                 source='<input>', n_features=None):
     """Build the :class:`Schema` from the first line of the input.
 
     ``label_col`` is a column name (needs a header), an index (``'0'``, ``3``,
-    ``-1`` for the last) or None for the first column.
+    ``-1`` for the last) or None for the first column. ``n_features`` (predict,
+    evaluate) is the number of raw features of a fitted model: the input must
+    have exactly these, with the label column or (CSV) without it; anything else
+    is an error here, before any job starts.
     """
     _check_choice('format', fmt, FORMAT_CHOICES)
     if first_line is None:
@@ -141,6 +151,8 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
         if label_col not in (None, 0, '0'):
             raise DistregError('--label-col does not apply to LibSVM input: '
                                'the label is always the first token')
+        if n_features is not None:
+            _check_libsvm_width(first_line, n_features, source)
         return Schema('libsvm', None, 0, None, bad_rows, model)
     fields = first_line.split(',')
     names = tuple(f.strip() for f in fields) if is_header(first_line) else None
@@ -148,8 +160,33 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
     if n < 2:
         raise BadInputError('a CSV row needs a label and at least one feature, found %d field'
                             % n, file=source, line=1, offset=0, text=first_line)
+    if n_features is not None:
+        return _schema_for_model(n, names, label_col, n_features, bad_rows, model, source)
     label = _resolve_label(label_col, names, n, source)
     return Schema('csv', n, label, names, bad_rows, model)
+
+
+def _schema_for_model(n, names, label_col, n_features, bad_rows, model, source):
+    """The schema of a CSV scored by a model of ``n_features`` raw features."""
+    has_label = n == n_features + 1
+    if names is not None and label_col is not None and not str(label_col).lstrip('+-').isdigit():
+        has_label = str(label_col).strip() in names
+    if n != n_features + has_label:
+        raise DistregError(
+            'the model has %d raw feature%s but %s has %d column%s: expected %d (the features) '
+            'or %d (the features and the label)'
+            % (n_features, 's' if n_features != 1 else '', source, n, 's' if n != 1 else '',
+               n_features, n_features + 1))
+    label = _resolve_label(label_col, names, n, source) if has_label else None
+    return Schema('csv', n, label, names, bad_rows, model)
+
+
+def _check_libsvm_width(first_line, n_features, source):
+    indices = [int(t.split(':', 1)[0]) for t in first_line.split()[1:]
+               if t.split(':', 1)[0].isdigit()]
+    if indices and max(indices) > n_features:
+        raise DistregError('the model has %d raw features but the first row of %s has feature '
+                           '%d' % (n_features, source, max(indices)))
 
 
 def _resolve_label(label_col, names, n, source):
@@ -429,10 +466,15 @@ def local_path(uri):
 
 @dataclass
 class Parsed:
-    """A parsed chunk: label ``y``, raw features ``X`` (rows x features) and rejected rows."""
+    """A parsed chunk: label ``y``, raw features ``X`` (rows x features) and rejected rows.
+
+    ``reject_at[k]`` is the number of good rows before ``rejects[k]`` in the chunk:
+    where a rejected row was, for outputs that keep one line per input row (predict).
+    """
     X: np.ndarray
     y: np.ndarray
     rejects: list = field(default_factory=list)
+    reject_at: list = field(default_factory=list)
 
 
 def parse_chunk(chunk, schema):
@@ -484,9 +526,9 @@ def _parse_csv_fast(data, n_lines, schema):
     if any(col.null_count for col in table.columns):
         return None
     cols = [_float_column(col) for col in table.columns]
-    y = cols[schema.label]
+    y = cols[schema.label] if schema.label is not None else np.zeros(table.num_rows)
     # column-major: each column is one contiguous copy, and BLAS takes X'X as it is
-    X = np.empty((table.num_rows, schema.n_fields - 1), order='F')
+    X = np.empty((table.num_rows, schema.n_features()), order='F')
     j = 0
     for i, col in enumerate(cols):
         if i != schema.label:
@@ -528,7 +570,7 @@ def _csv_row(text, schema):
                              % (i + 1, _column_name(schema, i), f.strip(),
                                 'the label' if i == schema.label else 'the features'))
         values.append(v)
-    label = values.pop(schema.label)
+    label = values.pop(schema.label) if schema.label is not None else 0.0
     return label, values
 
 
@@ -573,7 +615,7 @@ def _libsvm_row(text, schema):
 
 def _parse_lines(chunk, schema, parse_row):
     """Line-by-line parse with exact positions for every bad row."""
-    labels, rows, rejects = [], [], []
+    labels, rows, rejects, reject_at = [], [], [], []
     offset = chunk.offset
     line_no = chunk.line
     for raw in chunk.data.split(b'\n')[:-1]:
@@ -588,6 +630,7 @@ def _parse_lines(chunk, schema, parse_row):
             if schema.bad_rows == 'fail':
                 raise bad
             rejects.append(bad.to_dict())
+            reject_at.append(len(labels))
         else:
             labels.append(label)
             rows.append(values)
@@ -596,14 +639,14 @@ def _parse_lines(chunk, schema, parse_row):
             line_no += 1
     y = np.array(labels, dtype=np.float64)
     if schema.format == 'csv':
-        X = np.array(rows, dtype=np.float64).reshape(len(rows), schema.n_fields - 1)
+        X = np.array(rows, dtype=np.float64).reshape(len(rows), schema.n_features())
     else:
         width = max((max(r) for r in rows if r), default=0)
         X = np.zeros((len(rows), width))
         for i, r in enumerate(rows):
             if r:
                 X[i, np.fromiter(r.keys(), int) - 1] = np.fromiter(r.values(), float)
-    return Parsed(X, y, rejects)
+    return Parsed(X, y, rejects, reject_at)
 
 
 def _label_text(text, schema):

@@ -11,6 +11,9 @@ RECORD_KEYS = ('engine', 'method', 'model', 'intercept', 'coefficients', 'n_rows
 #: ``grad_norm`` and ``seconds`` may be None when the engine does not report them: MLlib).
 HISTORY_KEYS = ('iteration', 'loss', 'grad_norm', 'seconds')
 STATS_KEYS = ('r2', 'rmse', 'residual_sd', 'std_errors', 't_values', 'p_values')
+#: Keys of the record's ``design``: what ``predict`` and ``evaluate`` need to read new rows
+#: the way the model's rows were read (any engine's record works on any engine).
+DESIGN_KEYS = ('poly_degree', 'n_features', 'format', 'label_col', 'feature_names')
 
 
 def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, iterations,
@@ -49,6 +52,16 @@ def check_finite(record, names):
                 raise DistregError(
                     'the %s%s is %r: beyond what float64 holds (values near the float64 '
                     'limit?); rescale the data. No result written' % (what, of, v))
+
+
+def design_of(schema, poly_degree, n_features):
+    """The record's ``design``: the input's format, the label column (by name when the
+    input had a header, else by index), the raw features' names and count, the degree."""
+    label = None
+    if schema.format == 'csv':
+        label = schema.names[schema.label] if schema.names else schema.label
+    return dict(poly_degree=int(poly_degree), n_features=int(n_features), format=schema.format,
+                label_col=label, feature_names=schema.feature_names())
 
 
 def theta_of(record):

@@ -143,7 +143,8 @@ class BlockJob(CompatJob):
         else:
             first = self._remote_first_line(paths[0])
         o = self.job_fit_options()
-        return sniff_schema(first, o.format, o.label_col, o.bad_rows, o.model, source=paths[0])
+        return sniff_schema(first, o.format, o.label_col, o.bad_rows, o.model, source=paths[0],
+                            n_features=o.n_features)
 
     def _remote_first_line(self, uri):
         # the runner's filesystem knows hdfs:// and s3:// (and the user's credentials)

@@ -31,10 +31,12 @@ import sys
 import time
 import uuid
 
-from distreg import blocks
+import numpy as np
+
+from distreg import blocks, scoring
 from distreg.engine import Engine
 from distreg.errors import BadInputError
-from distreg.loader import fill_line_numbers, sniff_schema
+from distreg.loader import fill_line_numbers, local_path, sniff_schema
 from spark_jobs import reader as rd
 from spark_jobs.session import get_session, import_pyspark
 
@@ -91,7 +93,8 @@ class RDDEngine(Engine):
         self.design = options.design()
         files = rd.list_files(sc, self.path)
         self.schema = sniff_schema(rd.first_line(sc, files), options.format, options.label_col,
-                                   options.bad_rows, options.model, source=self.path)
+                                   options.bad_rows, options.model, source=self.path,
+                                   n_features=options.n_features)
         # counts each partition built from the input: more than n_partitions means that cached
         # blocks were lost and rebuilt from the lineage
         self._built = sc.accumulator(0)
@@ -147,6 +150,53 @@ class RDDEngine(Engine):
         self._executors = executors
         self.recovery['failed_tasks'] += failed
         self.recovery['recomputed_partitions'] += rebuilt
+
+    # ------------------------------------------------------------------ predict, evaluate
+
+    def predict(self, params, out):
+        """One line per row, partitions in input order: a local ``out`` through the driver
+        (partition by partition), an ``hdfs://`` or ``s3a://`` one by ``saveAsTextFile``."""
+        sc = self.spark.sparkContext
+        shared = sc.broadcast(json.dumps(params))
+        try:
+            text = self.cached.mapPartitions(_PredictTask(self.design, shared))
+            if '://' in out and local_path(out) is None:
+                text.saveAsTextFile(out)
+            else:
+                with scoring.local_output(local_path(out)) as f:
+                    for piece in text.toLocalIterator(prefetchPartitions=True):
+                        if scoring.REJECT_MARK in piece:
+                            piece = '\n'.join(line for line, _ in scoring.local_lines(
+                                piece.split('\n')))
+                        f.write(piece + '\n')
+        finally:
+            shared.unpersist()
+        return self.n_rows + len(self.rejects)
+
+    def evaluate(self, params):
+        """The ``evaluate`` partial; for a logistic model, ROC AUC by Spark's sort of the scores.
+
+        Each partition counts its distinct scores, in buckets of a sortable key
+        (:func:`distreg.blocks.score_buckets`); a bucket's counts from all
+        partitions are merged, ``sortByKey`` orders the buckets, each sorted
+        partition folds its buckets into an :class:`AucRange`, and only these
+        ranges (one per partition, in order) reach the driver.
+        """
+        part = self.aggregate('evaluate', params)
+        if params['model'] != 'logistic':
+            return part, None
+        sc = self.spark.sparkContext
+        shared = sc.broadcast(json.dumps(params))
+        try:
+            counts = self.cached.mapPartitions(_ScoreCountsTask(self.design, shared))
+            ranges = counts.reduceByKey(_merge_bucket).sortByKey(
+                numPartitions=self.n_partitions).mapPartitions(_sorted_range).collect()
+        finally:
+            shared.unpersist()
+        auc = blocks.AucRange()
+        for r in ranges:
+            auc = auc.merge(blocks.AucRange.from_json(json.loads(r)))
+        return part, auc
 
     def release_cache(self):
         """Drop the cache and the executors' block files."""
@@ -240,6 +290,54 @@ def _injected_fault(wanted):
     if wanted == 'spark:%d' % task.partitionId() and task.attemptNumber() == 0:
         raise RuntimeError('%s=%s: attempt 0 of partition %d fails on purpose (a test-only '
                            'fault)' % (FAULT_ENV, wanted, task.partitionId()))
+
+
+class _PredictTask:
+    """A partition's predictions as text, a few thousand lines per element (rejects marked)."""
+
+    LINES = 1 << 16
+
+    def __init__(self, design, shared):
+        self.design = design
+        self.shared = shared
+
+    def __call__(self, blocks_of_partition):
+        params = json.loads(self.shared.value)
+        for b in blocks_of_partition:
+            parsed = b.parsed
+            rejects = iter(parsed.rejects)
+            lines = [line if line is not None
+                     else scoring.REJECT_MARK + json.dumps({'reject': next(rejects)})
+                     for line in blocks.prediction_lines(parsed, self.design, params)]
+            for i in range(0, len(lines), self.LINES):
+                yield '\n'.join(lines[i:i + self.LINES])
+
+
+class _ScoreCountsTask:
+    """(bucket key, (scores, positives, negatives)) for each bucket of a partition's scores."""
+
+    def __init__(self, design, shared):
+        self.design = design
+        self.shared = shared
+
+    def __call__(self, blocks_of_partition):
+        params = json.loads(self.shared.value)
+        for b in blocks_of_partition:
+            if b.n_rows:
+                yield from blocks.score_buckets(
+                    blocks.score_counts(b.parsed, self.design, params))
+
+
+def _merge_bucket(a, b):
+    return blocks.merge_score_counts(a, b)
+
+
+def _sorted_range(buckets):
+    """The :class:`AucRange` (JSON) of a partition of buckets sorted by key."""
+    total = blocks.AucRange()
+    for _, counts in buckets:
+        total = total.merge(blocks.AucRange.from_counts(*counts))
+    yield json.dumps(total.to_json())
 
 
 class _MergeJSON:

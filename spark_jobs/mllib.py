@@ -67,7 +67,14 @@ class MLlibEngine(Engine):
         return self.rdd.rejects
 
     def prepare(self, options):
-        """Check the method, read and parse the rows, cache them as a DataFrame."""
+        """Check the method, read and parse the rows, cache them as a DataFrame.
+
+        To score rows (predict, evaluate: ``options.n_features`` given) the rows are
+        read as spark-rdd reads them: pyspark.ml builds no model from given
+        coefficients, and the core's scoring is the same on every engine.
+        """
+        if options.n_features is not None:
+            return self.rdd.prepare(options)
         check_method(options)
         schema = self.rdd.prepare(options)
         t0 = time.perf_counter()
@@ -98,6 +105,12 @@ class MLlibEngine(Engine):
         out.update(n_rows=self.n_rows, n_bad_rows=self.n_bad,
                    pass_seconds=[time.perf_counter() - t0])
         return out
+
+    def predict(self, params, out):
+        return self.rdd.predict(params, out)
+
+    def evaluate(self, params):
+        return self.rdd.evaluate(params)
 
     def close(self):
         if self.frame is not None:

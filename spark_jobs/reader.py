@@ -54,6 +54,7 @@ class Block:
         self.source = None      # (split, schema JSON) to rebuild the block from the input
         self.n_rows = len(parsed.y) if parsed is not None else 0
         self.rejects = parsed.rejects if parsed is not None else []
+        self.reject_at = parsed.reject_at if parsed is not None else []
 
     @property
     def parsed(self):
@@ -65,7 +66,7 @@ class Block:
                 block = read_split(split, Schema.from_json(schema))
                 block.store(self.files)
                 return block._parsed
-            return Parsed(X, y, self.rejects)
+            return Parsed(X, y, self.rejects, self.reject_at)
         return self._parsed
 
     def store(self, files, source=None):
@@ -185,7 +186,7 @@ def byte_splits(files, parallelism):
 
 def parse_chunks(chunks, schema):
     """Parse chunks into one :class:`Block` (a bad row under 'fail' becomes ``Block.error``)."""
-    Xs, ys, rejects = [], [], []
+    Xs, ys, rejects, reject_at, n_rows = [], [], [], [], 0
     for chunk in chunks:
         locate = getattr(chunk, 'locate', lambda bad: bad)
         try:
@@ -195,9 +196,11 @@ def parse_chunks(chunks, schema):
         Xs.append(parsed.X)
         ys.append(parsed.y)
         rejects.extend(locate(bad) for bad in parsed.rejects)
+        reject_at.extend(n_rows + at for at in parsed.reject_at)
+        n_rows += len(parsed.y)
     width = max((X.shape[1] for X in Xs), default=0)
     if schema.format == 'csv':
-        width = schema.n_fields - 1
+        width = schema.n_features()
     # one contiguous array per partition: the passes over it are single BLAS calls
     X = np.zeros((sum(len(y) for y in ys), width))
     row = 0
@@ -205,7 +208,7 @@ def parse_chunks(chunks, schema):
         X[row:row + len(part), :part.shape[1]] = part
         row += len(part)
     y = np.concatenate(ys) if ys else np.zeros(0)
-    return Block(Parsed(X, y, rejects))
+    return Block(Parsed(X, y, rejects, reject_at))
 
 
 def read_split(split, schema, chunk_bytes=CHUNK_BYTES):

@@ -17,6 +17,7 @@ import warnings
 import zipfile
 
 from distreg import PROJECT_ROOT
+from spark_jobs.yarn import is_yarn, prepare_yarn
 
 PROJECT = PROJECT_ROOT
 CONF_DIR = os.path.join(PROJECT, 'configs', 'spark')
@@ -108,6 +109,10 @@ def get_session(app_name, master=None):
     # spark-submit starts the JVM itself (and tells us its port); its --master wins
     if master or 'PYSPARK_GATEWAY_PORT' not in os.environ:
         builder = builder.master(master or DEFAULT_MASTER)
+    if is_yarn(master):
+        # before the JVM starts: HADOOP_CONF_DIR and the archives' paths are read from its env
+        for key, value in prepare_yarn(spark_home(), import_pyspark().__version__).items():
+            builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel('WARN')
     ship_project(spark.sparkContext)
@@ -166,3 +171,38 @@ def ship_project(sc):
                         z.write(full, os.path.relpath(full, PROJECT))
     sc.addPyFile(path)
     sc._distreg_shipped = True
+
+
+def yarn_submit_args():
+    """``spark-submit`` switches for YARN (``--master yarn`` and the ``--conf`` settings of
+    :func:`spark_jobs.yarn.prepare_yarn`); ``os.environ`` gets ``HADOOP_CONF_DIR`` and
+    ``PYSPARK_ARCHIVES_PATH``, which spark-submit must inherit."""
+    prepare_environment()
+    args = ['--master', 'yarn']
+    for key, value in prepare_yarn(spark_home(), import_pyspark().__version__).items():
+        args += ['--conf', '%s=%s' % (key, value)]
+    return args
+
+
+def main(argv=None):
+    """``python -m spark_jobs.session yarn``: shell lines that set up ``spark-submit`` for YARN::
+
+        eval "$(python -m spark_jobs.session yarn)"
+        spark-submit $DISTREG_YARN_ARGS spark_jobs/rdd_regression.py hdfs:///data.csv
+    """
+    import shlex
+    argv = sys.argv[1:] if argv is None else argv
+    if argv != ['yarn']:
+        print('usage: python -m spark_jobs.session yarn', file=sys.stderr)
+        return 2
+    args = yarn_submit_args()
+    for name in ('HADOOP_CONF_DIR', 'PYSPARK_ARCHIVES_PATH'):
+        print('export %s=%s' % (name, shlex.quote(os.environ[name])))
+    print('export PYSPARK_PYTHON=%s' % shlex.quote(
+        os.environ.get('DISTREG_YARN_PYTHON') or sys.executable))
+    print('export DISTREG_YARN_ARGS=%s' % shlex.quote(' '.join(args)))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
