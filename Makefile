@@ -16,7 +16,7 @@ HADOOP_POM := configs/hadoop/pom.xml
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test bench thesis scaling clean hadoop hadoop-up hadoop-down \
+.PHONY: help setup demo test bench thesis scaling faults clean hadoop hadoop-up hadoop-down \
 	hadoop-status spark-cluster-up spark-cluster-down
 
 help: ## list the targets
@@ -93,6 +93,12 @@ thesis: setup hadoop ## iterative logistic regression on MapReduce vs Spark: res
 scaling: setup ## how the summation form's cost grows with rows, features, workers: results/scaling.{json,png}
 	$(PY) benchmarks/scaling.py $(if $(ROWS),--rows $(ROWS)) $(if $(FEATURES),--features $(FEATURES)) \
 	    $(if $(FIXED_ROWS),--fixed-rows $(FIXED_ROWS))
+
+# Each scenario injects a real fault into a real fit, prints the evidence the system gives of it
+# and how the answer compares with the fit without the fault. Starts (and stops) a MiniCluster
+# of 3 DataNodes in .run/hadoop-faults and a 2-worker Spark cluster of its own.
+faults: setup hadoop ## fault tolerance shown: corrupt and lost HDFS replicas, failed map/reduce tasks, a failed Spark task, a Spark worker killed mid-fit
+	$(PY) benchmarks/faults.py
 
 hadoop: $(LOCAL_HADOOP_HOME)/.installed ## resolve Apache Hadoop 3.5.0 from Maven Central into .hadoop/ (bin/hadoop)
 

@@ -25,6 +25,10 @@ and has:
     use a fitted model (``distreg predict`` / ``evaluate``, see :mod:`distreg.scoring`):
     one line per input row to ``out``; the ``evaluate`` partial and the exact ROC AUC
     summary from the engine's own sort of the scores, in one pass.
+``recovery``
+    optional: a dict of counts of failures the engine's system recovered from during the
+    fit, added to the record's ``timings`` (spark-rdd: ``failed_tasks``,
+    ``recomputed_partitions``).
 
 An engine that trains with a library of its own (MLlib) sets ``trains_itself`` and
 provides ``solve(options)`` instead of ``aggregate``: it returns what a driver of
@@ -49,6 +53,8 @@ class Engine:
     #: rejected rows seen (bad_rows='skip'); engines assign their own list
     rejects = ()
     load_seconds = 0.0
+    #: failures recovered from, added to the record's timings (None: nothing to say)
+    recovery = None
 
     def __init__(self, path, name=None, master=None):
         self.path = path

@@ -96,12 +96,14 @@ def fit(engine, options, names=None, checked=False, progress=None):
             raise
         # the solvers know column numbers; the message names the columns
         raise e.named(model_column_names(schema, options, max(e.columns) + 1)) from None
+    timings = dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds)
+    # what an engine says it recovered from on the way (spark-rdd: failed task attempts,
+    # cached partitions recomputed from the input), so that a record shows its fit survived
+    timings.update(getattr(engine, 'recovery', None) or {})
     record = result.make_record(
         engine.name, options.method, options.model, out['theta'], options.intercept,
         out['n_rows'], out['n_bad_rows'], out['iterations'], out['converged'], out['stats'],
-        seconds=time.perf_counter() - t0,
-        timings=dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds),
-        history=out.get('history'))
+        seconds=time.perf_counter() - t0, timings=timings, history=out.get('history'))
     coef_names = coefficient_names(schema, options, len(record['coefficients']))
     result.check_finite(record, ['intercept'] * options.intercept + coef_names)
     if names is not None:

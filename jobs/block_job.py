@@ -48,6 +48,10 @@ REJECTS_PER_RECORD = 1000
 #: Counter group of the tasks' own timers (microseconds, summed over tasks by Hadoop): where
 #: a job's time goes (benchmarks/thesis.py reads them).
 TIMING_GROUP = 'distreg timing'
+#: TEST-ONLY fault switch (issue 11; the fault tests and ``make faults`` set it through mrjob's
+#: ``--cmdenv``, nothing else does): ``map:N`` / ``reduce:N`` makes the first attempt of map /
+#: reduce task N exit 1 at its start, so that the tests can watch YARN run it again.
+FAULT_ENV = 'DISTREG_FAULT'
 
 
 class BlockJob(CompatJob):
@@ -204,6 +208,7 @@ class BlockJob(CompatJob):
         return FitOptions(**options_mod.values(self.options, JOB_OPTIONS))
 
     def _task_setup(self):
+        _injected_fault()
         o = self.options
         self.schema = Schema.from_json(o.schema)
         self.fit_options = self.job_fit_options()
@@ -383,6 +388,21 @@ def use_hadoop():
 
 def _position(bad):
     return (bad.get('file') or '', bad.get('offset') or 0)
+
+
+def _injected_fault():
+    """Exit 1 when :data:`FAULT_ENV` names this task and this is its first attempt."""
+    wanted = os.environ.get(FAULT_ENV)
+    # attempt_<cluster ts>_<job>_<m|r>_<task>_<attempt>, from Hadoop streaming's job conf
+    attempt = _task_env('mapreduce_task_attempt_id', 'mapred_task_id')
+    if not wanted or not attempt:
+        return
+    kind, task, number = attempt.split('_')[-3:]
+    if wanted == '%s:%d' % ({'m': 'map', 'r': 'reduce'}.get(kind, kind), int(task)) \
+            and number == '0':
+        print('distreg: %s=%s: attempt %s fails on purpose (a test-only fault)'
+              % (FAULT_ENV, wanted, attempt), file=sys.stderr)
+        sys.exit(1)
 
 
 def _task_env(*names):
