@@ -8,6 +8,7 @@ DISTREG := $(VENV)/bin/distreg
 PYTEST_ARGS ?=
 DEMO_ROWS ?= 200000
 DEMO_FEATURES ?= 10
+DEMO_HELDOUT ?= 50000
 MVN ?= mvn
 # The project's own Hadoop home (jars from Maven Central + the bin/hadoop launcher).
 LOCAL_HADOOP_HOME := .hadoop
@@ -15,8 +16,8 @@ HADOOP_POM := configs/hadoop/pom.xml
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test bench clean hadoop hadoop-up hadoop-down hadoop-status \
-	spark-cluster-up spark-cluster-down
+.PHONY: help setup demo test bench thesis scaling faults clean hadoop hadoop-up hadoop-down \
+	hadoop-status spark-cluster-up spark-cluster-down
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,10 +36,23 @@ data/demo.csv: | $(VENV)/.installed
 data/demo-logistic.csv: | $(VENV)/.installed
 	$(DISTREG) generate --model logistic --rows $(DEMO_ROWS) --features $(DEMO_FEATURES) --seed 2 --out $@
 
+# Held-out rows of the demo models: a larger draw of the same generator (same seed, so the same
+# coefficients) whose last DEMO_HELDOUT rows are kept; they are new draws, not rows of the
+# training file.
+data/demo-heldout.csv: | $(VENV)/.installed
+	$(DISTREG) generate --rows $$(($(DEMO_ROWS) + $(DEMO_HELDOUT))) --features $(DEMO_FEATURES) --seed 1 --out data/.demo-more.csv
+	(head -n 1 data/.demo-more.csv && tail -n $(DEMO_HELDOUT) data/.demo-more.csv) > $@
+	rm -f data/.demo-more.csv data/.demo-more.csv.truth.json
+
+data/demo-logistic-heldout.csv: | $(VENV)/.installed
+	$(DISTREG) generate --model logistic --rows $$(($(DEMO_ROWS) + $(DEMO_HELDOUT))) --features $(DEMO_FEATURES) --seed 2 --out data/.demo-more-logistic.csv
+	(head -n 1 data/.demo-more-logistic.csv && tail -n $(DEMO_HELDOUT) data/.demo-more-logistic.csv) > $@
+	rm -f data/.demo-more-logistic.csv data/.demo-more-logistic.csv.truth.json
+
 # Every engine that runs on this machine alone, side by side: one table per model. The closed
 # forms agree to 1e-9 relative; the iterative logistic fits to 1e-6 (their stopping rules).
 # (mrjob-hadoop needs `make hadoop-up`: see the README.)
-demo: setup data/demo.csv data/demo-logistic.csv ## fit the demo data (200k x 10) on every local engine, linear and logistic, and compare
+demo: setup data/demo.csv data/demo-logistic.csv data/demo-heldout.csv data/demo-logistic-heldout.csv ## fit the demo data (200k x 10) on every local engine, linear and logistic, compare, then predict and evaluate on held-out rows
 	@mkdir -p results
 	@echo '== linear regression, $(DEMO_ROWS) x $(DEMO_FEATURES): numpy, mrjob-local, spark-rdd, spark-mllib'
 	$(DISTREG) fit data/demo.csv --engine numpy --method qr --out results/numpy-qr.json
@@ -58,6 +72,10 @@ demo: setup data/demo.csv data/demo-logistic.csv ## fit the demo data (200k x 10
 	$(DISTREG) compare results/logistic-numpy-newton.json results/logistic-mrjob-local-newton.json \
 	    results/logistic-spark-rdd-newton.json results/logistic-spark-rdd-lbfgs.json \
 	    results/logistic-spark-mllib-lbfgs.json --rtol 1e-6
+	@echo '== held-out rows ($(DEMO_HELDOUT)): predict and evaluate the models fitted above, on other engines'
+	$(DISTREG) predict results/numpy-qr.json data/demo-heldout.csv --engine mrjob-local --out results/heldout.pred
+	$(DISTREG) evaluate results/spark-rdd-qr.json data/demo-heldout.csv --engine numpy --out results/heldout-metrics.json
+	$(DISTREG) evaluate results/logistic-mrjob-local-newton.json data/demo-logistic-heldout.csv --engine spark-rdd --out results/heldout-logistic-metrics.json
 
 test: setup hadoop ## run the whole test suite (real engines; the Hadoop tests start their own MiniCluster)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
@@ -65,6 +83,22 @@ test: setup hadoop ## run the whole test suite (real engines; the Hadoop tests s
 bench: setup ## speed targets: ratios measured side by side in one run
 	$(PY) benchmarks/bench_mrjob.py
 	$(PY) benchmarks/bench_spark.py
+
+# `make thesis ROWS=200000 ITERS=5` for a quick run (also FEATURES=, HADOOP_ITERS=).
+thesis: setup hadoop ## iterative logistic regression on MapReduce vs Spark: results/thesis.{json,md,png}
+	$(PY) benchmarks/thesis.py $(if $(ROWS),--rows $(ROWS)) $(if $(FEATURES),--features $(FEATURES)) \
+	    $(if $(ITERS),--iters $(ITERS)) $(if $(HADOOP_ITERS),--hadoop-iters $(HADOOP_ITERS))
+
+# `make scaling ROWS=100000,300000 FEATURES=10,50 FIXED_ROWS=100000` for a quick run.
+scaling: setup ## how the summation form's cost grows with rows, features, workers: results/scaling.{json,png}
+	$(PY) benchmarks/scaling.py $(if $(ROWS),--rows $(ROWS)) $(if $(FEATURES),--features $(FEATURES)) \
+	    $(if $(FIXED_ROWS),--fixed-rows $(FIXED_ROWS))
+
+# Each scenario injects a real fault into a real fit, prints the evidence the system gives of it
+# and how the answer compares with the fit without the fault. Starts (and stops) a MiniCluster
+# of 3 DataNodes in .run/hadoop-faults and a 2-worker Spark cluster of its own.
+faults: setup hadoop ## fault tolerance shown: corrupt and lost HDFS replicas, failed map/reduce tasks, a failed Spark task, a Spark worker killed mid-fit
+	$(PY) benchmarks/faults.py
 
 hadoop: $(LOCAL_HADOOP_HOME)/.installed ## resolve Apache Hadoop 3.5.0 from Maven Central into .hadoop/ (bin/hadoop)
 

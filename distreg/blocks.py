@@ -212,6 +212,225 @@ class Refine(Aggregate):
         return dict(g=_pad_vector(a['g'], p) + _pad_vector(b['g'], p), rss=a['rss'] + b['rss'])
 
 
+# --------------------------------------------------------------------------- using a model
+
+def margins(X, theta):
+    """``X @ theta``, summed column by column in a fixed order.
+
+    A row's value then depends on the row alone, never on the block it came in
+    (BLAS picks kernels by block shape, and their sums may round differently):
+    identical rows get identical scores on every engine, and ties stay ties.
+    A block narrower than ``theta`` (LibSVM rows without the last features)
+    uses the leading coefficients: the missing columns are zeros.
+    """
+    out = np.zeros(X.shape[0])
+    for j in range(min(X.shape[1], len(theta))):
+        out += X[:, j] * theta[j]
+    return out
+
+
+def sigmoid(m):
+    """1 / (1 + exp(-m)) without overflow for either sign."""
+    e = np.exp(-np.abs(m))
+    return np.where(m >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _scores(parsed, design, params):
+    """Linear predictions or logistic margins of a block at ``params['theta']``."""
+    return margins(design.matrix(parsed.X), np.asarray(params['theta'], dtype=np.float64))
+
+
+def prediction_lines(parsed, design, params):
+    """One text line per row of the block, in row order: what ``distreg predict`` writes.
+
+    Linear: the prediction. Logistic: the probability of class 1 and the class
+    at 0.5 (``p,c``). Floats are written by ``repr`` (they round-trip exactly).
+    A row rejected under ``--bad-rows skip`` keeps its place as ``None``.
+    """
+    m = _scores(parsed, design, params)
+    if params['model'] == 'logistic':
+        p = sigmoid(m)
+        lines = ['%r,%d' % (v, c) for v, c in zip(p.tolist(), (p >= 0.5).tolist())]
+    else:
+        lines = [repr(v) for v in m.tolist()]
+    for k, at in reversed(list(enumerate(parsed.reject_at))):
+        lines.insert(at, None)
+    return lines
+
+
+class Evaluate(Aggregate):
+    """Held-out metrics' sums of a block at ``theta`` (``params``: theta, model).
+
+    Linear: ``sse`` (sum of squared errors) and ``sae`` (sum of absolute errors);
+    with the label's count-mean-M2 they give RMSE, MAE and R². Logistic:
+    ``log_loss_sum`` (from the margin m, as log(1 + exp(-m)) or log(1 + exp(m)),
+    exact where 1 - p would cancel) and the confusion matrix at 0.5
+    ``[[tn, fp], [fn, tp]]``. ROC AUC needs the scores in order: see
+    :class:`AucRange`.
+    """
+    name = 'evaluate'
+
+    def _block(self, parsed, design, params):
+        m = _scores(parsed, design, params)
+        y = parsed.y
+        if params['model'] == 'logistic':
+            pos = y == 1
+            pred = sigmoid(m) >= 0.5
+            confusion = np.array([[np.sum(~pos & ~pred), np.sum(~pos & pred)],
+                                  [np.sum(pos & ~pred), np.sum(pos & pred)]], dtype=np.int64)
+            return dict(log_loss_sum=float(np.sum(np.logaddexp(0.0, np.where(pos, -m, m)))),
+                        confusion=confusion)
+        r = y - m
+        return dict(sse=float(r @ r), sae=float(np.sum(np.abs(r))))
+
+    def _merge(self, a, b):
+        return {k: a[k] + b[k] for k in a if k in ('sse', 'sae', 'log_loss_sum', 'confusion')}
+
+
+def score_counts(parsed, design, params):
+    """Distinct probabilities of a block (ascending) and the positive and negative rows at each.
+
+    ``(scores, pos, neg)``: the block's share of what ROC AUC needs, a few
+    numbers per distinct score; blocks' counts merge by :func:`merge_score_counts`.
+    """
+    p = sigmoid(_scores(parsed, design, params))
+    y = parsed.y
+    return distinct_score_counts(p, (y == 1).astype(np.int64), (y != 1).astype(np.int64))
+
+
+def distinct_score_counts(scores, pos, neg):
+    """Sorted distinct ``scores`` with the ``pos`` and ``neg`` counts of equal scores added."""
+    s, inv = np.unique(scores, return_inverse=True)
+    return (s, np.bincount(inv, weights=pos, minlength=len(s)).astype(np.int64),
+            np.bincount(inv, weights=neg, minlength=len(s)).astype(np.int64))
+
+
+def merge_score_counts(a, b):
+    """Counts of two sets of rows: the union of their scores, counts added at equal scores."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return distinct_score_counts(np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]),
+                                 np.concatenate([a[2], b[2]]))
+
+
+class AucRange:
+    """What ROC AUC needs of the rows whose scores lie in one range, exactly, in integers.
+
+    ``pos`` and ``neg`` count the rows of each class; ``c2`` is twice the number of
+    (positive, negative) pairs of the range ordered right (the positive scores
+    higher) plus the tied pairs (a tie counts one half: hence twice);
+    ``lo``/``hi`` are the lowest and the highest score with their counts
+    ``(score, pos, neg)``. Two ranges merge (:meth:`merge`) when all scores of
+    the first are <= all scores of the second, which is what an engine's sort
+    gives: Spark's ``sortByKey`` partitions, MapReduce's sorted keys. A score
+    shared by both ends is a tie across the boundary and is counted as one.
+
+    Notes
+    -----
+    AUC = P(s+ > s-) + P(s+ = s-) / 2 = c2 / (2 pos neg) (the Mann-Whitney U
+    statistic with mid-ranks for ties, what scikit-learn's ``roc_auc_score`` gives).
+    Exact while ``2 pos neg`` fits in 63 bits (some 3e9 rows of each class).
+    """
+
+    def __init__(self, pos=0, neg=0, c2=0, lo=None, hi=None):
+        self.pos, self.neg, self.c2, self.lo, self.hi = int(pos), int(neg), int(c2), lo, hi
+
+    @classmethod
+    def from_counts(cls, scores, pos, neg):
+        """The range of sorted distinct ``scores`` with their class counts."""
+        if len(scores) == 0:
+            return cls()
+        neg_below = np.cumsum(neg) - neg
+        c2 = int(np.sum(pos * (2 * neg_below + neg)))
+        return cls(np.sum(pos), np.sum(neg), c2,
+                   (float(scores[0]), int(pos[0]), int(neg[0])),
+                   (float(scores[-1]), int(pos[-1]), int(neg[-1])))
+
+    def merge(self, upper):
+        """This range and ``upper`` (every score of it >= every score of this one)."""
+        a, b = self, upper
+        if a.lo is None:
+            return b
+        if b.lo is None:
+            return a
+        c2 = a.c2 + b.c2 + 2 * b.pos * a.neg
+        lo, hi = a.lo, b.hi
+        if a.hi[0] == b.lo[0]:
+            # the boundary score's pairs across the two ranges are ties, counted 1 (of 2)
+            c2 += a.hi[1] * b.lo[2] - b.lo[1] * a.hi[2]
+            both = (a.hi[0], a.hi[1] + b.lo[1], a.hi[2] + b.lo[2])
+            if a.lo[0] == a.hi[0]:
+                lo = both
+            if b.hi[0] == b.lo[0]:
+                hi = both
+        return AucRange(a.pos + b.pos, a.neg + b.neg, c2, lo, hi)
+
+    def auc(self):
+        """ROC AUC, or None without rows of both classes."""
+        if self.pos == 0 or self.neg == 0:
+            return None
+        return self.c2 / (2.0 * self.pos * self.neg)
+
+    def to_json(self):
+        return dict(pos=self.pos, neg=self.neg, c2=self.c2, lo=self.lo, hi=self.hi)
+
+    @classmethod
+    def from_json(cls, d):
+        return cls(d['pos'], d['neg'], d['c2'], d['lo'] and tuple(d['lo']),
+                   d['hi'] and tuple(d['hi']))
+
+
+def sortable_bits(scores):
+    """Unsigned integers that sort as the float64 ``scores`` do.
+
+    IEEE-754 doubles compare as their bit patterns once the sign bit is set for
+    positives and every bit is flipped for negatives.
+    """
+    bits = np.asarray(scores, dtype=np.float64).view(np.uint64)
+    negative = (bits >> np.uint64(63)).astype(bool)
+    return np.where(negative, ~bits, bits | np.uint64(1 << 63))
+
+
+def sortable_key(score):
+    """Text that sorts as the float ``score`` does (for a MapReduce shuffle's byte order)."""
+    return '%016x' % int(sortable_bits([score])[0])
+
+
+def score_of_key(key):
+    """Inverse of :func:`sortable_key`."""
+    bits = int(key, 16)
+    bits = bits ^ (1 << 63) if bits >> 63 else bits ^ 0xFFFFFFFFFFFFFFFF
+    return float(np.array(bits, dtype=np.uint64).view(np.float64))
+
+
+#: Leading bits of :func:`sortable_bits` that name a score's bucket: 11 of the exponent and
+#: 12 of the mantissa, so [0.5, 1) alone spreads over 4096 buckets.
+BUCKET_BITS = 24
+
+
+def score_buckets(counts):
+    """Sorted distinct score counts cut into buckets: ``[(key, (scores, pos, neg)), ...]``.
+
+    A bucket is every score sharing the leading :data:`BUCKET_BITS` of
+    :func:`sortable_bits`; its key (hex text) sorts as its scores do, so a sort
+    of the buckets by key (a shuffle, ``sortByKey``) orders the scores, while
+    a bucket's own scores travel as one record. Buckets of several blocks with
+    one key are merged by :func:`merge_score_counts`; :meth:`AucRange.from_counts`
+    of each bucket, merged in key order, is the exact AUC.
+    """
+    s, p, n = counts
+    if len(s) == 0:
+        return []
+    prefix = sortable_bits(s) >> np.uint64(64 - BUCKET_BITS)
+    starts = np.r_[0, np.flatnonzero(np.diff(prefix)) + 1]
+    ends = np.r_[starts[1:], len(s)]
+    width = (BUCKET_BITS + 3) // 4
+    return [('%0*x' % (width, int(prefix[a])), (s[a:b], p[a:b], n[a:b]))
+            for a, b in zip(starts, ends)]
+
+
 # --------------------------------------------------------------------------- iterative methods (gradient, hessian)
 
 def theta_for(theta, p):
@@ -347,7 +566,8 @@ class Hessian(LossGradient):
 
 #: Every aggregate, by the name engines are asked for. A new aggregate is a class above and
 #: one entry here (and, for mrjob, a job in jobs/; see jobs/engine.py's JOBS).
-AGGREGATES = {agg.name: agg for agg in (Gram(), TSQR(), Refine(), LossGradient(), Hessian())}
+AGGREGATES = {agg.name: agg for agg in (Gram(), TSQR(), Refine(), LossGradient(), Hessian(),
+                                         Evaluate())}
 
 
 def block_partial(name, parsed, design, params=None):

@@ -1,9 +1,12 @@
-"""The ``distreg`` command line: generate, fit, compare.
+"""The ``distreg`` command line: generate, fit, compare, predict, evaluate.
 
     distreg generate --rows N --features P [--model linear|logistic] [--noise S] [--seed K]
                      [--format csv|libsvm] --out PATH
     distreg fit INPUT --engine ENGINE --method METHOD [options] [--out RESULT.json]
     distreg compare RESULT.json... [--reference TRUTH.json] [--rtol R]
+    distreg predict RESULT.json INPUT --engine ENGINE --out PATH [--bad-rows fail|skip]
+    distreg evaluate RESULT.json INPUT --engine ENGINE [--out METRICS.json] [--bad-rows ...]
+    distreg plot RESULT.json... --out FILE.png
 
 Exit status: 0 on success; 1 when the input or the fit fails (with a one-line
 reason) or when ``compare`` finds a disagreement; 2 on a usage error.
@@ -12,6 +15,7 @@ reason) or when ``compare`` finds a disagreement; 2 on a usage error.
 import argparse
 import json
 import os
+import signal
 import sys
 
 from distreg import compare as compare_mod
@@ -19,9 +23,10 @@ from distreg import fit as fit_mod
 from distreg import generate as generate_mod
 from distreg import options as options_mod
 from distreg import result
+from distreg import scoring
 from distreg.engine import ENGINES, make_engine  # noqa: F401 (make_engine: the API)
 from distreg.errors import DistregError, format_bad_row
-from distreg.loader import MODELS
+from distreg.loader import BAD_ROW_POLICIES, MODELS, expand_paths, local_path
 
 def _parser():
     p = argparse.ArgumentParser(prog='distreg', description=__doc__.split('\n')[0])
@@ -42,13 +47,39 @@ def _parser():
     f.add_argument('--engine', required=True, choices=sorted(ENGINES))
     f.add_argument('--master', default=None, help='Spark master (spark engines). '
                    'Default: local[*]')
-    f.add_argument('--quiet', action='store_true', help='no summary table on stdout')
+    f.add_argument('--quiet', action='store_true',
+                   help='no summary table on stdout, no progress lines on stderr')
+    f.add_argument('--verbose', action='store_true',
+                   help="show the engines' own logs and warnings (JVM, Spark's stage bars)")
 
     c = sub.add_parser('compare', help='compare result records side by side')
     c.add_argument('records', nargs='+')
     c.add_argument('--reference', default=None, help='truth file or result record')
     c.add_argument('--rtol', type=float, default=1e-6,
                    help='largest norm-wise relative difference that agrees. Default: %(default)s')
+
+    for name, text in (('predict', 'score every row of INPUT with a fitted model'),
+                       ('evaluate', 'held-out metrics of a fitted model on INPUT')):
+        s = sub.add_parser(name, help=text)
+        s.add_argument('record', metavar='RESULT.json', help='result record of distreg fit')
+        s.add_argument('input', help='a file, a directory of part files, a glob, hdfs://, s3://')
+        s.add_argument('--engine', required=True, choices=sorted(ENGINES))
+        s.add_argument('--master', default=None, help='Spark master (spark engines). '
+                       'Default: local[*]')
+        s.add_argument('--bad-rows', choices=BAD_ROW_POLICIES, default='fail')
+        s.add_argument('--rejects', default=None,
+                       help='with --bad-rows skip: where the rejected rows go (JSON lines). '
+                            'Default: OUT.rejects.jsonl, or distreg-rejects.jsonl')
+        if name == 'predict':
+            s.add_argument('--out', required=True,
+                           help='local file (one line per input row, in input order), or an '
+                                'hdfs:// or s3:// directory of part files')
+        else:
+            s.add_argument('--out', default=None, help='write the metrics (JSON) here')
+    pl = sub.add_parser('plot', help='draw loss against iteration and seconds (PNG)')
+    pl.add_argument('records', nargs='+', help='result records of iterative fits')
+    pl.add_argument('--out', required=True, help='the PNG to write')
+    pl.add_argument('--title', default=None)
     return p
 
 
@@ -71,13 +102,15 @@ def run_fit(engine, args, options=None):
     """Fit with ``engine``, keep the rejected rows, write ``--out``; return (record, names).
 
     ``options``: the checked options of ``args`` when the caller has them already. The
-    engine is closed whatever happens.
+    engine is closed whatever happens. An iterative fit prints one line per iteration on
+    stderr unless ``--quiet``.
     """
     if options is None:
         options = fit_options(args)
     names = []
+    progress = None if getattr(args, 'quiet', False) else sys.stderr
     try:
-        record = fit_mod.fit(engine, options, names=names, checked=True)
+        record = fit_mod.fit(engine, options, names=names, checked=True, progress=progress)
     finally:
         engine.close()
     rejects = engine.rejects
@@ -85,29 +118,83 @@ def run_fit(engine, args, options=None):
         raise DistregError('internal error: %d rows rejected but %d kept'
                            % (record['n_bad_rows'], len(rejects)))
     if record['n_bad_rows']:
-        path = args.rejects or (args.out + '.rejects.jsonl' if args.out
-                                else 'distreg-rejects.jsonl')
-        _make_parent(path)
-        with open(path, 'w') as f:
-            for bad in rejects:
-                f.write(json.dumps(bad) + '\n')
-        print('distreg: %d bad rows skipped; they are in %s (first: %s)'
-              % (record['n_bad_rows'], path, format_bad_row(rejects[0]) if rejects else '-'),
-              file=sys.stderr)
+        _write_rejects(rejects, args)
     if args.out:
         _make_parent(args.out)
         result.write(record, args.out)
     return record, names
 
 
+def rejects_path(args):
+    local_out = args.out and '://' not in args.out
+    return args.rejects or (args.out + '.rejects.jsonl' if local_out
+                            else 'distreg-rejects.jsonl')
+
+
+def check_writable(path, what='--out'):
+    """Fail now, not after the fit, when ``path`` cannot be written (its folder is made)."""
+    if os.path.isdir(path):
+        raise DistregError('%s %s is a directory; give a file name' % (what, path))
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as e:
+        raise DistregError('%s %s cannot be written: its folder %s cannot be made (%s)'
+                           % (what, path, parent, e.strerror or e))
+    if not os.access(parent, os.W_OK | os.X_OK) or (
+            os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise DistregError('%s %s cannot be written: permission denied' % (what, path))
+
+
+def check_readable(path):
+    """A local input whose files cannot be read fails now, with its name."""
+    if local_path(path) is None:
+        return
+    for f in expand_paths(local_path(path)):
+        try:
+            with open(f, 'rb'):
+                pass
+        except OSError as e:
+            raise DistregError('input %s cannot be read: %s' % (f, e.strerror or e))
+
+
+class Interrupted(BaseException):
+    """SIGTERM, raised where the fit is so that its clean-up (``finally``) runs."""
+
+
+_MAIN_PID = []
+
+
+def _on_sigterm(signum, frame):
+    if os.getpid() not in _MAIN_PID:
+        # a forked worker (mrjob's local pool) is ended by its parent: die as by default
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise Interrupted()
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C: the engine's close() removes its HDFS upload, Spark
+    # stops, and --out is written whole or not at all
+    _MAIN_PID[:] = [os.getpid()]
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare}[
-            args.command](args)
+        return {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare,
+                'predict': cmd_predict, 'evaluate': cmd_evaluate,
+                'plot': cmd_plot}[args.command](args)
     except DistregError as e:
         print('distreg: error: %s' % e, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print('distreg: interrupted; nothing written', file=sys.stderr)
+        return 130
+    except Interrupted:
+        print('distreg: terminated; nothing written', file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_generate(args):
@@ -122,6 +209,15 @@ def cmd_generate(args):
 
 def cmd_fit(args):
     options = fit_options(args)  # a usage mistake fails before any engine starts
+    # so do an input that cannot be read and outputs that cannot be written
+    check_readable(args.input)
+    if args.out and '://' not in args.out:
+        check_writable(args.out)
+    if args.rejects or args.bad_rows == 'skip':
+        check_writable(rejects_path(args), '--rejects' if args.rejects else 'the rejects file')
+    if args.verbose:
+        # read by the engines (spark_jobs.session) and inherited by what they start
+        os.environ['DISTREG_VERBOSE'] = '1'
     engine = make_engine(args.engine, args.input, master=args.master)
     record, names = run_fit(engine, args, options)
     if not args.quiet:
@@ -137,6 +233,63 @@ def cmd_compare(args):
     table, ok = compare_mod.compare(records, reference, rtol=args.rtol)
     print(table)
     return 0 if ok else 1
+
+
+def _write_rejects(rejects, args):
+    """Keep the rejected rows (``--rejects``, or beside ``--out``) and say where."""
+    local_out = args.out and '://' not in args.out
+    path = args.rejects or (args.out + '.rejects.jsonl' if local_out
+                            else 'distreg-rejects.jsonl')
+    _make_parent(path)
+    result.write_atomic(path, ''.join(json.dumps(bad) + '\n' for bad in rejects))
+    print('distreg: %d bad rows skipped; they are in %s (first: %s)'
+          % (len(rejects), path, format_bad_row(rejects[0]) if rejects else '-'),
+          file=sys.stderr)
+
+
+def _scoring_engine(args):
+    model = scoring.Model(result.load(args.record), args.record)
+    return model, make_engine(args.engine, args.input, master=args.master)
+
+
+def cmd_predict(args):
+    model, engine = _scoring_engine(args)
+    if '://' not in args.out:
+        _make_parent(args.out)
+    try:
+        summary = scoring.predict(engine, model, args.out, bad_rows=args.bad_rows)
+    finally:
+        engine.close()
+    if engine.rejects:
+        _write_rejects(engine.rejects, args)
+    print('distreg: wrote %d predictions (%d rows rejected) to %s in %.2f s'
+          % (summary['n_lines'] - summary['n_bad_rows'], summary['n_bad_rows'], args.out,
+             summary['seconds']), file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args):
+    model, engine = _scoring_engine(args)
+    try:
+        m = scoring.evaluate(engine, model, bad_rows=args.bad_rows)
+    finally:
+        engine.close()
+    if engine.rejects:
+        _write_rejects(engine.rejects, args)
+    print(scoring.table(m))
+    if args.out:
+        _make_parent(args.out)
+        with open(args.out, 'w') as f:
+            f.write(json.dumps(m, indent=1, allow_nan=False) + '\n')
+        print('wrote %s' % args.out, file=sys.stderr)
+    return 0
+
+
+def cmd_plot(args):
+    from distreg import plot as plot_mod
+    plot_mod.plot(args.records, args.out, title=args.title)
+    print('wrote %s' % args.out, file=sys.stderr)
+    return 0
 
 
 def _make_parent(path):

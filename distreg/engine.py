@@ -20,7 +20,15 @@ and has:
 ``load_seconds``
     time spent in ``prepare`` (load + parse + cache);
 ``close()``
-    release what the engine holds (cache, session, uploads); always safe to call.
+    release what the engine holds (cache, session, uploads); always safe to call;
+``predict(params, out) -> n`` and ``evaluate(params) -> (partial, AucRange or None)``
+    use a fitted model (``distreg predict`` / ``evaluate``, see :mod:`distreg.scoring`):
+    one line per input row to ``out``; the ``evaluate`` partial and the exact ROC AUC
+    summary from the engine's own sort of the scores, in one pass.
+``recovery``
+    optional: a dict of counts of failures the engine's system recovered from during the
+    fit, added to the record's ``timings`` (spark-rdd: ``failed_tasks``,
+    ``recomputed_partitions``).
 
 An engine that trains with a library of its own (MLlib) sets ``trains_itself`` and
 provides ``solve(options)`` instead of ``aggregate``: it returns what a driver of
@@ -45,6 +53,8 @@ class Engine:
     #: rejected rows seen (bad_rows='skip'); engines assign their own list
     rejects = ()
     load_seconds = 0.0
+    #: failures recovered from, added to the record's timings (None: nothing to say)
+    recovery = None
 
     def __init__(self, path, name=None, master=None):
         self.path = path
@@ -60,6 +70,12 @@ class Engine:
 
     def solve(self, options):
         raise NotImplementedError('%s runs the core\'s methods: it has no solve()' % self.name)
+
+    def predict(self, params, out):
+        raise NotImplementedError('%s cannot predict' % self.name)
+
+    def evaluate(self, params):
+        raise NotImplementedError('%s cannot evaluate' % self.name)
 
     def close(self):
         """Release what the engine holds; the default holds nothing."""

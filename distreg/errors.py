@@ -55,6 +55,38 @@ class SingularMatrixError(DistregError):
     """The normal equations or the R factor are singular: no unique solution exists."""
 
 
+class RankDeficientError(SingularMatrixError):
+    """Columns of the model matrix whose coefficients the data do not determine.
+
+    ``columns`` are their indices in theta (the intercept, when there is one, is 0),
+    ``reasons`` say why for each, and ``names`` (when known) name every coefficient:
+    the message then names the columns (see :meth:`named`).
+    """
+
+    def __init__(self, columns, reasons, names=None):
+        self.columns = list(columns)
+        self.reasons = list(reasons)
+        self.names = names
+        super().__init__(self._message())
+
+    def named(self, names):
+        """The same error naming the columns by ``names`` (one per coefficient)."""
+        return RankDeficientError(self.columns, self.reasons, names)
+
+    def _name(self, j):
+        if self.names is not None and j < len(self.names):
+            return repr(self.names[j])
+        return 'number %d' % j
+
+    def _message(self):
+        parts = ['column %s %s' % (self._name(j), why) for j, why in zip(self.columns, self.reasons)]
+        return ('the model matrix is rank deficient: %s; %s not determined by the data: drop '
+                '%s or use --ridge L' % ('; '.join(parts),
+                                         'its coefficient is' if len(parts) == 1
+                                         else 'their coefficients are',
+                                         'the column' if len(parts) == 1 else 'the columns'))
+
+
 class ColumnOverflowError(DistregError):
     """A column's values (or its coefficient) do not fit the float64 arithmetic of a method.
 

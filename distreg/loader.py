@@ -26,6 +26,7 @@ libsvm
 import bz2
 import glob
 import gzip
+import dataclasses
 import json
 import math
 import os
@@ -77,7 +78,8 @@ class Schema:
 
     ``n_fields`` is the number of comma-separated fields of a CSV row (None for
     LibSVM, whose width is discovered from the data). ``label`` is the index of the
-    label column (CSV). ``names`` are the header's names, when there is a header.
+    label column (CSV), or None for a CSV of features only (what ``distreg predict``
+    may read; ``y`` is then zeros). ``names`` are the header's names, when there is a header.
     ``model`` matters for rows: a logistic label must be 0 or 1.
     """
     format: str = 'csv'
@@ -86,6 +88,12 @@ class Schema:
     names: tuple = None
     bad_rows: str = 'fail'
     model: str = 'linear'
+    #: part files whose header names the same columns in another order:
+    #: ``((file key, names), ...)`` (see :func:`check_headers`, :meth:`for_file`)
+    files: tuple = None
+    #: the fields, in file order, that give the label and then the features in the
+    #: order of the first file (set only by :meth:`for_file`, for a reordered file)
+    columns: tuple = None
 
     def __post_init__(self):
         _check_choice('format', self.format, FORMATS)
@@ -97,8 +105,28 @@ class Schema:
         if self.format == 'csv':
             if self.names:
                 return [n for i, n in enumerate(self.names) if i != self.label]
-            return ['x%d' % i for i in range(1, self.n_fields)]
+            return ['x%d' % i for i in range(1, self.n_features() + 1)]
         return None  # LibSVM: known only once the data is read (x1..xP)
+
+    def for_file(self, file):
+        """The schema that reads the rows of ``file`` (a reordered part file: its own)."""
+        if not self.files:
+            return self
+        names = dict(self.files)
+        own = names.get(file) or names.get(file_key(file))
+        if own is None:
+            return self
+        own = tuple(own)
+        label = own.index(self.names[self.label]) if self.label is not None else None
+        features = [own.index(n) for i, n in enumerate(self.names) if i != self.label]
+        return dataclasses.replace(self, label=label, names=own, files=None,
+                                   columns=tuple([label] + features))
+
+    def n_features(self):
+        """Raw feature columns of a CSV row (None for LibSVM)."""
+        if self.format != 'csv':
+            return None
+        return self.n_fields - (self.label is not None)
 
     def to_json(self):
         d = dict(self.__dict__)
@@ -108,8 +136,11 @@ class Schema:
     @classmethod
     def from_json(cls, text):
         d = json.loads(text)
-        if d.get('names'):
-            d['names'] = tuple(d['names'])
+        for k in ('names', 'columns'):
+            if d.get(k):
+                d[k] = tuple(d[k])
+        if d.get('files'):
+            d['files'] = tuple((key, tuple(names)) for key, names in d['files'])
         return cls(**d)
 
 
@@ -125,11 +156,14 @@ def is_header(line):
 
 
 def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='linear',
-                 source='<input>'):
+                 source='<input>', n_features=None):
     """Build the :class:`Schema` from the first line of the input.
 
     ``label_col`` is a column name (needs a header), an index (``'0'``, ``3``,
-    ``-1`` for the last) or None for the first column.
+    ``-1`` for the last) or None for the first column. ``n_features`` (predict,
+    evaluate) is the number of raw features of a fitted model: the input must
+    have exactly these, with the label column or (CSV) without it; anything else
+    is an error here, before any job starts.
     """
     _check_choice('format', fmt, FORMAT_CHOICES)
     if first_line is None:
@@ -141,6 +175,8 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
         if label_col not in (None, 0, '0'):
             raise DistregError('--label-col does not apply to LibSVM input: '
                                'the label is always the first token')
+        if n_features is not None:
+            _check_libsvm_width(first_line, n_features, source)
         return Schema('libsvm', None, 0, None, bad_rows, model)
     fields = first_line.split(',')
     names = tuple(f.strip() for f in fields) if is_header(first_line) else None
@@ -148,8 +184,33 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
     if n < 2:
         raise BadInputError('a CSV row needs a label and at least one feature, found %d field'
                             % n, file=source, line=1, offset=0, text=first_line)
+    if n_features is not None:
+        return _schema_for_model(n, names, label_col, n_features, bad_rows, model, source)
     label = _resolve_label(label_col, names, n, source)
     return Schema('csv', n, label, names, bad_rows, model)
+
+
+def _schema_for_model(n, names, label_col, n_features, bad_rows, model, source):
+    """The schema of a CSV scored by a model of ``n_features`` raw features."""
+    has_label = n == n_features + 1
+    if names is not None and label_col is not None and not str(label_col).lstrip('+-').isdigit():
+        has_label = str(label_col).strip() in names
+    if n != n_features + has_label:
+        raise DistregError(
+            'the model has %d raw feature%s but %s has %d column%s: expected %d (the features) '
+            'or %d (the features and the label)'
+            % (n_features, 's' if n_features != 1 else '', source, n, 's' if n != 1 else '',
+               n_features, n_features + 1))
+    label = _resolve_label(label_col, names, n, source) if has_label else None
+    return Schema('csv', n, label, names, bad_rows, model)
+
+
+def _check_libsvm_width(first_line, n_features, source):
+    indices = [int(t.split(':', 1)[0]) for t in first_line.split()[1:]
+               if t.split(':', 1)[0].isdigit()]
+    if indices and max(indices) > n_features:
+        raise DistregError('the model has %d raw features but the first row of %s has feature '
+                           '%d' % (n_features, source, max(indices)))
 
 
 def _resolve_label(label_col, names, n, source):
@@ -171,6 +232,93 @@ def _resolve_label(label_col, names, n, source):
     return names.index(text)
 
 
+def header_names(line):
+    """The column names of a CSV header line, or None when the line is not a header."""
+    if line is None:
+        return None
+    line = first_line_text(line).rstrip('\r\n')
+    return tuple(f.strip() for f in line.split(',')) if is_header(line) else None
+
+
+def file_key(name):
+    """A file's name without its scheme and authority: how a task finds its entry in
+    :attr:`Schema.files` whatever its engine calls the file (``file:///a/b``, ``/a/b``,
+    ``hdfs://host:9000/a/b`` and ``hdfs:///a/b`` all give ``/a/b``)."""
+    if name.startswith('file:') and not name.startswith('file://'):
+        name = name[len('file:'):]
+    elif '://' in name:
+        rest = name.split('://', 1)[1]
+        name = '/' + rest.split('/', 1)[1] if '/' in rest else '/'
+    return os.path.normpath(name)
+
+
+def check_headers(schema, headers):
+    """Check every part file's header against the first one; return the schema to read with.
+
+    ``headers`` lists ``(file, first line or None, keys)`` for every file of the input,
+    in input order (``keys``: further names a task may give the file, e.g. its HDFS
+    path). A file whose header names the same columns in another order is read by
+    name (an entry of :attr:`Schema.files`); other columns, or a header where the
+    first file has none, are an error that names both files. A file without a
+    header is read in the first file's order (part files cut from one file).
+    """
+    if schema.format != 'csv':
+        return schema
+    first = None
+    entries = []
+    for file, line, keys in headers:
+        if not line or not line.strip():
+            continue
+        names = header_names(line)
+        if first is None:
+            first = file
+            continue
+        if names is None or names == schema.names:
+            continue
+        if schema.names is None:
+            raise DistregError(
+                '%s has a header (%s) but %s, the first file, has none: the columns of '
+                'the part files cannot be matched; give every part file the same header'
+                % (file, ','.join(names), first))
+        if (sorted(names) != sorted(schema.names)
+                or len(set(names)) != len(names)):
+            raise DistregError(
+                'the part files name different columns: %s has %s but %s has %s; '
+                'every part file needs the same columns (in any order)'
+                % (first, ','.join(schema.names), file, ','.join(names)))
+        for key in (file, file_key(_absolute(file))) + tuple(file_key(k) for k in keys or ()):
+            entries.append((key, names))
+    if not entries:
+        return schema
+    return dataclasses.replace(schema, files=tuple(entries))
+
+
+def _absolute(name):
+    """A local name made absolute (tasks may run elsewhere); others unchanged."""
+    path = local_path(name)
+    return os.path.abspath(path) if path is not None else name
+
+
+def read_headers(path):
+    """``(file, first line or None, ())`` of every local file of ``path`` (for check_headers)."""
+    out = []
+    for p in expand_paths(path):
+        with open_input(p) as f:
+            line = f.readline()
+        out.append((p, first_line_text(line) if line else None, ()))
+    return out
+
+
+def local_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
+                 source=None, n_features=None):
+    """The checked :class:`Schema` of a local input: first line sniffed, every header checked."""
+    headers = read_headers(path)
+    first = next((line for _, line, _ in headers if line), None)
+    schema = sniff_schema(first, fmt, label_col, bad_rows, model, source=source or path,
+                          n_features=n_features)
+    return check_headers(schema, headers)
+
+
 # --------------------------------------------------------------------------- chunks
 
 @dataclass
@@ -186,6 +334,7 @@ class Chunk:
     offset: int = 0
     line: int = 1
     n_lines: int = None   # newlines in data, when already counted
+    header: str = None    # the file's header line, when this chunk started with it
 
     def count_lines(self):
         if self.n_lines is None:
@@ -240,7 +389,7 @@ def _drop_header(chunk):
         return chunk
     return Chunk(chunk.data[end:], chunk.file, chunk.offset + end,
                  None if chunk.line is None else chunk.line + 1,
-                 None if chunk.n_lines is None else chunk.n_lines - 1)
+                 None if chunk.n_lines is None else chunk.n_lines - 1, header=first)
 
 
 def read_first_line(path):
@@ -288,9 +437,12 @@ def is_compressed(path):
 def open_input(path):
     """Open a local input file as a binary stream (``.gz``, ``.bz2`` decompressed)."""
     ext = os.path.splitext(path)[1]
-    if ext in COMPRESSED:
-        return COMPRESSED[ext](path, 'rb')
-    return open(path, 'rb', buffering=0)
+    try:
+        if ext in COMPRESSED:
+            return COMPRESSED[ext](path, 'rb')
+        return open(path, 'rb', buffering=0)
+    except PermissionError as e:
+        raise DistregError('input %s cannot be read: %s' % (path, e.strerror))
 
 
 def iter_split_chunks(path, start, end, chunk_bytes=CHUNK_BYTES, skip_header=True,
@@ -429,10 +581,15 @@ def local_path(uri):
 
 @dataclass
 class Parsed:
-    """A parsed chunk: label ``y``, raw features ``X`` (rows x features) and rejected rows."""
+    """A parsed chunk: label ``y``, raw features ``X`` (rows x features) and rejected rows.
+
+    ``reject_at[k]`` is the number of good rows before ``rejects[k]`` in the chunk:
+    where a rejected row was, for outputs that keep one line per input row (predict).
+    """
     X: np.ndarray
     y: np.ndarray
     rejects: list = field(default_factory=list)
+    reject_at: list = field(default_factory=list)
 
 
 def parse_chunk(chunk, schema):
@@ -443,6 +600,14 @@ def parse_chunk(chunk, schema):
     in ``rejects`` (dicts with file, line, offset, text, reason) and left out.
     """
     if schema.format == 'csv':
+        schema = schema.for_file(chunk.file)
+        names = header_names(chunk.header)
+        if names is not None and names != schema.names:
+            # the driver checked every header (check_headers): a task that finds another
+            # one was not told how to read this file; never read it by position
+            raise DistregError('%s: its header (%s) does not match the columns being read '
+                               '(%s)' % (chunk.file, ','.join(names),
+                                         ','.join(schema.names or ())))
         parsed = _parse_csv_fast(chunk.data, chunk.count_lines(), schema)
         if parsed is not None:
             return parsed
@@ -484,14 +649,11 @@ def _parse_csv_fast(data, n_lines, schema):
     if any(col.null_count for col in table.columns):
         return None
     cols = [_float_column(col) for col in table.columns]
-    y = cols[schema.label]
+    y = cols[schema.label] if schema.label is not None else np.zeros(table.num_rows)
     # column-major: each column is one contiguous copy, and BLAS takes X'X as it is
-    X = np.empty((table.num_rows, schema.n_fields - 1), order='F')
-    j = 0
-    for i, col in enumerate(cols):
-        if i != schema.label:
-            X[:, j] = col
-            j += 1
+    X = np.empty((table.num_rows, schema.n_features()), order='F')
+    for j, i in enumerate(_feature_fields(schema)):
+        X[:, j] = cols[i]
     if not (np.isfinite(X).all() and np.isfinite(y).all()):
         return None
     if schema.model == 'logistic' and not np.all((y == 0) | (y == 1)):
@@ -528,8 +690,15 @@ def _csv_row(text, schema):
                              % (i + 1, _column_name(schema, i), f.strip(),
                                 'the label' if i == schema.label else 'the features'))
         values.append(v)
-    label = values.pop(schema.label)
-    return label, values
+    label = values[schema.label] if schema.label is not None else 0.0
+    return label, [values[i] for i in _feature_fields(schema)]
+
+
+def _feature_fields(schema):
+    """The fields that hold the features, in the order of the first file's header."""
+    if schema.columns is not None:
+        return schema.columns[1:]
+    return [i for i in range(schema.n_fields) if i != schema.label]
 
 
 def _column_name(schema, i):
@@ -573,7 +742,7 @@ def _libsvm_row(text, schema):
 
 def _parse_lines(chunk, schema, parse_row):
     """Line-by-line parse with exact positions for every bad row."""
-    labels, rows, rejects = [], [], []
+    labels, rows, rejects, reject_at = [], [], [], []
     offset = chunk.offset
     line_no = chunk.line
     for raw in chunk.data.split(b'\n')[:-1]:
@@ -588,6 +757,7 @@ def _parse_lines(chunk, schema, parse_row):
             if schema.bad_rows == 'fail':
                 raise bad
             rejects.append(bad.to_dict())
+            reject_at.append(len(labels))
         else:
             labels.append(label)
             rows.append(values)
@@ -596,14 +766,14 @@ def _parse_lines(chunk, schema, parse_row):
             line_no += 1
     y = np.array(labels, dtype=np.float64)
     if schema.format == 'csv':
-        X = np.array(rows, dtype=np.float64).reshape(len(rows), schema.n_fields - 1)
+        X = np.array(rows, dtype=np.float64).reshape(len(rows), schema.n_features())
     else:
         width = max((max(r) for r in rows if r), default=0)
         X = np.zeros((len(rows), width))
         for i, r in enumerate(rows):
             if r:
                 X[i, np.fromiter(r.keys(), int) - 1] = np.fromiter(r.values(), float)
-    return Parsed(X, y, rejects)
+    return Parsed(X, y, rejects, reject_at)
 
 
 def _label_text(text, schema):

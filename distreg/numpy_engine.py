@@ -2,9 +2,10 @@
 
 import time
 
-from distreg import blocks
+from distreg import blocks, scoring
 from distreg.engine import Engine
-from distreg.loader import (CHUNK_BYTES, iter_local_blocks, read_first_line, sniff_schema)
+from distreg.errors import DistregError
+from distreg.loader import CHUNK_BYTES, iter_local_blocks, local_path, local_schema
 
 
 class NumpyEngine(Engine):
@@ -26,9 +27,9 @@ class NumpyEngine(Engine):
         t0 = time.perf_counter()
         self.options = options
         self.design = options.design()
-        self.schema = sniff_schema(read_first_line(self.path), options.format,
-                                   options.label_col, options.bad_rows, options.model,
-                                   source=self.path)
+        self.schema = local_schema(self.path, options.format, options.label_col,
+                                   options.bad_rows, options.model,
+                                   n_features=options.n_features)
         self.load_seconds = time.perf_counter() - t0
         return self.schema
 
@@ -42,3 +43,35 @@ class NumpyEngine(Engine):
                 name, total, blocks.block_partial(name, parsed, self.design, params))
         self._passes += 1
         return total
+
+    def predict(self, params, out):
+        """Write one line per input row to the local file ``out`` (see :mod:`distreg.scoring`)."""
+        if local_path(out) is None:
+            raise DistregError('the numpy engine writes a local file, not %s: use '
+                               'mrjob-hadoop or spark-rdd for a cluster output' % out)
+        n = 0
+        with scoring.local_output(local_path(out)) as f:
+            for parsed in iter_local_blocks(self.path, self.schema, self.chunk_bytes):
+                self.rejects.extend(parsed.rejects)
+                lines = blocks.prediction_lines(parsed, self.design, params)
+                n += len(lines)
+                f.write(''.join((line or '') + '\n' for line in lines))
+        return n
+
+    def evaluate(self, params):
+        """The merged ``evaluate`` partial and, for a logistic model, the :class:`AucRange`.
+
+        One pass; the distinct scores are counted here, in this process (the
+        single-machine reference holds them; the distributed engines sort them).
+        """
+        total, counts = None, None
+        logistic = params['model'] == 'logistic'
+        for parsed in iter_local_blocks(self.path, self.schema, self.chunk_bytes):
+            self.rejects.extend(parsed.rejects)
+            total = blocks.merge_partials(
+                'evaluate', total, blocks.block_partial('evaluate', parsed, self.design, params))
+            if logistic and len(parsed.y):
+                counts = blocks.merge_score_counts(
+                    counts, blocks.score_counts(parsed, self.design, params))
+        auc = blocks.AucRange.from_counts(*counts) if counts is not None else None
+        return total, auc

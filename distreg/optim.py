@@ -41,6 +41,7 @@ directions, so its answer is checked against looser bounds in the tests.
 """
 
 import math
+import time
 from collections import deque
 
 import numpy as np
@@ -158,6 +159,14 @@ class _Objective:
         self.iteration = 0
         #: accepted iterates (logistic without ridge: the separation probe's history)
         self.accepted = []
+        #: (f, g) of the last evaluation, in theta's units (for the history)
+        self.last = None
+        #: one entry per iteration, iteration 0 the starting point (see :meth:`log_iteration`)
+        self.history = []
+        #: where the per-iteration lines go (the engine's ``progress`` stream; None: nowhere)
+        self.progress = getattr(engine, 'progress', None)
+        self.t0 = time.perf_counter()
+        self._t_last = self.t0
 
     def evaluate(self, theta, aggregate='gradient'):
         """(f, g) at theta; ``self.part`` keeps the engine's merged partial."""
@@ -187,7 +196,26 @@ class _Objective:
                                        if self.model == 'linear' else ''))
         self.part = part
         self._check_separated(part)
+        self.last = (f, g)
         return f, g
+
+    def log_iteration(self, iteration):
+        """Record (and print, with a progress stream) the point last evaluated as ``iteration``.
+
+        ``seconds`` counts from the start of the method (the data's load is in the record's
+        ``timings.load_seconds``); one line per iteration on the progress stream, printed by
+        the driver itself, so every engine shows the same progress.
+        """
+        f, g = self.last
+        now = time.perf_counter()
+        entry = dict(iteration=int(iteration), loss=float(f),
+                     grad_norm=float(np.linalg.norm(g)), seconds=now - self.t0)
+        self.history.append(entry)
+        if self.progress is not None:
+            print('distreg: %s iteration %d: loss %.10g  |grad| %.4g  %.3f s (total %.3f s)'
+                  % (self.method, iteration, f, entry['grad_norm'], now - self._t_last,
+                     entry['seconds']), file=self.progress, flush=True)
+        self._t_last = now
 
     def _check_separated(self, part):
         """Stop as soon as a theta tried separates the classes (see :func:`distreg.blocks._misclassified`).
@@ -264,6 +292,7 @@ def fit_gd(engine, options):
     tol, max_iter = _limits('gd', options)
     obj = _Objective(engine, options)
     u, f, g = obj.start_scaled()
+    obj.log_iteration(0)
     alpha = 1.0 / max(float(np.linalg.norm(g)), np.finfo(float).tiny)
     history = deque([f], maxlen=GD_MEMORY)
     steps = deque(maxlen=GD_MEMORY)
@@ -282,6 +311,7 @@ def fit_gd(engine, options):
         else:
             _fail_line_search('gd', it, f, obj)
         it += 1
+        obj.log_iteration(it)
         s, yv = trial - u, g_t - g
         u, f, g = trial, f_t, g_t
         obj.accept(obj.d * u)
@@ -327,6 +357,7 @@ def fit_lbfgs(engine, options):
     tol, max_iter = _limits('lbfgs', options)
     obj = _Objective(engine, options)
     u, f, g = obj.start_scaled()
+    obj.log_iteration(0)
     pairs = deque(maxlen=LBFGS_MEMORY)
     d = -g / max(float(np.linalg.norm(g)), np.finfo(float).tiny)
     converged = _rel_size(g, u) == 0.0
@@ -348,6 +379,7 @@ def fit_lbfgs(engine, options):
         else:
             _fail_line_search('lbfgs', it, f, obj)
         it += 1
+        obj.log_iteration(it)
         s, yv = trial - u, g_t - g
         u, f, g = trial, f_t, g_t
         obj.accept(obj.d * u)
@@ -375,6 +407,7 @@ def fit_newton(engine, options):
     if options.model == 'linear':
         return _newton_linear(obj, options)
     f, g = obj.evaluate([], 'hessian')
+    obj.log_iteration(0)
     theta = np.zeros(len(g))
     obj.accept(theta)
     converged, it = False, 0
@@ -396,6 +429,7 @@ def fit_newton(engine, options):
             _fail_line_search('newton', it, f, obj)
         theta, f, g = theta + delta, f_new, g_new
         obj.accept(theta)
+        obj.log_iteration(it)
     # obj.part: the Hessian at the last evaluated theta (the optimum to within tol)
     return _answer('newton', obj, theta, it, converged, tol)
 
@@ -407,6 +441,8 @@ def _newton_linear(obj, options):
     gram = dict(part, xtx=part['hess'], xty=-part['grad'], yty=2.0 * part['loss'])
     answer = normal_answer(gram, options)
     answer['iterations'] = 1
+    obj.log_iteration(0)
+    answer['history'] = obj.history
     return answer
 
 
@@ -419,8 +455,13 @@ def _limits(method, options):
 
 
 def _check_separation(obj):
-    part = obj.part
-    if obj.model == 'logistic' and not obj.ridge and part['loss'] < SEPARATED_MEAN_LOSS * part['n']:
+    check_separation(obj.part, obj.model, obj.ridge)
+
+
+def check_separation(part, model, ridge):
+    """Refuse an answer whose mean log-loss (``part``: a merged ``gradient`` partial at it)
+    shows separated classes; also for answers of other trainers (MLlib)."""
+    if model == 'logistic' and not ridge and part['loss'] < SEPARATED_MEAN_LOSS * part['n']:
         raise NotConvergedError(
             'the classes are (almost) perfectly separated: the log-likelihood keeps rising as '
             'the coefficients grow (mean log-loss %.3g), so no finite maximum-likelihood '
@@ -444,8 +485,11 @@ def _answer(method, obj, theta, iterations, converged, tol):
     part = obj.part
     if not converged:
         _check_separation(obj)
-        solvers.warn('%s did not converge in %d iterations (tolerance %g): the coefficients are the '
-              'last iterate, not the optimum; raise --max-iter' % (method, iterations, tol))
+    # --tol 0 asks for exactly --max-iter iterations: no advice to raise it
+    if not converged and tol > 0:
+        solvers.warn('%s did not converge in %d iterations (tolerance %g): the coefficients '
+                     'are the last iterate, not the optimum; raise --max-iter'
+                     % (method, iterations, tol))
     H = part['hess']
     Hp = H + np.diag(obj.lam)
     p = len(theta)
@@ -458,7 +502,7 @@ def _answer(method, obj, theta, iterations, converged, tol):
     else:
         stats = logistic_stats(theta, cov)
     return dict(theta=theta, n_rows=part['n'], n_bad_rows=part['n_bad'],
-                iterations=iterations, converged=converged, stats=stats)
+                iterations=iterations, converged=converged, stats=stats, history=obj.history)
 
 
 def logistic_stats(theta, cov):

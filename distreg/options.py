@@ -35,6 +35,8 @@ class Option:
     negates: bool = False
     #: the map tasks need it (passed to mrjob's tasks; a job run by hand takes the switch)
     job: bool = False
+    #: a switch of ``distreg fit`` (False: set by other commands, e.g. predict's n_features)
+    fit_switch: bool = True
 
 
 OPTIONS = (
@@ -58,12 +60,17 @@ OPTIONS = (
     Option('max_iter', '--max-iter', int, None,
            help='iterative methods: iteration limit (qr: refinement passes)'),
     Option('tol', '--tol', float, None, help='iterative methods: relative tolerance'),
+    Option('n_features', '--n-features', int, None,
+           help='predict, evaluate: the raw features of the model; the input has them, with '
+                'or without the label (see distreg.loader.sniff_schema)',
+           job=True, fit_switch=False),
 )
 
 JOB_OPTIONS = tuple(o for o in OPTIONS if o.job)
+FIT_SWITCHES = tuple(o for o in OPTIONS if o.fit_switch)
 
 
-def add_arguments(parser, options=OPTIONS, add=None):
+def add_arguments(parser, options=FIT_SWITCHES, add=None):
     """Add the switches of ``options`` to an argparse parser (``add``: its add_argument)."""
     add = add or parser.add_argument
     for o in options:
@@ -80,7 +87,7 @@ def add_arguments(parser, options=OPTIONS, add=None):
 
 def values(namespace, options=OPTIONS):
     """{name: value} of ``options`` from a parsed argparse namespace."""
-    return {o.name: getattr(namespace, o.name) for o in options}
+    return {o.name: getattr(namespace, o.name, o.default) for o in options}
 
 
 def to_json(fit_options, options=JOB_OPTIONS):

@@ -5,13 +5,23 @@ import math
 
 #: Keys of the result record, in order (DESIGN.md's contract).
 RECORD_KEYS = ('engine', 'method', 'model', 'intercept', 'coefficients', 'n_rows',
-               'n_bad_rows', 'iterations', 'converged', 'seconds', 'timings', 'stats')
+               'n_bad_rows', 'iterations', 'converged', 'seconds', 'timings', 'stats', 'history')
+#: Keys of one ``history`` entry (one per iteration of an iterative method; iteration 0 is
+#: the starting point; ``seconds`` from the method's start, the load not included;
+#: ``grad_norm`` and ``seconds`` may be None when the engine does not report them: MLlib).
+HISTORY_KEYS = ('iteration', 'loss', 'grad_norm', 'seconds')
 STATS_KEYS = ('r2', 'rmse', 'residual_sd', 'std_errors', 't_values', 'p_values')
+#: Keys of the record's ``design``: what ``predict`` and ``evaluate`` need to read new rows
+#: the way the model's rows were read (any engine's record works on any engine).
+DESIGN_KEYS = ('poly_degree', 'n_features', 'format', 'label_col', 'feature_names')
 
 
 def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, iterations,
-                converged, stats, seconds=None, timings=None):
-    """Build a result record. ``theta`` has the intercept first when ``intercept``."""
+                converged, stats, seconds=None, timings=None, history=None):
+    """Build a result record. ``theta`` has the intercept first when ``intercept``.
+
+    ``history``: the iterations' entries (:data:`HISTORY_KEYS`); empty for a closed form.
+    """
     theta = [float(v) for v in theta]
     return dict(
         engine=engine, method=method, model=model,
@@ -21,7 +31,8 @@ def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, ite
         iterations=int(iterations), converged=bool(converged),
         seconds=seconds,
         timings=timings or dict(load_seconds=None, pass_seconds=[]),
-        stats={k: stats.get(k) for k in STATS_KEYS})
+        stats={k: stats.get(k) for k in STATS_KEYS},
+        history=[{k: h.get(k) for k in HISTORY_KEYS} for h in history or []])
 
 
 def check_finite(record, names):
@@ -43,6 +54,16 @@ def check_finite(record, names):
                     'limit?); rescale the data. No result written' % (what, of, v))
 
 
+def design_of(schema, poly_degree, n_features):
+    """The record's ``design``: the input's format, the label column (by name when the
+    input had a header, else by index), the raw features' names and count, the degree."""
+    label = None
+    if schema.format == 'csv':
+        label = schema.names[schema.label] if schema.names else schema.label
+    return dict(poly_degree=int(poly_degree), n_features=int(n_features), format=schema.format,
+                label_col=label, feature_names=schema.feature_names())
+
+
 def theta_of(record):
     """Coefficients with the intercept first (when there is one), as in ``stats``."""
     head = [] if record['intercept'] is None else [record['intercept']]
@@ -55,13 +76,33 @@ def dumps(record):
 
 
 def write(record, path):
-    with open(path, 'w') as f:
-        f.write(dumps(record) + '\n')
+    write_atomic(path, dumps(record) + '\n')
+
+
+def write_atomic(path, text):
+    """Write ``text`` to ``path`` whole or not at all: a temporary name in the same
+    directory, then a rename (a failed or interrupted write leaves ``path`` as it was)."""
+    import os
+    import tempfile
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp',
+                               dir=folder)
+    try:
+        with os.fdopen(fd, 'w') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def load(path):
     with open(path) as f:
         record = json.load(f)
+    # records written before `history` existed are still records (of no known history)
+    if isinstance(record, dict):
+        record.setdefault('history', [])
     missing = [k for k in RECORD_KEYS if k not in record]
     if missing:
         from distreg.errors import DistregError

@@ -24,7 +24,8 @@ import numpy as np
 
 from distreg import inference
 from distreg.blocks import ZERO_EXP
-from distreg.errors import ColumnOverflowError, DistregError, SingularMatrixError
+from distreg.errors import (ColumnOverflowError, DistregError, RankDeficientError,
+                            SingularMatrixError)
 
 EPS = np.finfo(np.float64).eps
 
@@ -55,13 +56,76 @@ def _check_ridge(ridge):
         raise DistregError('--ridge must be a finite number >= 0, not %r' % ridge)
 
 
-def _zero_columns(diag_values):
-    zero = [i for i, v in enumerate(diag_values) if v == 0]
-    if zero:
-        which = ', '.join(str(i) for i in zero)
+#: Rank tolerance of the R factor, as R's ``lm`` (LINPACK dqrdc2, tol = 1e-7): a column
+#: whose distance from the span of the columns before it is below this fraction of its
+#: own norm is taken as a linear combination of them.
+RANK_TOL = 1e-7
+
+
+def _zero_columns(diag_values, names=None, tiny=None):
+    """Refuse columns whose sum of squares is 0 (``tiny``: their largest |entry|, when
+    known, tells an all-zero column from one too small to square in float64)."""
+    cols, reasons = [], []
+    for i, v in enumerate(diag_values):
+        if v == 0:
+            cols.append(i)
+            if tiny is not None and tiny[i] > 0:
+                reasons.append('has values too small for float64 to fit (largest %.3g, below '
+                               '1.5e-154 its square underflows); rescale it' % tiny[i])
+            elif tiny is not None:
+                reasons.append('is all zero')
+            else:
+                reasons.append('has a sum of squares of 0 in float64 (all its values are 0, '
+                               'or smaller than 1.5e-154 in magnitude)')
+    if cols:
+        raise RankDeficientError(cols, reasons, names)
+
+
+def column_norms(A):
+    """Euclidean norms of the columns of ``A``, without underflow for tiny columns."""
+    A = np.asarray(A, dtype=np.float64)
+    top = np.max(np.abs(A), axis=0) if A.size else np.zeros(A.shape[1])
+    safe = np.where(top > 0, top, 1.0)
+    return np.linalg.norm(A / safe, axis=0) * top
+
+
+def check_rank(R, intercept, names=None, tol=RANK_TOL):
+    """Refuse a rank-deficient R factor (of the model matrix X, R'R = X'X), as R's lm does.
+
+    ``|r_jj|`` is the distance of column j from the span of the columns before it,
+    ``||R[:, j]||`` its norm (column scaling does not change the ratio): a ratio at
+    most ``tol`` marks column j as (nearly) a linear combination of the others.
+    The same rule on every engine, since every engine's R is the same up to rounding.
+    """
+    R = np.asarray(R, dtype=np.float64)
+    top = np.max(np.abs(R), axis=0) if R.size else np.zeros(0)
+    norms = column_norms(R)
+    _zero_columns(norms, names, tiny=top)
+    cols, reasons = [], []
+    for j in range(R.shape[1]):
+        if norms[j] < np.finfo(np.float64).tiny:
+            cols.append(j)
+            reasons.append('has only subnormal values (its norm is %.3g, below 2.2e-308: '
+                           'too few digits to fit; rescale it)' % norms[j])
+            continue
+        if abs(R[j, j]) > tol * norms[j]:
+            continue
+        cols.append(j)
+        if intercept and j > 0 and np.linalg.norm(R[1:j + 1, j]) <= tol * norms[j]:
+            reasons.append('is constant (a multiple of the intercept)')
+        else:
+            reasons.append('is a linear combination of the columns before it')
+    if cols:
+        raise RankDeficientError(cols, reasons, names)
+
+
+def check_rows_for_columns(n, p, ridge):
+    """Refuse fewer rows than coefficients (no unique least-squares answer) without a ridge."""
+    if n < p and not ridge:
         raise SingularMatrixError(
-            'the model matrix has an all-zero column (%s): its coefficient is not '
-            'determined; drop the column or use --ridge' % which)
+            'the input has %d rows but the model has %d coefficients: with fewer rows than '
+            'coefficients they are not determined by the data; drop columns, add rows or use '
+            '--ridge L' % (n, p))
 
 
 def warn(message):
@@ -105,7 +169,9 @@ def solve_normal(part, intercept, ridge=0.0):
     G = part['xtx']
     b = part['xty']
     p = len(b)
-    _zero_columns(np.diag(G))
+    if not ridge:
+        check_rows_for_columns(part['n'], p, ridge)
+        _zero_columns(np.diag(G))
     d = power_of_two_scale(np.sqrt(np.diag(G)))
     lam = ridge_diagonal(p, intercept, ridge)
     Gs = G * np.outer(d, d) + np.diag(lam * d * d)
@@ -148,14 +214,17 @@ class QRState:
         p = r.shape[0] - 1
         R = r[:p, :p]
         rhs = r[:p, p]
-        _zero_columns(np.linalg.norm(R, axis=0))
+        if not ridge:
+            # known after the first pass: say so now, before any refinement pass
+            check_rows_for_columns(part['n'], p, ridge)
+            check_rank(R, intercept)
         e = np.asarray(part.get('r_exp', np.zeros(p + 1, dtype=np.int64)), dtype=np.int64)
         #: column scale exponents of [X y] (0 for an all-zero column)
         self.exp = np.where(e == ZERO_EXP, 0, e)
         self.intercept = intercept
         # L |theta|^2 in scaled units: theta = theta_s 2^(e_y - e_x), the loss over 2^(2 e_y)
         self.lam = np.ldexp(ridge_diagonal(p, intercept, ridge), -2 * self.exp[:p])
-        self.d = power_of_two_scale(np.linalg.norm(R, axis=0))
+        self.d = power_of_two_scale(column_norms(R))
         Rs = R * self.d
         if ridge:
             # [R; sqrt(L) I'] D: the ridge problem as an ordinary least-squares one

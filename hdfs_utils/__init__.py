@@ -12,13 +12,14 @@ from hdfs_utils.env import (
     java_home, streaming_jar)
 from hdfs_utils.hdfs import (
     Checksum, FileStatus, HdfsError, HdfsNotFound, HdfsUnavailable, HdfsVerifyError, cat,
-    checksum, checksums, exists, get, local_checksum, ls, mkdir, open_stream, put, rm, verify)
+    checksum, checksums, exists, get, local_checksum, ls, mkdir, mv, open_stream, put, rm,
+    verify)
 
 __all__ = [
     "HadoopNotFound", "conf_value", "hadoop_bin", "hadoop_conf_dir", "hadoop_env",
     "hadoop_home", "java_home", "streaming_jar",
     "Checksum", "FileStatus", "HdfsError", "HdfsNotFound", "HdfsUnavailable", "HdfsVerifyError",
-    "cat", "checksum", "checksums", "exists", "get", "local_checksum", "ls", "mkdir",
+    "cat", "checksum", "checksums", "exists", "get", "local_checksum", "ls", "mkdir", "mv",
     "open_stream", "put",
     "rm", "verify",
 ]

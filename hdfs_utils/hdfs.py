@@ -307,6 +307,11 @@ def rm(path, recursive=False, missing_ok=False, conf_dir=None):
     _fs(args + ["-skipTrash", path], [path], conf_dir)
 
 
+def mv(src, dst, conf_dir=None):
+    """Rename ``src`` to ``dst`` on HDFS (atomic: readers see the old name or the new one)."""
+    _fs(["-mv", src, dst], [src, dst], conf_dir)
+
+
 def _local_files(local):
     """{relative posix path: absolute Path} of the files under ``local`` (a file: {'': it})."""
     local = Path(local)

@@ -3,9 +3,11 @@
 ``make hadoop-up|hadoop-down|hadoop-status`` and the Hadoop tests run it::
 
     python -m hdfs_utils.minicluster up|down|status [--run-dir DIR] [--timeout SECONDS]
+        [--datanodes N] [--replication R]
 
-``up`` starts Hadoop's ``org.apache.hadoop.mapreduce.MiniHadoopClusterManager`` (one DataNode,
-one NodeManager, every service address pinned to a free 127.0.0.1 port) in the background
+``up`` starts Hadoop's ``org.apache.hadoop.mapreduce.MiniHadoopClusterManager`` (one DataNode
+unless ``--datanodes`` says more, each block stored ``--replication`` times, default 1; one
+NodeManager, every service address pinned to a free 127.0.0.1 port) in the background
 through the project's ``hadoop`` launcher, writes a conf dir naming it (core/hdfs/yarn/
 mapred-site.xml: ``HADOOP_CONF_DIR=<run dir>/conf`` makes ``hadoop``, mrjob and pyspark use
 it) and waits until the NameNode has a live DataNode and the ResourceManager an active
@@ -74,6 +76,8 @@ class ClusterInfo:
     conf_dir: str
     log: str
     ports: dict
+    datanodes: int = 1
+    replication: int = 1
 
     @property
     def namenode(self):
@@ -135,7 +139,7 @@ def _free_ports(count):
             sock.close()
 
 
-def cluster_properties(ports, home, conf_dir, tmp_dir):
+def cluster_properties(ports, home, conf_dir, tmp_dir, datanodes=1, replication=1):
     """The Hadoop properties of the MiniCluster, as ``{site file: {name: value}}``.
 
     The same values go to the cluster (``-D``) and to its clients (the conf dir).
@@ -148,7 +152,7 @@ def cluster_properties(ports, home, conf_dir, tmp_dir):
     # does not lay out.
     classpath = ",".join([str(conf_dir), f"{home}/etc/hadoop", f"{home}/share/hadoop/lib/*"])
     container_mb = str(_CONTAINER_MB)
-    return {
+    props = {
         "core-site.xml": {
             "fs.defaultFS": f"hdfs://{addr('namenode')}",
             # Keeps local scratch (RunJar unpacking, client buffers) out of the shared /tmp.
@@ -157,8 +161,9 @@ def cluster_properties(ports, home, conf_dir, tmp_dir):
         "hdfs-site.xml": {
             "dfs.namenode.rpc-address": addr("namenode"),
             "dfs.namenode.http-address": addr("namenode_http"),
-            "dfs.replication": "1",
-            # With one DataNode there is none to swap into a failing write pipeline.
+            "dfs.replication": str(replication),
+            # With one DataNode there is none to swap into a failing write pipeline (and the
+            # fault tests' clusters have no spare one to swap in either).
             "dfs.client.block.write.replace-datanode-on-failure.policy": "NEVER",
         },
         "yarn-site.xml": {
@@ -209,10 +214,22 @@ def cluster_properties(ports, home, conf_dir, tmp_dir):
             # The application master asks for containers and hears of finished tasks on
             # this beat (default 1 s).
             "yarn.app.mapreduce.am.scheduler.heartbeat.interval-ms": "200",
-            # Job files are replicated 10 times by default; there is one DataNode.
-            "mapreduce.client.submit.file.replication": "1",
+            # Job files are replicated 10 times by default; there are only a few DataNodes.
+            "mapreduce.client.submit.file.replication": str(replication),
         },
     }
+    if datanodes > 1:
+        # Several DataNodes are for the fault tests (issue 11): a stopped one must be declared
+        # dead in seconds (2 x recheck + 10 x heartbeat = 14 s), not after 10.5 minutes; and
+        # a replica lost or found corrupt is copied again on the next beat of the NameNode's
+        # replication monitor. (One DataNode keeps Hadoop's defaults: a loaded machine must
+        # not get the only one declared dead.)
+        props["hdfs-site.xml"].update({
+            "dfs.heartbeat.interval": "1",
+            "dfs.namenode.heartbeat.recheck-interval": "2000",
+            "dfs.namenode.redundancy.interval.seconds": "1",
+        })
+    return props
 
 
 def _write_site(path, props):
@@ -294,8 +311,10 @@ def health(info):
     with contextlib.suppress(OSError, ValueError, KeyError):
         metrics = _get_json(info.resourcemanager_web + "/ws/v1/cluster/metrics")
         result["active_nodemanagers"] = metrics["clusterMetrics"]["activeNodes"]
-    result["ready"] = bool(result["live_datanodes"] and result["safemode"] is False
-                           and result["active_nodemanagers"])
+    # Every DataNode, so that the first file written gets all its replicas.
+    result["ready"] = bool(result["live_datanodes"]
+                           and result["live_datanodes"] >= info.datanodes
+                           and result["safemode"] is False and result["active_nodemanagers"])
     return result
 
 
@@ -324,20 +343,20 @@ def _wait_ready(process, info, details, deadline):
     return None if health(info)["ready"] else "not ready in time"
 
 
-def _start_once(paths, home, timeout):
+def _start_once(paths, home, timeout, datanodes=1, replication=1):
     for name in ("conf", "work", "tmp"):
         shutil.rmtree(paths[name], ignore_errors=True)
         paths[name].mkdir(parents=True)
     _clear_state(paths)
 
     ports = dict(zip(PORT_NAMES, _free_ports(len(PORT_NAMES))))
-    sites = cluster_properties(ports, home, paths["conf"], paths["tmp"])
+    sites = cluster_properties(ports, home, paths["conf"], paths["tmp"], datanodes, replication)
     for site, props in sites.items():
         _write_site(paths["conf"] / site, props)
 
     command = [
         str(hadoop_bin(home)), MAIN_CLASS,
-        "-format", "-datanodes", "1", "-nodemanagers", "1",
+        "-format", "-datanodes", str(datanodes), "-nodemanagers", "1",
         "-nnport", str(ports["namenode"]), "-nnhttpport", str(ports["namenode_http"]),
         "-rmport", str(ports["resourcemanager"]), "-jhsport", str(ports["jobhistory"]),
         "-writeDetails", str(paths["details"]),
@@ -361,7 +380,8 @@ def _start_once(paths, home, timeout):
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     ticks = _start_ticks(process.pid)
     info = ClusterInfo(pid=process.pid, start_ticks=ticks, run_dir=str(paths["run_dir"]),
-                       conf_dir=str(paths["conf"]), log=str(paths["log"]), ports=ports)
+                       conf_dir=str(paths["conf"]), log=str(paths["log"]), ports=ports,
+                       datanodes=datanodes, replication=replication)
     # Recorded before waiting, so that `down` can stop a cluster whose `up` was interrupted.
     paths["state"].write_text(json.dumps(asdict(info), indent=2) + "\n")
     paths["pid"].write_text(f"{process.pid}\n")
@@ -378,7 +398,8 @@ def _start_once(paths, home, timeout):
     return None, f"{problem}: {reason}"
 
 
-def up(run_dir=MINICLUSTER_RUN_DIR, timeout=DEFAULT_TIMEOUT, home=LOCAL_HADOOP_HOME):
+def up(run_dir=MINICLUSTER_RUN_DIR, timeout=DEFAULT_TIMEOUT, home=LOCAL_HADOOP_HOME,
+       datanodes=1, replication=1):
     """Start the MiniCluster from ``run_dir`` (or find the one running there) and wait for it.
 
     Parameters
@@ -389,6 +410,11 @@ def up(run_dir=MINICLUSTER_RUN_DIR, timeout=DEFAULT_TIMEOUT, home=LOCAL_HADOOP_H
         Seconds to wait for HDFS and YARN to answer. Default 90.
     home : path
         Hadoop home with the MiniCluster jars. Default: the project's ``.hadoop``.
+    datanodes : int
+        DataNodes to start (all in the cluster's JVM, each with its own data dirs and
+        ports). Default 1.
+    replication : int
+        ``dfs.replication``: copies of each block, at most ``datanodes``. Default 1.
 
     Returns
     -------
@@ -399,9 +425,17 @@ def up(run_dir=MINICLUSTER_RUN_DIR, timeout=DEFAULT_TIMEOUT, home=LOCAL_HADOOP_H
     MiniClusterError
         With the reason (e.g. the log line of the exception) and the log's path.
     """
+    if not 1 <= replication <= datanodes:
+        raise MiniClusterError(f"replication must be between 1 and the number of DataNodes "
+                               f"({datanodes}), not {replication}")
     paths = _paths(run_dir)
     running = status(run_dir)
     if running is not None:
+        if (running.datanodes, running.replication) != (datanodes, replication):
+            raise MiniClusterError(
+                f"the MiniCluster of {run_dir} runs with {running.datanodes} DataNode(s) and "
+                f"replication {running.replication}, not {datanodes} and {replication}: "
+                f"stop it first")
         return running
     try:
         hadoop_bin(home)
@@ -411,7 +445,8 @@ def up(run_dir=MINICLUSTER_RUN_DIR, timeout=DEFAULT_TIMEOUT, home=LOCAL_HADOOP_H
     # A free port can be taken by someone else between our choosing it and Hadoop binding
     # it; on this shared machine that is worth another try with fresh ports.
     for _attempt in range(3):
-        info, problem = _start_once(paths, Path(home).resolve(), timeout)
+        info, problem = _start_once(paths, Path(home).resolve(), timeout, datanodes,
+                                    replication)
         if info is not None:
             return info
         if not re.search(r"BindException|Address already in use", problem):
@@ -475,11 +510,12 @@ def down(run_dir=MINICLUSTER_RUN_DIR):
 
 
 @contextlib.contextmanager
-def running(run_dir=MINICLUSTER_RUN_DIR, timeout=DEFAULT_TIMEOUT, home=LOCAL_HADOOP_HOME):
+def running(run_dir=MINICLUSTER_RUN_DIR, timeout=DEFAULT_TIMEOUT, home=LOCAL_HADOOP_HOME,
+            datanodes=1, replication=1):
     """``with running(dir) as info:`` a MiniCluster that is stopped on the way out, error or
     not. One that was already running there is left running."""
     already = status(run_dir)
-    info = already or up(run_dir, timeout, home)
+    info = already or up(run_dir, timeout, home, datanodes, replication)
     try:
         yield info
     finally:
@@ -497,7 +533,8 @@ def _describe(info):
     return "\n".join([
         f"MiniCluster running (pid {info.pid}{uptime})",
         f"  HDFS        {info.namenode}  web {info.namenode_web}"
-        f"  live datanodes: {state['live_datanodes']}, safe mode: {state['safemode']}",
+        f"  live datanodes: {state['live_datanodes']} of {info.datanodes}, "
+        f"replication {info.replication}, safe mode: {state['safemode']}",
         f"  YARN        {info.resourcemanager}  web {info.resourcemanager_web}"
         f"  active nodemanagers: {state['active_nodemanagers']}",
         f"  JobHistory  {info.jobhistory}",
@@ -515,12 +552,18 @@ def main(argv=None):
                         help="state, conf dir, log and data. Default: %(default)s")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                         help="seconds to wait for the cluster to answer. Default: %(default)s")
+    parser.add_argument("--datanodes", type=int, default=1,
+                        help="(up) DataNodes to start. Default: %(default)s")
+    parser.add_argument("--replication", type=int, default=1,
+                        help="(up) copies of each block (dfs.replication), at most "
+                             "--datanodes. Default: %(default)s")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
             started = time.monotonic()
             already = status(args.run_dir)
-            info = up(args.run_dir, args.timeout)
+            info = up(args.run_dir, args.timeout, datanodes=args.datanodes,
+                      replication=args.replication)
             if already is None:
                 print(f"MiniCluster ready in {time.monotonic() - started:.1f} s")
             print(_describe(info))

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import sys
+import time
 
 from jobs.mrjob_compat import IN_PLACE_ENV, CompatJob  # first: it imports mrjob
 from mrjob.protocol import (  # noqa: E402
@@ -36,14 +37,21 @@ from distreg.errors import BadInputError, DistregError, raise_from_json_dict, to
 from distreg.fit import FitOptions
 from distreg import options as options_mod
 from distreg.options import JOB_OPTIONS
-from distreg.loader import (Schema,
-                            fill_line_numbers, iter_chunks, iter_split_chunks, local_path,
-                            parse_chunk, read_first_line, sniff_schema)
+from distreg.loader import (Schema, check_headers, fill_line_numbers, iter_chunks,
+                            iter_split_chunks, local_path, parse_chunk, read_headers,
+                            sniff_schema)
 
 log = logging.getLogger(__name__)
 
 #: Rejected rows per emitted record (keeps each line of the shuffle small).
 REJECTS_PER_RECORD = 1000
+#: Counter group of the tasks' own timers (microseconds, summed over tasks by Hadoop): where
+#: a job's time goes (benchmarks/thesis.py reads them).
+TIMING_GROUP = 'distreg timing'
+#: TEST-ONLY fault switch (issue 11; the fault tests and ``make faults`` set it through mrjob's
+#: ``--cmdenv``, nothing else does): ``map:N`` / ``reduce:N`` makes the first attempt of map /
+#: reduce task N exit 1 at its start, so that the tests can watch YARN run it again.
+FAULT_ENV = 'DISTREG_FAULT'
 
 
 class BlockJob(CompatJob):
@@ -125,19 +133,28 @@ class BlockJob(CompatJob):
         o = self.options
         return o.run_mapper or o.run_combiner or o.run_reducer
 
-    def _sniff_schema(self):
+    def _sniff_schema(self, headers=None):
+        """The input's schema, every part file's header checked (``headers``: given by
+        the caller, e.g. read from the local files of an HDFS upload)."""
         paths = self.options.args
         if not paths:
             raise DistregError('give an input path (reading stdin is not supported)')
-        first = None
-        if local_path(paths[0]) is not None:
-            first = read_first_line(local_path(paths[0]))
-        else:
-            first = self._remote_first_line(paths[0])
+        if headers is None:
+            headers = []
+            for path in paths:
+                if local_path(path) is not None:
+                    headers += read_headers(local_path(path))
+                else:
+                    headers += self._remote_headers(path)
+        first = next((line for _, line, _ in headers if line), None)
         o = self.job_fit_options()
-        return sniff_schema(first, o.format, o.label_col, o.bad_rows, o.model, source=paths[0])
+        schema = sniff_schema(first, o.format, o.label_col, o.bad_rows, o.model, source=paths[0],
+                              n_features=o.n_features)
+        return check_headers(schema, headers)
 
-    def _remote_first_line(self, uri):
+    def _remote_headers(self, uri):
+        """``(file, first line, ())`` of each file of a remote input (for check_headers)."""
+        out = []
         # the runner's filesystem knows hdfs:// and s3:// (and the user's credentials)
         with self.filesystem() as fs:
             for path in sorted(fs.ls(uri)):
@@ -148,9 +165,9 @@ class BlockJob(CompatJob):
                     data += piece
                     if b'\n' in data:
                         break
-                if data:
-                    return data.split(b'\n', 1)[0].decode('utf-8', 'replace')
-        return None
+                line = data.split(b'\n', 1)[0].decode('utf-8', 'replace') if data else None
+                out.append((path, line, ()))
+        return out
 
     def run_job(self):
         """Run the job and print its output; a bad-input error record exits 1 with its message."""
@@ -191,6 +208,7 @@ class BlockJob(CompatJob):
         return FitOptions(**options_mod.values(self.options, JOB_OPTIONS))
 
     def _task_setup(self):
+        _injected_fault()
         o = self.options
         self.schema = Schema.from_json(o.schema)
         self.fit_options = self.job_fit_options()
@@ -201,6 +219,8 @@ class BlockJob(CompatJob):
                 self.params = json.load(f)
 
     def mapper_init_accumulator(self):
+        self._t_start = time.perf_counter()
+        self._parse_s = self._compute_s = 0.0
         self._task_setup()
         self._total = None
         self._error = None
@@ -218,14 +238,18 @@ class BlockJob(CompatJob):
     def _fold(self, chunk):
         if self._error is not None:
             return  # fail policy: the task already failed; read on, do no more work
+        t0 = time.perf_counter()
         try:
             parsed = parse_chunk(chunk, self.schema)
         except BadInputError as e:
             self._error = self._in_split(to_json_dict(e))
             return
+        t1 = time.perf_counter()
         self._rejects.extend(self._in_split(r) for r in parsed.rejects)
         part = blocks.block_partial(self.AGGREGATE, parsed, self.design, self.params)
         self._total = blocks.merge_partials(self.AGGREGATE, self._total, part)
+        self._parse_s += t1 - t0
+        self._compute_s += time.perf_counter() - t1
 
     def _in_split(self, bad):
         if self._split_start and bad.get('line') is None and bad.get('file') == self._input_file:
@@ -234,6 +258,11 @@ class BlockJob(CompatJob):
 
     def mapper_final_emit_partial(self):
         self.increment_counter('distreg', 'map tasks')
+        # the task's time from its init (interpreter start and imports not included): the rest
+        # after parse and compute is reading the split
+        self._count_us('map task us', time.perf_counter() - self._t_start)
+        self._count_us('parse us', self._parse_s)
+        self._count_us('compute us', self._compute_s)
         if self._error is not None:
             self.increment_counter('distreg', 'tasks failed on a bad row')
             yield None, {'error': self._error}
@@ -244,8 +273,11 @@ class BlockJob(CompatJob):
             self.increment_counter('distreg', 'rows rejected', len(self._rejects))
         total = self._total or {'n': 0, 'n_bad': 0, 'y_mean': 0.0, 'y_m2': 0.0}
         self.increment_counter('distreg', 'rows used', total['n'])
+        encoded = blocks.encode(total)
+        # what this task hands to the reduce side (the scaling benchmark's bytes vs rows)
+        self.increment_counter('distreg', 'map output bytes', len(json.dumps(encoded)))
         # always one partial, even of no rows: the reducer must run to say "no rows"
-        yield None, {'partial': blocks.encode(total)}
+        yield None, {'partial': encoded}
 
     def map_task(self, stdin, paths):
         """The whole map task, a chunk of its input at a time (see :mod:`jobs.mrjob_compat`).
@@ -299,7 +331,17 @@ class BlockJob(CompatJob):
         elif total is not None:
             yield {'partial': blocks.encode(total)}
 
+    def _count_us(self, name, seconds):
+        self.increment_counter(TIMING_GROUP, name, int(round(seconds * 1e6)))
+
     def reducer_merge_and_finish(self, key, values):
+        t_start = time.perf_counter()
+        try:
+            yield from self._reduce(key, values)
+        finally:
+            self._count_us('reduce us', time.perf_counter() - t_start)
+
+    def _reduce(self, key, values):
         self._task_setup()
         total, n_rejected = None, 0
         for value in self._merge_values(values):
@@ -346,6 +388,21 @@ def use_hadoop():
 
 def _position(bad):
     return (bad.get('file') or '', bad.get('offset') or 0)
+
+
+def _injected_fault():
+    """Exit 1 when :data:`FAULT_ENV` names this task and this is its first attempt."""
+    wanted = os.environ.get(FAULT_ENV)
+    # attempt_<cluster ts>_<job>_<m|r>_<task>_<attempt>, from Hadoop streaming's job conf
+    attempt = _task_env('mapreduce_task_attempt_id', 'mapred_task_id')
+    if not wanted or not attempt:
+        return
+    kind, task, number = attempt.split('_')[-3:]
+    if wanted == '%s:%d' % ({'m': 'map', 'r': 'reduce'}.get(kind, kind), int(task)) \
+            and number == '0':
+        print('distreg: %s=%s: attempt %s fails on purpose (a test-only fault)'
+              % (FAULT_ENV, wanted, attempt), file=sys.stderr)
+        sys.exit(1)
 
 
 def _task_env(*names):

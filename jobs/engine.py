@@ -6,6 +6,7 @@ over the data is a job of its own that reads the input again: that is what an
 iterative method costs on MapReduce.
 """
 
+import contextlib
 import getpass
 import glob
 import json
@@ -18,15 +19,17 @@ import uuid
 import jobs.mrjob_compat  # noqa: F401  first: it imports mrjob the quick way
 from mrjob.step import StepFailedException  # noqa: E402
 
-from distreg import PROJECT_ROOT, blocks
+from distreg import PROJECT_ROOT, blocks, scoring
 from distreg import options as options_mod
 from distreg.engine import Engine
 from distreg.errors import DistregError, raise_from_json_dict
-from distreg.loader import fill_line_numbers, local_path
+from distreg.loader import fill_line_numbers, local_path, read_headers
 from jobs.block_job import use_hadoop
 from jobs.gradient import MRLossGradient
 from jobs.hessian import MRHessian
 from jobs.normal import MRNormalEquations
+from jobs.predict import MRPredict
+from jobs.evaluate import MREvaluate
 from jobs.refine import MRRefinePass
 from jobs.tsqr import MRTSQR
 
@@ -80,7 +83,10 @@ class MRJobEngine(Engine):
         args = ['-r', RUNNERS[self.name], '--conf-path', self.conf_path, '--emit', 'partial',
                 '--engine-label', self.name, '--fit-options', options_mod.to_json(o)]
         args += runner_args(self.name) + self.extra_args + [self.job_input or self.path]
-        self.schema = MRNormalEquations(args)._sniff_schema()
+        # an uploaded input's headers are read from the local files (a `hadoop fs -cat`
+        # per part file would start a JVM each); tasks know the files by their HDFS paths
+        self.schema = MRNormalEquations(args)._sniff_schema(
+            self._uploaded_headers() if self._uploaded else None)
         self.args = args + ['--schema', self.schema.to_json()]
         self.load_seconds = time.perf_counter() - t0
         return self.schema
@@ -118,6 +124,15 @@ class MRJobEngine(Engine):
         if len(matches) == 1 and matches[0] == path:
             return 'hdfs://' + next(iter(self._local_of))
         return 'hdfs://' + base
+
+    def _uploaded_headers(self):
+        """``(local file, first line, (its HDFS path,))`` of every uploaded file."""
+        out = []
+        for remote, local in self._local_of.items():
+            for f, line, _ in read_headers(local):
+                rel = os.path.relpath(f, local)
+                out.append((f, line, (remote if rel == '.' else remote + '/' + rel,)))
+        return out
 
     def close(self):
         """Remove the HDFS copy of a local input (mrjob-hadoop)."""
@@ -159,27 +174,36 @@ class MRJobEngine(Engine):
         from hdfs_utils import hdfs
         return hdfs.open_stream
 
-    def aggregate(self, name, params):
+    def _run(self, name, job_class, params, use_output, extra=()):
+        """Run one job with ``params``; return ``use_output(job, runner)``."""
         with tempfile.TemporaryDirectory(prefix='distreg-') as tmp:
-            args = list(self.args)
+            args = list(self.args) + list(extra)
             if params:
                 path = os.path.join(tmp, 'params.json')
                 with open(path, 'w') as f:
                     json.dump(params, f)
                 args += ['--params', path]
-            job = JOBS[name](args)
+            job = job_class(args)
             try:
                 with job.make_runner() as runner:
                     runner.run()
-                    values = [v for _, v in job.parse_output(runner.cat_output())]
                     self.counters = runner.counters()
                     self.app_ids += jobs.mrjob_compat.yarn_application_ids(runner)
+                    return use_output(job, runner)
             except StepFailedException as e:
                 raise DistregError('the %s job failed on %s: %s (see the log above)'
                                    % (name, self.name, e))
+
+    def aggregate(self, name, params):
+        values = self._run(name, JOBS[name], params, _values)
+        part, _ = self._collect(values)
+        return part
+
+    def _collect(self, values):
+        """The partial (and AUC ranges) of a job's output; rejects kept, an error raised."""
         first_pass = self._passes == 0
         self._passes += 1
-        part, rejects = None, []
+        part, rejects, ranges = None, [], []
         for value in values:
             if 'error' in value:
                 fill_line_numbers(self._local_names([value['error']]), self._opener())
@@ -188,9 +212,94 @@ class MRJobEngine(Engine):
                 rejects.append(value['reject'])
             elif 'partial' in value:
                 part = blocks.decode(value['partial'])
+            elif 'auc' in value:
+                ranges.append(blocks.AucRange.from_json(value['auc']))
         if first_pass:
             self.rejects = fill_line_numbers(self._local_names(rejects), self._opener())
-        return part
+        return part, ranges
+
+    # ------------------------------------------------------------------ predict, evaluate
+
+    def evaluate(self, params):
+        """One job: the ``evaluate`` partial and (logistic) the reducers' AUC ranges merged."""
+        part, ranges = self._collect(self._run('evaluate', MREvaluate, params, _values))
+        auc = None
+        if params['model'] == 'logistic':
+            auc = blocks.AucRange()
+            # each reducer had a contiguous range of the sorted scores: merge them in order
+            for r in sorted(ranges, key=lambda r: r.lo[0]):
+                auc = auc.merge(r)
+        return part, auc
+
+    def predict(self, params, out):
+        """A map-only job; a local ``out`` gets the part files' lines in split order."""
+        remote = '://' in out and local_path(out) is None
+        extra = ['--output-dir', out] if remote else []
+        return self._run('predict', MRPredict, params,
+                         lambda job, runner: self._predict_output(runner, out, remote), extra)
+
+    def _predict_output(self, runner, out, remote):
+        errors = _counter(self.counters, 'tasks failed on a bad row')
+        n_rejected = _counter(self.counters, 'rows rejected')
+        parts = _part_files(runner)
+        if remote and not (errors or n_rejected):
+            return sum(_count_lines(runner, p) for p in parts)
+        n, rejects, error = 0, [], None
+        # a local output is complete or absent: an error raised in here discards it
+        with (contextlib.nullcontext() if remote else scoring.local_output(out)) as f:
+            for path in parts:
+                for line in _lines(runner, path):
+                    text, bad = line, None
+                    if line.startswith(scoring.REJECT_MARK):
+                        bad = json.loads(line[len(scoring.REJECT_MARK):])
+                        text = ''
+                    if bad is not None and 'error' in bad:
+                        error = bad['error'] if error is None else error
+                        continue
+                    if bad is not None:
+                        rejects.append(bad['reject'])
+                    n += 1
+                    if f is not None:
+                        f.write(text + '\n')
+            if error is not None:
+                if remote:
+                    runner.fs.rm(out)
+                fill_line_numbers(self._local_names([error]), self._opener())
+                raise_from_json_dict(error)
+        self.rejects = fill_line_numbers(self._local_names(rejects), self._opener())
+        return n
+
+
+def _values(job, runner):
+    return [v for _, v in job.parse_output(runner.cat_output())]
+
+
+def _counter(counters, name):
+    return sum(step.get('distreg', {}).get(name, 0) for step in counters or [])
+
+
+def _part_files(runner):
+    """The output's part files in task order (Hadoop skips names starting with _ or .)."""
+    out = runner.get_output_dir()
+    paths = [p for p in runner.fs.ls(out)
+             if not os.path.basename(p.rstrip('/')).startswith(('_', '.'))]
+    return sorted(paths, key=lambda p: os.path.basename(p.rstrip('/')))
+
+
+def _lines(runner, path):
+    rest = b''
+    for data in runner.fs.cat(path):
+        data = rest + data
+        lines = data.split(b'\n')
+        rest = lines.pop()
+        for line in lines:
+            yield line.decode('utf-8')
+    if rest:
+        yield rest.decode('utf-8')
+
+
+def _count_lines(runner, path):
+    return sum(data.count(b'\n') for data in runner.fs.cat(path))
 
 
 def _size(path):

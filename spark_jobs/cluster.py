@@ -177,6 +177,81 @@ def _reap(pid):
         pass
 
 
+def _children():
+    """{parent pid: [child pids]} of every process now."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(')') + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    return children
+
+
+def _tree(pid, children):
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _cmdline(pid):
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            return f.read().split(b'\0')
+    except OSError:
+        return []
+
+
+def executors(state):
+    """``{executor id: (worker role, executor pid)}`` of the executors the workers run now.
+
+    A worker starts each executor as a child process (``CoarseGrainedExecutorBackend
+    --executor-id N ...``).
+    """
+    children = _children()
+    found = {}
+    for proc in state['processes']:
+        if not proc['role'].startswith('worker'):
+            continue
+        for pid in _tree(proc['pid'], children):
+            args = _cmdline(pid)
+            if b'org.apache.spark.executor.CoarseGrainedExecutorBackend' in args:
+                found[args[args.index(b'--executor-id') + 1].decode()] = (proc['role'], pid)
+    return found
+
+
+def kill_worker(state, role):
+    """Kill worker ``role`` (e.g. 'worker1') and every process under it (its executors and
+    their Python workers) with SIGKILL, as a machine that dies would. Returns the pids.
+
+    The cluster stays recorded: :func:`stop` stops the rest.
+    """
+    pid = next(p['pid'] for p in state['processes'] if p['role'] == role)
+    if not _is_spark_daemon(pid):
+        raise DistregError('%s (pid %d) is not running' % (role, pid))
+    victims = [pid] + _tree(pid, _children())
+    for victim in victims:
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    _reap(pid)
+    return victims
+
+
+def master_status(web_url):
+    """The master's JSON status (workers with their state, applications), or None."""
+    return _master_json(web_url)
+
+
 def stop(state_dir=DEFAULT_DIR):
     """Stop the cluster recorded in ``state_dir`` (workers first), by process id."""
     state = read_state(state_dir)

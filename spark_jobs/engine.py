@@ -15,22 +15,39 @@ RDD's cache lives in the JVM as serialised bytes that are streamed to a Python
 worker on every pass. With one contiguous block per partition and few
 partitions (one or two per core), a pass costs one bulk copy of the block
 instead of unpickling many small objects, plus the arithmetic.
+
+Failures are Spark's to survive: a failed task attempt runs again, and a cached partition
+lost with its executor is recomputed from the input by the RDD's lineage. The engine says
+when that happened (one ``distreg: spark-rdd pass N: ...`` line on stderr) and counts it in
+the record's ``timings.failed_tasks`` (task attempts of the passes that failed and ran again)
+and ``timings.recomputed_partitions`` (partitions read and parsed from the input again during
+the passes, because their cached block was lost: an accumulator counts every partition the
+reader builds). Both are 0 in a fit that met no failure.
 """
 
 import json
 import os
+import sys
 import time
 import uuid
 
-from distreg import blocks
+import numpy as np
+
+from distreg import blocks, scoring
 from distreg.engine import Engine
 from distreg.errors import BadInputError
-from distreg.loader import fill_line_numbers, sniff_schema
+from distreg.loader import check_headers, fill_line_numbers, local_path, sniff_schema
 from spark_jobs import reader as rd
 from spark_jobs.session import get_session, import_pyspark
 
 # the engine's library, at import: a missing one is reported with the extra to install
 import_pyspark()
+
+#: TEST-ONLY fault switch (issue 11; set by the fault tests and ``make faults`` only):
+#: ``spark:P`` makes the first attempt of partition P's task in the first pass over the cache
+#: raise, so that the tests can watch Spark run it again (read on the executor).
+FAULT_ENV = 'DISTREG_FAULT'
+
 
 class RDDEngine(Engine):
     """Runs the core's aggregates over a cached RDD of parsed blocks.
@@ -58,6 +75,8 @@ class RDDEngine(Engine):
         self.rejects = []
         self.load_seconds = 0.0
         self.cached = None
+        self.recovery = dict(failed_tasks=0, recomputed_partitions=0)
+        self._passes = 0
 
     # ------------------------------------------------------------------ protocol
 
@@ -73,9 +92,16 @@ class RDDEngine(Engine):
         sc = self.spark.sparkContext
         self.design = options.design()
         files = rd.list_files(sc, self.path)
-        self.schema = sniff_schema(rd.first_line(sc, files), options.format, options.label_col,
-                                   options.bad_rows, options.model, source=self.path)
-        self.cached = self._blocks(sc, files).cache()
+        headers = rd.first_lines(sc, files)
+        first = next((line for _, line, _ in headers if line), None)
+        self.schema = check_headers(
+            sniff_schema(first, options.format, options.label_col, options.bad_rows,
+                         options.model, source=self.path, n_features=options.n_features),
+            headers)
+        # counts each partition built from the input: more than n_partitions means that cached
+        # blocks were lost and rebuilt from the lineage
+        self._built = sc.accumulator(0)
+        self.cached = self._blocks(sc, files).mapPartitions(_Counted(self._built)).cache()
         self.n_partitions = self.cached.getNumPartitions()
         # materialise the cache now: what load_seconds measures, and where bad rows show
         info = self.cached.map(lambda b: (b.n_rows, b.error, b.rejects)).collect()
@@ -87,6 +113,7 @@ class RDDEngine(Engine):
             raise BadInputError.from_dict(first)
         self.rejects = fill_line_numbers([bad for _, _, rejects in info for bad in rejects])
         self.n_rows = sum(n for n, _, _ in info)
+        self._executors = _live_executors(sc)
         self.load_seconds = time.perf_counter() - t0
         return self.schema
 
@@ -94,13 +121,85 @@ class RDDEngine(Engine):
         """One pass: the merged partial of aggregate ``name`` at ``params``."""
         sc = self.spark.sparkContext
         shared = sc.broadcast(json.dumps(params))
+        tracker = sc.statusTracker()
+        jobs_before = set(tracker.getJobIdsForGroup())
+        built_before = self._built.value
+        self._passes += 1
         try:
             merge = _MergeJSON(name)
             total = self.cached.mapPartitions(
-                _PassTask(name, self.design, shared)).treeAggregate(None, merge, merge)
+                _PassTask(name, self.design, shared, self._passes == 1)).treeAggregate(
+                    None, merge, merge)
         finally:
             shared.unpersist()
+        self._note_recovery(sc, tracker, jobs_before, self._built.value - built_before)
         return blocks.decode(json.loads(total)) if total is not None else None
+
+    def _note_recovery(self, sc, tracker, jobs_before, rebuilt):
+        """Count and say what Spark recovered from in this pass (see the module notes)."""
+        failed = 0
+        for job in set(tracker.getJobIdsForGroup()) - jobs_before:
+            info = tracker.getJobInfo(job)
+            for stage in (info.stageIds if info else ()):
+                stage_info = tracker.getStageInfo(stage)
+                failed += stage_info.numFailedTasks if stage_info else 0
+        executors = _live_executors(sc)
+        if failed or rebuilt or executors < self._executors:
+            lost = (', %d executor(s) lost' % (self._executors - executors)
+                    if executors < self._executors else '')
+            print('distreg: spark-rdd pass %d: %d task attempt(s) failed and ran again, %d of '
+                  '%d cached partitions recomputed from the input (lineage)%s'
+                  % (self._passes, failed, rebuilt, self.n_partitions, lost), file=sys.stderr)
+        self._executors = executors
+        self.recovery['failed_tasks'] += failed
+        self.recovery['recomputed_partitions'] += rebuilt
+
+    # ------------------------------------------------------------------ predict, evaluate
+
+    def predict(self, params, out):
+        """One line per row, partitions in input order: a local ``out`` through the driver
+        (partition by partition), an ``hdfs://`` or ``s3a://`` one by ``saveAsTextFile``."""
+        sc = self.spark.sparkContext
+        shared = sc.broadcast(json.dumps(params))
+        try:
+            text = self.cached.mapPartitions(_PredictTask(self.design, shared))
+            if '://' in out and local_path(out) is None:
+                text.saveAsTextFile(out)
+            else:
+                with scoring.local_output(local_path(out)) as f:
+                    for piece in text.toLocalIterator(prefetchPartitions=True):
+                        if scoring.REJECT_MARK in piece:
+                            piece = '\n'.join(line for line, _ in scoring.local_lines(
+                                piece.split('\n')))
+                        f.write(piece + '\n')
+        finally:
+            shared.unpersist()
+        return self.n_rows + len(self.rejects)
+
+    def evaluate(self, params):
+        """The ``evaluate`` partial; for a logistic model, ROC AUC by Spark's sort of the scores.
+
+        Each partition counts its distinct scores, in buckets of a sortable key
+        (:func:`distreg.blocks.score_buckets`); a bucket's counts from all
+        partitions are merged, ``sortByKey`` orders the buckets, each sorted
+        partition folds its buckets into an :class:`AucRange`, and only these
+        ranges (one per partition, in order) reach the driver.
+        """
+        part = self.aggregate('evaluate', params)
+        if params['model'] != 'logistic':
+            return part, None
+        sc = self.spark.sparkContext
+        shared = sc.broadcast(json.dumps(params))
+        try:
+            counts = self.cached.mapPartitions(_ScoreCountsTask(self.design, shared))
+            ranges = counts.reduceByKey(_merge_bucket).sortByKey(
+                numPartitions=self.n_partitions).mapPartitions(_sorted_range).collect()
+        finally:
+            shared.unpersist()
+        auc = blocks.AucRange()
+        for r in ranges:
+            auc = auc.merge(blocks.AucRange.from_json(json.loads(r)))
+        return part, auc
 
     def release_cache(self):
         """Drop the cache and the executors' block files."""
@@ -137,6 +236,22 @@ class RDDEngine(Engine):
         return parts[0] if len(parts) == 1 else sc.union(parts)
 
 
+class _Counted:
+    """Pass a partition's blocks through, counting the partition in an accumulator."""
+
+    def __init__(self, counter):
+        self.counter = counter
+
+    def __call__(self, partition):
+        self.counter.add(1)
+        return partition
+
+
+def _live_executors(sc):
+    """Executors alive now (the driver not counted)."""
+    return max(len(sc._jsc.sc().statusTracker().getExecutorInfos()) - 1, 0)
+
+
 def _remove_block(block):
     block.remove()
 
@@ -155,18 +270,77 @@ class _PassTask:
     core's registered aggregates) to run it.
     """
 
-    def __init__(self, name, design, shared):
+    def __init__(self, name, design, shared, first_pass=False):
         self.name = name
         self.design = design
         self.shared = shared
+        self.first_pass = first_pass
 
     def __call__(self, blocks_of_partition):
+        if self.first_pass and os.environ.get(FAULT_ENV):
+            _injected_fault(os.environ[FAULT_ENV])
         params = json.loads(self.shared.value)
         total = None
         for b in blocks_of_partition:
             total = blocks.merge_partials(
                 self.name, total, blocks.block_partial(self.name, b.parsed, self.design, params))
         yield None if total is None else json.dumps(blocks.encode(total))
+
+
+def _injected_fault(wanted):
+    from pyspark import TaskContext
+    task = TaskContext.get()
+    if wanted == 'spark:%d' % task.partitionId() and task.attemptNumber() == 0:
+        raise RuntimeError('%s=%s: attempt 0 of partition %d fails on purpose (a test-only '
+                           'fault)' % (FAULT_ENV, wanted, task.partitionId()))
+
+
+class _PredictTask:
+    """A partition's predictions as text, a few thousand lines per element (rejects marked)."""
+
+    LINES = 1 << 16
+
+    def __init__(self, design, shared):
+        self.design = design
+        self.shared = shared
+
+    def __call__(self, blocks_of_partition):
+        params = json.loads(self.shared.value)
+        for b in blocks_of_partition:
+            parsed = b.parsed
+            rejects = iter(parsed.rejects)
+            lines = [line if line is not None
+                     else scoring.REJECT_MARK + json.dumps({'reject': next(rejects)})
+                     for line in blocks.prediction_lines(parsed, self.design, params)]
+            for i in range(0, len(lines), self.LINES):
+                yield '\n'.join(lines[i:i + self.LINES])
+
+
+class _ScoreCountsTask:
+    """(bucket key, (scores, positives, negatives)) for each bucket of a partition's scores."""
+
+    def __init__(self, design, shared):
+        self.design = design
+        self.shared = shared
+
+    def __call__(self, blocks_of_partition):
+        params = json.loads(self.shared.value)
+        for b in blocks_of_partition:
+            if b.n_rows:
+                yield from blocks.score_buckets(
+                    blocks.score_counts(b.parsed, self.design, params))
+
+
+def _merge_bucket(a, b):
+    return blocks.merge_score_counts(a, b)
+
+
+def _sorted_range(buckets):
+    """The :class:`AucRange` (JSON) of a partition of buckets sorted by key."""
+    total = blocks.AucRange()
+    for _, counts in buckets:
+        total = total.merge(blocks.AucRange.from_counts(*counts))
+    yield json.dumps(total.to_json())
 
 
 class _MergeJSON:

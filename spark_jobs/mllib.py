@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-from distreg import optim
+from distreg import optim, solvers
 from distreg.blocks import check_rows
 from distreg.design import Design
 from distreg.engine import Engine
@@ -61,13 +61,21 @@ class MLlibEngine(Engine):
         self.rdd = RDDEngine(path, master=master, spark=spark, reader=reader)
         self.load_seconds = 0.0
         self.frame = None
+        self.tsqr = None
 
     @property
     def rejects(self):
         return self.rdd.rejects
 
     def prepare(self, options):
-        """Check the method, read and parse the rows, cache them as a DataFrame."""
+        """Check the method, read and parse the rows, cache them as a DataFrame.
+
+        To score rows (predict, evaluate: ``options.n_features`` given) the rows are
+        read as spark-rdd reads them: pyspark.ml builds no model from given
+        coefficients, and the core's scoring is the same on every engine.
+        """
+        if options.n_features is not None:
+            return self.rdd.prepare(options)
         check_method(options)
         schema = self.rdd.prepare(options)
         t0 = time.perf_counter()
@@ -81,7 +89,12 @@ class MLlibEngine(Engine):
             'label', array_to_vector('x').alias('features')).cache()
         self.n_rows = self.frame.count()
         self.n_bad = len(self.rdd.rejects)
-        self.rdd.release_cache()
+        # MLlib drops constant columns and answers n < p without a word: one TSQR pass of
+        # the core on the cached rows lets solve() refuse what the other engines refuse
+        self.tsqr = self.rdd.aggregate('tsqr', {}) if self.n_rows and not options.ridge else None
+        if options.model != 'logistic' or options.ridge:
+            # logistic keeps the rows: the separation check evaluates MLlib's answer on them
+            self.rdd.release_cache()
         self.load_seconds = self.rdd.load_seconds + time.perf_counter() - t0
         return schema
 
@@ -89,15 +102,38 @@ class MLlibEngine(Engine):
         """Train with MLlib; return what the core's solvers return (see :func:`distreg.fit.fit`)."""
         if self.n_rows == 0:
             check_rows({'n': 0, 'n_bad': self.n_bad})
+        if self.tsqr is not None:
+            r = self.tsqr['r']
+            p = r.shape[0] - 1
+            solvers.check_rows_for_columns(self.tsqr['n'], p, options.ridge)
+            solvers.check_rank(r[:p, :p], options.intercept)
         tol = options.tol if options.tol is not None else MLLIB_TOL
         max_iter = (options.max_iter if options.max_iter is not None
                     else optim.DEFAULT_MAX_ITER.get(options.method, 100))
         t0 = time.perf_counter()
         train = {'linear': _train_linear, 'logistic': _train_logistic}[options.model]
         out = train(self, options, tol, max_iter)
+        if options.model == 'logistic' and not options.ridge:
+            self._check_separation(out['theta'], options)
         out.update(n_rows=self.n_rows, n_bad_rows=self.n_bad,
                    pass_seconds=[time.perf_counter() - t0])
         return out
+
+    def _check_separation(self, theta, options):
+        """The core's separation check on MLlib's answer: one pass of its loss at theta.
+
+        MLlib reports separated classes as converged (l-bfgs) or not (IRLS) with huge
+        coefficients and no warning; the other engines refuse them, and so does this one.
+        """
+        part = self.rdd.aggregate('gradient', {'theta': [float(v) for v in theta],
+                                               'model': 'logistic'})
+        optim.check_separation(part, options.model, options.ridge)
+
+    def predict(self, params, out):
+        return self.rdd.predict(params, out)
+
+    def evaluate(self, params):
+        return self.rdd.evaluate(params)
 
     def close(self):
         if self.frame is not None:
@@ -201,6 +237,13 @@ def _train_logistic(engine, options, tol, max_iter):
             tol=tol).fit(engine.frame)
         se = z = pv = None
         iterations = model.summary.totalIterations
+        # MLlib's objective is the mean loss (plus regParam/2 |theta|^2 = L/(2n) |theta|^2):
+        # times n it is distreg's summed objective. It reports neither gradients nor times.
+        history = [dict(iteration=i, loss=float(v) * engine.n_rows, grad_norm=None,
+                        seconds=None) for i, v in enumerate(model.summary.objectiveHistory)]
     stats = dict(r2=None, rmse=None, residual_sd=None, std_errors=se, t_values=z, p_values=pv)
-    return dict(theta=_theta(model, options.intercept), iterations=iterations,
-                converged=iterations < max_iter, stats=stats)
+    out = dict(theta=_theta(model, options.intercept), iterations=iterations,
+               converged=iterations < max_iter, stats=stats)
+    if options.method != 'newton':
+        out['history'] = history
+    return out

@@ -54,6 +54,7 @@ class Block:
         self.source = None      # (split, schema JSON) to rebuild the block from the input
         self.n_rows = len(parsed.y) if parsed is not None else 0
         self.rejects = parsed.rejects if parsed is not None else []
+        self.reject_at = parsed.reject_at if parsed is not None else []
 
     @property
     def parsed(self):
@@ -65,7 +66,7 @@ class Block:
                 block = read_split(split, Schema.from_json(schema))
                 block.store(self.files)
                 return block._parsed
-            return Parsed(X, y, self.rejects)
+            return Parsed(X, y, self.rejects, self.reject_at)
         return self._parsed
 
     def store(self, files, source=None):
@@ -150,20 +151,30 @@ def list_files(sc, path):
     return out
 
 
-def first_line(sc, files):
-    """The first line of the input (for the schema), or None when every file is empty."""
-    for uri, size in files:
-        if size == 0:
-            continue
-        if is_local(uri):
-            with open_input(local_path(uri)) as f:
-                line = f.readline()
-        else:
-            lines = sc.textFile(uri, 1).take(1)
-            line = lines[0] if lines else ''
-        if line:
-            return first_line_text(line)
-    return None
+def first_lines(sc, files):
+    """``(uri, first line or None, ())`` of every file (for :func:`distreg.loader.check_headers`)."""
+    return [(uri, _first_line(sc, uri) if size else None, ()) for uri, size in files]
+
+
+def _first_line(sc, uri):
+    if is_local(uri):
+        with open_input(local_path(uri)) as f:
+            line = f.readline()
+        return first_line_text(line) if line else None
+    # through Hadoop's FileSystem and codecs: one small read, not a Spark job per file
+    jvm = sc._jvm
+    conf = sc._jsc.hadoopConfiguration()
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    stream = path.getFileSystem(conf).open(path)
+    codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(conf).getCodec(path)
+    if codec is not None:
+        stream = codec.createInputStream(stream)
+    reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, 'UTF-8'))
+    try:
+        line = reader.readLine()
+        return first_line_text(line) if line is not None else None
+    finally:
+        reader.close()
 
 
 def byte_splits(files, parallelism):
@@ -172,12 +183,13 @@ def byte_splits(files, parallelism):
     target = max(1, min(SPLIT_BYTES, -(-total // max(1, parallelism))))
     splits = []
     for path, size in files:
+        full = os.path.abspath(local_path(path))
         if is_compressed(path) or size == 0:  # not splittable
-            splits.append((path, 0, size))
+            splits.append((path, 0, size, full))
             continue
         n = max(1, -(-size // target))
         bounds = np.linspace(0, size, n + 1).astype(np.int64)
-        splits.extend((path, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]))
+        splits.extend((path, int(a), int(b), full) for a, b in zip(bounds[:-1], bounds[1:]))
     return splits
 
 
@@ -185,7 +197,7 @@ def byte_splits(files, parallelism):
 
 def parse_chunks(chunks, schema):
     """Parse chunks into one :class:`Block` (a bad row under 'fail' becomes ``Block.error``)."""
-    Xs, ys, rejects = [], [], []
+    Xs, ys, rejects, reject_at, n_rows = [], [], [], [], 0
     for chunk in chunks:
         locate = getattr(chunk, 'locate', lambda bad: bad)
         try:
@@ -195,9 +207,11 @@ def parse_chunks(chunks, schema):
         Xs.append(parsed.X)
         ys.append(parsed.y)
         rejects.extend(locate(bad) for bad in parsed.rejects)
+        reject_at.extend(n_rows + at for at in parsed.reject_at)
+        n_rows += len(parsed.y)
     width = max((X.shape[1] for X in Xs), default=0)
     if schema.format == 'csv':
-        width = schema.n_fields - 1
+        width = schema.n_features()
     # one contiguous array per partition: the passes over it are single BLAS calls
     X = np.zeros((sum(len(y) for y in ys), width))
     row = 0
@@ -205,13 +219,18 @@ def parse_chunks(chunks, schema):
         X[row:row + len(part), :part.shape[1]] = part
         row += len(part)
     y = np.concatenate(ys) if ys else np.zeros(0)
-    return Block(Parsed(X, y, rejects))
+    return Block(Parsed(X, y, rejects, reject_at))
 
 
 def read_split(split, schema, chunk_bytes=CHUNK_BYTES):
-    """Parse the lines starting in one byte range of a local file into a :class:`Block`."""
-    path, start, end = split
-    local = local_path(path)
+    """Parse the lines starting in one byte range of a local file into a :class:`Block`.
+
+    ``split`` is ``(name, start, end)``, or ``(name, start, end, absolute path)``: executors
+    of a cluster do not run in the driver's directory, so they open the absolute path
+    while bad rows keep the name the user gave.
+    """
+    path, start, end = split[:3]
+    local = split[3] if len(split) > 3 else local_path(path)
     if is_compressed(path):
         with open_input(local) as f:
             return parse_chunks(iter_chunks(f, path, 0, 1, chunk_bytes,
@@ -227,23 +246,23 @@ def read_offset_lines(pairs, path, schema, chunk_bytes=CHUNK_BYTES):
 
 
 def _offset_chunks(pairs, path, schema, chunk_bytes):
-    lines, offsets, size, line_no = [], [], 0, None
+    lines, offsets, size, line_no, header = [], [], 0, None, None
     for offset, text in pairs:
         if offset == 0:
             text = first_line_text(text)  # Hadoop keeps a byte order mark as U+FEFF
             line_no = 1
             if schema.format == 'csv' and is_header(text):
-                line_no = 2
+                line_no, header = 2, text
                 continue
         lines.append(text.encode('utf-8'))
         offsets.append(offset)
         size += len(lines[-1]) + 1
         if size >= chunk_bytes:
-            yield _OffsetChunk(lines, offsets, path, line_no)
+            yield _OffsetChunk(lines, offsets, path, line_no, header)
             line_no = None if line_no is None else line_no + len(lines)
-            lines, offsets, size = [], [], 0
+            lines, offsets, size, header = [], [], 0, None
     if lines:
-        yield _OffsetChunk(lines, offsets, path, line_no)
+        yield _OffsetChunk(lines, offsets, path, line_no, header)
 
 
 class _OffsetChunk(Chunk):
@@ -254,8 +273,8 @@ class _OffsetChunk(Chunk):
     back the offset Hadoop reported for its line.
     """
 
-    def __init__(self, lines, offsets, path, line_no):
-        super().__init__(b'\n'.join(lines) + b'\n', path, offsets[0], line_no)
+    def __init__(self, lines, offsets, path, line_no, header=None):
+        super().__init__(b'\n'.join(lines) + b'\n', path, offsets[0], line_no, header=header)
         self.starts = offsets[0] + np.cumsum([0] + [len(s) + 1 for s in lines[:-1]])
         self.offsets = offsets
 

@@ -8,18 +8,33 @@ to the executors so that they run the same core whatever is installed there.
 """
 
 import os
+import re
+import subprocess
 import sys
 import tempfile
+import threading
 import warnings
 import zipfile
 
 from distreg import PROJECT_ROOT
+from spark_jobs.yarn import is_yarn, prepare_yarn
 
 PROJECT = PROJECT_ROOT
 CONF_DIR = os.path.join(PROJECT, 'configs', 'spark')
 DEFAULT_MASTER = 'local[*]'
 #: Packages the executors import (shipped as one zip with every application).
 SHIPPED_PACKAGES = ('distreg', 'spark_jobs')
+#: Set (to 1) by ``distreg fit --verbose``: the JVM's and Spark's own output, stage bars included.
+VERBOSE_ENV = 'DISTREG_VERBOSE'
+#: Lines the JVM prints on every start that say nothing about this run: the vector API's
+#: incubator notice (Spark asks for the module), netlib's probing for a system BLAS (it falls
+#: back to its Java implementation, which is what runs here anyway).
+JVM_NOISE = re.compile(r'^WARNING: Using incubator modules|^netlib-(blas|lapack|arpack): '
+                       r'|dev\.ludovic\.netlib')
+
+
+def verbose():
+    return os.environ.get(VERBOSE_ENV, '') not in ('', '0')
 
 
 def import_pyspark():
@@ -85,14 +100,55 @@ def get_session(app_name, master=None):
     warnings.filterwarnings('ignore', message='PySpark does not yet fully support pandas',
                             category=FutureWarning)
     from pyspark.sql import SparkSession
+    if not verbose():
+        _start_filtered_gateway()
     builder = SparkSession.builder.appName(app_name)
+    # One progress display per fit: distreg prints its own line per iteration, Spark's
+    # stage bars would interleave with it (they show with --verbose).
+    builder = builder.config('spark.ui.showConsoleProgress', 'true' if verbose() else 'false')
     # spark-submit starts the JVM itself (and tells us its port); its --master wins
     if master or 'PYSPARK_GATEWAY_PORT' not in os.environ:
         builder = builder.master(master or DEFAULT_MASTER)
+    if is_yarn(master):
+        # before the JVM starts: HADOOP_CONF_DIR and the archives' paths are read from its env
+        for key, value in prepare_yarn(spark_home(), import_pyspark().__version__).items():
+            builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel('WARN')
     ship_project(spark.sparkContext)
     return spark
+
+
+def _start_filtered_gateway():
+    """Start pyspark's JVM with its stderr passed through a filter that drops :data:`JVM_NOISE`.
+
+    Everything else (Spark's warnings and errors, Python workers' tracebacks) still reaches
+    stderr, line by line. Nothing to do when the JVM runs already, or when spark-submit
+    started it (its stderr is spark-submit's).
+    """
+    from pyspark import SparkContext
+    from pyspark.java_gateway import launch_gateway
+    if SparkContext._gateway is not None or 'PYSPARK_GATEWAY_PORT' in os.environ:
+        return
+    with SparkContext._lock:
+        gateway = launch_gateway(popen_kwargs={'stderr': subprocess.PIPE})
+        proc = gateway.proc
+        threading.Thread(target=_forward, args=(proc.stderr,), daemon=True,
+                         name='distreg-jvm-stderr').start()
+        SparkContext._gateway = gateway
+        SparkContext._jvm = gateway.jvm
+
+
+def _forward(stream):
+    out = getattr(sys.stderr, 'buffer', None)
+    for line in iter(stream.readline, b''):
+        if JVM_NOISE.search(line.decode('utf-8', 'replace')):
+            continue
+        if out is not None:
+            out.write(line)
+            out.flush()
+        else:
+            sys.stderr.write(line.decode('utf-8', 'replace'))
 
 
 def ship_project(sc):
@@ -115,3 +171,38 @@ def ship_project(sc):
                         z.write(full, os.path.relpath(full, PROJECT))
     sc.addPyFile(path)
     sc._distreg_shipped = True
+
+
+def yarn_submit_args():
+    """``spark-submit`` switches for YARN (``--master yarn`` and the ``--conf`` settings of
+    :func:`spark_jobs.yarn.prepare_yarn`); ``os.environ`` gets ``HADOOP_CONF_DIR`` and
+    ``PYSPARK_ARCHIVES_PATH``, which spark-submit must inherit."""
+    prepare_environment()
+    args = ['--master', 'yarn']
+    for key, value in prepare_yarn(spark_home(), import_pyspark().__version__).items():
+        args += ['--conf', '%s=%s' % (key, value)]
+    return args
+
+
+def main(argv=None):
+    """``python -m spark_jobs.session yarn``: shell lines that set up ``spark-submit`` for YARN::
+
+        eval "$(python -m spark_jobs.session yarn)"
+        spark-submit $DISTREG_YARN_ARGS spark_jobs/rdd_regression.py hdfs:///data.csv
+    """
+    import shlex
+    argv = sys.argv[1:] if argv is None else argv
+    if argv != ['yarn']:
+        print('usage: python -m spark_jobs.session yarn', file=sys.stderr)
+        return 2
+    args = yarn_submit_args()
+    for name in ('HADOOP_CONF_DIR', 'PYSPARK_ARCHIVES_PATH'):
+        print('export %s=%s' % (name, shlex.quote(os.environ[name])))
+    print('export PYSPARK_PYTHON=%s' % shlex.quote(
+        os.environ.get('DISTREG_YARN_PYTHON') or sys.executable))
+    print('export DISTREG_YARN_ARGS=%s' % shlex.quote(' '.join(args)))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -219,3 +219,109 @@ def assert_ran_on_yarn(rm_web, app_ids, count):
         time.sleep(1)
     assert all(s == ('FINISHED', 'SUCCEEDED') for s in states.values()), states
     assert {apps[a]['applicationType'] for a in app_ids} == {'MAPREDUCE'}
+# --------------------------------------------------------------------------- predict, evaluate
+
+def write_tied_logistic(path, n, seed=0):
+    """Logistic data whose features take 4 values each: many rows share a score (ties)."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 4, size=(n, 2)).astype(float)
+    p = 1 / (1 + np.exp(-(-1.0 + 0.8 * X[:, 0] - 0.5 * X[:, 1])))
+    y = (rng.uniform(size=n) < p).astype(float)
+    write_csv(path, y, X)
+    return y, X
+
+
+def read_csv_columns(path):
+    """Label and features of a CSV with a header (the test's own reading, not the loader's)."""
+    data = np.loadtxt(path, delimiter=',', skiprows=1, ndmin=2)
+    return data[:, 0], data[:, 1:]
+
+
+def check_linear_metrics(metrics, y, pred):
+    """Evaluate's metrics against numpy on the label and the predictions."""
+    r = y - pred
+    assert metrics['n'] == len(y)
+    assert np.isclose(metrics['rmse'], np.sqrt(np.mean(r * r)), rtol=1e-12, atol=0)
+    assert np.isclose(metrics['mae'], np.mean(np.abs(r)), rtol=1e-12, atol=0)
+    assert np.isclose(metrics['r2'], 1 - r @ r / np.sum((y - y.mean()) ** 2), rtol=1e-12, atol=0)
+
+
+def check_logistic_metrics(metrics, y, prob):
+    """Evaluate's metrics against scikit-learn on the label and the predicted probabilities."""
+    from sklearn.metrics import confusion_matrix, log_loss, roc_auc_score
+    assert metrics['n'] == len(y)
+    # exact AUC: integer counts in both, one division
+    assert metrics['roc_auc'] == pytest_approx(roc_auc_score(y, prob), 1e-15)
+    # tol: sklearn forms log(1 - p) from p, which cancels for p near 1 (ours uses the margin)
+    assert metrics['log_loss'] == pytest_approx(log_loss(y, prob), 1e-10)
+    (tn, fp), (fn, tp) = confusion_matrix(y, (prob >= 0.5).astype(float), labels=[0, 1])
+    assert metrics['confusion'] == dict(tn=tn, fp=fp, fn=fn, tp=tp)
+    assert metrics['accuracy'] == (tn + tp) / len(y)
+
+
+def pytest_approx(value, rel):
+    import pytest
+    return pytest.approx(value, rel=rel, abs=0)
+
+
+def read_predictions(path):
+    """Lines of a predict output: floats, or (probability, class) pairs; '' stays ''."""
+    with open(path) as f:
+        return f.read().split('\n')[:-1]
+
+
+# --------------------------------------------------------------------------- NIST digits
+
+#: Least correct digits (LRE) per NIST dataset of --method qr: coefficients, standard errors,
+#: residual SD, R². Each is at least 9 (the target) and about one digit under the fewest
+#: measured on any engine (benchmarks/nist_lre.py --stats prints them), so a lost digit shows.
+NIST_MIN_LRE = {
+    'Longley': dict(coef=13, std_errors=11, residual_sd=14, r2=14),
+    'NoInt1': dict(coef=14, std_errors=14, residual_sd=14, r2=14),
+    'Norris': dict(coef=13, std_errors=13, residual_sd=13, r2=14),
+    'Pontius': dict(coef=12, std_errors=12, residual_sd=12, r2=14),
+    'Wampler1': dict(coef=12, std_errors=None, residual_sd=None, r2=14),
+    'Wampler3': dict(coef=12, std_errors=12, residual_sd=13, r2=14),
+}
+
+
+def nist_digits(record, cert):
+    """Min LRE of the coefficients and of each statistic against NIST's certified values.
+
+    NIST certifies an exact fit (Wampler1) with residual SD and standard errors 0; there
+    the digits are None and :func:`check_nist_digits` checks the values are rounding noise.
+    """
+    stats = record['stats']
+    exact = cert['residual_sd'] == 0
+    return dict(coef=float(lre(theta(record), cert['beta']).min()),
+                std_errors=None if exact else float(lre(stats['std_errors'],
+                                                        cert['beta_sd']).min()),
+                residual_sd=None if exact else float(lre([stats['residual_sd']],
+                                                         [cert['residual_sd']]).min()),
+                r2=float(lre([stats['r2']], [cert['r_squared']]).min()))
+
+
+def check_nist_digits(name, record, cert, engine=''):
+    digits = nist_digits(record, cert)
+    for key, least in NIST_MIN_LRE[name].items():
+        if least is not None:
+            assert least >= 9
+            assert digits[key] >= least, '%s on %s: %s LRE %.2f < %d (all: %s)' % (
+                name, engine, key, digits[key], least,
+                {k: None if v is None else round(v, 2) for k, v in digits.items()})
+    if cert['residual_sd'] == 0:
+        # an exact fit: what is left is the rounding of the residuals, next to |y| ~ 1e7
+        scale = 1e-12 * np.abs(cert['beta']).max()
+        assert record['stats']['residual_sd'] < scale
+        assert max(record['stats']['std_errors']) < scale
+    assert record['n_rows'] == cert['n']
+    assert record['converged']
+    return digits
+
+
+def close_predictions(got, expected):
+    """Predictions agree with the test's numpy product to the rounding of its sums: a
+    prediction near 0 is a sum of terms of up to the largest prediction's size."""
+    expected = np.asarray(expected, dtype=float)
+    return np.allclose(np.asarray(got, dtype=float), expected, rtol=1e-13,
+                       atol=1e-13 * np.abs(expected).max())

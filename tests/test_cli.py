@@ -43,7 +43,7 @@ def test_fit_and_compare_end_to_end(generated):
         assert r.returncode == 0, r.stderr
         assert 'coef' in r.stdout and 'std err' in r.stdout   # the summary table
         record = json.load(open(out))
-        assert tuple(record) == RECORD_KEYS
+        assert tuple(record) == RECORD_KEYS + ('design',)   # design: what predict reads
         outs.append(out)
     r = distreg('compare', *outs, '--rtol', '1e-9')
     assert r.returncode == 0 and 'all agree' in r.stdout, r.stdout

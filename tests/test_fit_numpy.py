@@ -26,7 +26,7 @@ def test_agrees_with_lstsq(tmp_path, n, p, method):
     np.testing.assert_allclose(theta(rec), lstsq(y, X), rtol=1e-9)
     assert_linear_stats(rec, ols_reference(X, y))
     assert rec['n_rows'] == n and rec['n_bad_rows'] == 0
-    assert tuple(rec) == RECORD_KEYS and tuple(rec['stats']) == STATS_KEYS
+    assert tuple(rec) == RECORD_KEYS + ('design',) and tuple(rec['stats']) == STATS_KEYS
 
 
 @pytest.mark.parametrize('method', ['normal', 'qr'])

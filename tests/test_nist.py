@@ -1,4 +1,5 @@
-"""NIST StRD certified values: --method qr keeps at least 9 correct digits on every engine.
+"""NIST StRD certified values: --method qr keeps at least 9 correct digits on every engine,
+in the coefficients and in the standard errors, residual SD and R² (helpers.NIST_MIN_LRE).
 
 The log relative error (LRE) of each coefficient is its number of correct digits; the
 minimum over the coefficients is what counts. Each dataset has its own minimum per method
@@ -10,7 +11,7 @@ only where helpers.NORMAL_REFUSES says it must.
 import numpy as np
 import pytest
 
-from helpers import (NIST_DIR, NORMAL_MIN_LRE, NORMAL_REFUSES, QR_MIN_LRE, lre,
+from helpers import (NIST_DIR, NORMAL_MIN_LRE, NORMAL_REFUSES, QR_MIN_LRE, check_nist_digits, lre,
                      nist_certified, theta)
 from distreg.cli import make_engine
 from distreg.errors import SingularMatrixError
@@ -34,28 +35,9 @@ def test_every_dataset_has_its_minimums():
 
 @pytest.mark.parametrize('engine', ENGINES)
 @pytest.mark.parametrize('name', sorted(CERTIFIED))
-def test_qr_keeps_nine_digits(name, engine):
-    record = fit_nist(name, engine, 'qr')
-    digits = lre(theta(record), CERTIFIED[name]['beta'])
-    assert digits.min() >= QR_MIN_LRE[name], '%s on %s: LRE %s' % (
-        name, engine, np.round(digits, 2))
-    assert record['n_rows'] == CERTIFIED[name]['n']
-    assert record['converged']
-
-
-@pytest.mark.parametrize('name', sorted(CERTIFIED))
-def test_qr_statistics_match_certified(name):
-    """Residual SD and R² come from extended-precision residuals: many digits too."""
-    c = CERTIFIED[name]
-    stats = fit_nist(name, 'numpy', 'qr')['stats']
-    if c['residual_sd'] == 0:          # an exact fit: the residual is rounding noise
-        assert stats['residual_sd'] < 1e-12 * np.abs(c['beta']).max()
-    else:
-        assert lre([stats['residual_sd']], [c['residual_sd']]).min() >= 9
-    assert lre([stats['r2']], [c['r_squared']]).min() >= 9
-    sd = np.array(c['beta_sd'])
-    if (sd > 0).all():
-        assert lre(stats['std_errors'], sd).min() >= 6
+def test_qr_keeps_nist_digits(name, engine):
+    """Coefficients, standard errors, residual SD and R²: each to its dataset's least LRE."""
+    check_nist_digits(name, fit_nist(name, engine, 'qr'), CERTIFIED[name], engine)
 
 
 @pytest.mark.parametrize('engine', ['numpy', 'mrjob-inline'])

@@ -210,3 +210,38 @@ def test_system_spark_found_through_findspark(tmp_path, linear_csv, spark):
     assert_same_record(record_of(done, str(out)), expected)
     X, y = read_csv(linear_csv)
     assert rel_diff(theta_of(expected), ols_reference(X, y)['theta']) <= 1e-9
+
+
+@pytest.mark.spark_cluster
+@pytest.mark.parametrize('engine', ['spark-rdd', 'spark-mllib'])
+def test_relative_input_path_on_cluster(standalone, linear_csv, tmp_path, engine):
+    """The executors do not run in the driver's directory: a relative input path must
+    reach them as an absolute one (it failed with FileNotFoundError on every executor)."""
+    import shutil
+    import sys
+    work = tmp_path / 'work'
+    (work / 'data').mkdir(parents=True)
+    shutil.copy(linear_csv, work / 'data' / 'd.csv')
+    bad = work / 'data' / 'bad.csv'
+    bad.write_text('y,x\n1,2\n3,4\n5,six\n')
+    env = dict(os.environ, PYTHONPATH=PROJECT)
+    cmd = [sys.executable, '-m', 'distreg.cli', 'fit', 'data/d.csv', '--engine', engine,
+           '--master', standalone['master_url'], '--quiet', '--out', 'r.json']
+    done = subprocess.run(cmd, cwd=str(work), env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    expected = spark_fit_numpy(linear_csv)
+    with open(work / 'r.json') as f:
+        assert rel_diff(theta_of(json.load(f)), theta_of(expected)) <= 1e-9
+    # a bad row still names the file as the user gave it
+    cmd[4] = 'data/bad.csv'
+    done = subprocess.run(cmd, cwd=str(work), env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=300)
+    assert done.returncode == 1
+    assert "distreg: error: data/bad.csv, line 4: field 2 (column 'x') is 'six'" in done.stderr
+    assert 'FileNotFoundError' not in done.stderr
+
+
+def spark_fit_numpy(path):
+    from spark_helpers import numpy_fit
+    return numpy_fit(path, method='normal')

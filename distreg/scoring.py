@@ -1,0 +1,150 @@
+"""Using a fitted model: ``distreg predict`` and ``distreg evaluate`` on any engine.
+
+The model and its design (intercept, polynomial degree, label column, format,
+the raw features) come from the result record, so a model fitted on one engine
+scores rows on any other. This module is the engine-free driver; the block
+functions are :func:`distreg.blocks.prediction_lines`, the ``evaluate``
+aggregate and :class:`distreg.blocks.AucRange`. An engine provides:
+
+    engine.prepare(options) -> Schema   # as for fit; options.n_features checks the width
+    engine.predict(params, out) -> n    # write one line per input row to out (see below)
+    engine.evaluate(params) -> (partial, AucRange or None)   # one pass over the data
+
+Output of ``predict``: one line per input row, in input order (a local file),
+or part files in split order (an ``hdfs://`` or ``s3://`` directory). Linear:
+the prediction; logistic: ``probability,class`` (class 1 when p >= 0.5). A row
+rejected under ``--bad-rows skip`` keeps its place: an empty line in a local
+file; in part files, ``#`` and the rejection's JSON. It is also counted and
+kept in the rejects file, as in ``fit``.
+
+Metrics of ``evaluate`` (held-out rows): linear: n, RMSE, MAE, R² = 1 - SSE/TSS
+(TSS about the held-out mean). Logistic: n, log loss (mean negative
+log-likelihood), accuracy and the confusion matrix at 0.5, ROC AUC (exact, ties
+counted one half, from the engine's sort of the scores).
+"""
+
+import contextlib
+import json
+import math
+import os
+import time
+
+from distreg import result
+from distreg.errors import DistregError
+from distreg.blocks import check_rows
+from distreg.fit import FitOptions
+
+#: Marks a rejected row's place in part-file outputs (a prediction never starts with it).
+REJECT_MARK = '#'
+
+
+class Model:
+    """The parts of a result record that score new rows."""
+
+    def __init__(self, record, source='the result record'):
+        design = record.get('design')
+        if not design or any(k not in design for k in result.DESIGN_KEYS):
+            raise DistregError(
+                '%s has no "design" (poly degree, features, label column, format): it was '
+                'written by an older distreg; fit again to predict with it' % source)
+        self.record = record
+        self.model = record['model']
+        self.intercept = record['intercept'] is not None
+        self.theta = [float(v) for v in result.theta_of(record)]
+        self.design = design
+
+    def options(self, bad_rows='fail'):
+        """:class:`FitOptions` that read new rows as the model's rows were read."""
+        d = self.design
+        # the method is not used; the rest was validated when the model was fitted
+        return FitOptions(method='normal', model=self.model, intercept=self.intercept,
+                          poly_degree=d['poly_degree'], label_col=d['label_col'],
+                          bad_rows=bad_rows, format=d['format'],
+                          n_features=d['n_features'])
+
+    def params(self):
+        return {'theta': self.theta, 'model': self.model}
+
+
+def predict(engine, model, out, bad_rows='fail'):
+    """Score every row of the engine's input into ``out``; return a summary dict."""
+    t0 = time.perf_counter()
+    engine.prepare(model.options(bad_rows))
+    n = engine.predict(model.params(), out)
+    return dict(n_lines=n, n_bad_rows=len(engine.rejects), seconds=time.perf_counter() - t0)
+
+
+def evaluate(engine, model, bad_rows='fail'):
+    """Held-out metrics of ``model`` on the engine's input (one pass); a JSON-ready dict."""
+    t0 = time.perf_counter()
+    schema = engine.prepare(model.options(bad_rows))
+    if schema.format == 'csv' and schema.label is None:
+        raise DistregError('evaluate needs the label: the input has the %d features only'
+                           % model.design['n_features'])
+    part, auc = engine.evaluate(model.params())
+    check_rows(part)
+    out = metrics(part, model.model, auc)
+    out.update(engine=engine.name, n_bad_rows=part['n_bad'],
+               seconds=time.perf_counter() - t0)
+    return out
+
+
+def metrics(part, model, auc=None):
+    """Metrics from a merged ``evaluate`` partial (and the :class:`AucRange` of its scores)."""
+    n = part['n']
+    if model == 'logistic':
+        (tn, fp), (fn, tp) = part['confusion'].tolist()
+        return dict(model=model, n=n, log_loss=part['log_loss_sum'] / n,
+                    accuracy=(tn + tp) / n,
+                    confusion=dict(tn=tn, fp=fp, fn=fn, tp=tp),
+                    roc_auc=auc.auc() if auc is not None else None)
+    tss = part['y_m2']
+    return dict(model=model, n=n, rmse=math.sqrt(part['sse'] / n), mae=part['sae'] / n,
+                r2=1.0 - part['sse'] / tss if tss > 0 else None)
+
+
+def table(m):
+    """The metrics as a small text table."""
+    rows = [('engine', m.get('engine')), ('rows', m['n']), ('rejected rows', m.get('n_bad_rows'))]
+    if m['model'] == 'logistic':
+        c = m['confusion']
+        rows += [('log loss', m['log_loss']), ('accuracy', m['accuracy']),
+                 ('ROC AUC', m['roc_auc']),
+                 ('confusion at 0.5', 'tn %d  fp %d  fn %d  tp %d'
+                  % (c['tn'], c['fp'], c['fn'], c['tp']))]
+    else:
+        rows += [('RMSE', m['rmse']), ('MAE', m['mae']), ('R-squared', m['r2'])]
+    lines = ['%s regression, held-out metrics' % m['model'], '-' * 44]
+    for label, v in rows:
+        text = '-' if v is None else ('%.10g' % v if isinstance(v, float) else str(v))
+        lines.append('%-18s %s' % (label, text))
+    return '\n'.join(lines)
+
+
+@contextlib.contextmanager
+def local_output(path):
+    """A text file open for writing that appears as ``path`` only when complete.
+
+    Written beside ``path`` and renamed at the end; removed when anything fails, so
+    a partial output never looks like a whole one.
+    """
+    tmp = '%s.%d.tmp' % (path, os.getpid())
+    try:
+        with open(tmp, 'w') as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def local_lines(lines):
+    """A part file's lines as a local output has them: a reject mark becomes an empty line.
+
+    Yields ``(line, reject)``: ``reject`` is the rejected row's dict for a marked line.
+    """
+    for line in lines:
+        if line.startswith(REJECT_MARK):
+            yield '', json.loads(line[len(REJECT_MARK):])
+        else:
+            yield line, None
