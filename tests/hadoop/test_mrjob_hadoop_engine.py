@@ -13,7 +13,8 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import NIST_DIR, check_nist_digits, make_linear, nist_certified, theta, write_csv
+from helpers import (NIST_DIR, assert_ran_on_yarn, check_nist_digits, make_linear, nist_certified,
+                     ols_reference, theta, write_csv)
 from distreg.loader import fill_line_numbers
 from distreg.fit import FitOptions, fit
 from distreg.numpy_engine import NumpyEngine
