@@ -125,6 +125,8 @@ def test_nist_qr_keeps_nist_digits_on_hadoop(hadoop_cluster, name):
                                         poly_degree=c.get("degree", 1)))
     finally:
         engine.close()
+    assert_ran_on_yarn(hadoop_cluster.resourcemanager_web, engine.app_ids,
+                       len(record["timings"]["pass_seconds"]))
     digits = check_nist_digits(name, record, c, "mrjob-hadoop")
     print(f"{name} on mrjob-hadoop: LRE {digits}")
 
