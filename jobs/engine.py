@@ -71,6 +71,8 @@ class MRJobEngine(Engine):
         self._uploaded = None
         #: Hadoop's counters of the last job (mrjob's ``runner.counters()``)
         self.counters = []
+        #: YARN application ids of the jobs run so far, one per pass (mrjob-hadoop)
+        self.app_ids = []
 
     def prepare(self, options):
         t0 = time.perf_counter()
@@ -186,6 +188,7 @@ class MRJobEngine(Engine):
                 with job.make_runner() as runner:
                     runner.run()
                     self.counters = runner.counters()
+                    self.app_ids += jobs.mrjob_compat.yarn_application_ids(runner)
                     return use_output(job, runner)
             except StepFailedException as e:
                 raise DistregError('the %s job failed on %s: %s (see the log above)'

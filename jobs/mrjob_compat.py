@@ -282,6 +282,19 @@ def _line_end_after(src, pos, size):
         pos += len(data)
 
 
+# --------------------------------------------------------------------------- YARN
+
+def yarn_application_ids(runner):
+    """The YARN application ids of a finished runner's steps, in order.
+
+    Reads: mrjob's hadoop runner's private ``_log_interpretations`` (one per step), where it
+    keeps the ``application_id`` it parsed from ``hadoop jar``'s "Submitted application ..."
+    line; mrjob has no public accessor. Runners without YARN (inline, local) have none.
+    """
+    return [i['step']['application_id'] for i in getattr(runner, '_log_interpretations', ())
+            if (i.get('step') or {}).get('application_id')]
+
+
 #: Every private name of mrjob used or overridden here, by class name: tests/test_mrjob_compat.py
 #: checks that mrjob still has each, with the signature the override was written against.
 OVERRIDES = {

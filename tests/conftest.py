@@ -20,3 +20,43 @@ def data_20k(tmp_path_factory):
     y, X = make_linear(20_000, 8, seed=42)
     path = write_csv(tmp_path_factory.mktemp('data') / 'd20k.csv', y, X)
     return path, lstsq(y, X)
+
+
+# What spark_jobs.session.prepare_environment (defaults only: a value already set is kept)
+# and pyspark's SparkContext add to a process that starts Spark. The first test to start
+# Spark adds them, whichever it is; they steer nothing but Spark (loopback, this
+# interpreter, configs/spark, the JDK, the Python workers' socket settings).
+def _spark_default(name, value):
+    import os
+    import sys
+    from spark_jobs.session import CONF_DIR
+    expected = {'PYSPARK_PYTHON': sys.executable, 'SPARK_CONF_DIR': CONF_DIR,
+                'SPARK_LOCAL_IP': '127.0.0.1'}
+    if name == 'JAVA_HOME':
+        return os.path.isfile(os.path.join(value, 'bin', 'java'))
+    if name in ('SPARK_AUTH_SOCKET_TIMEOUT', 'SPARK_BUFFER_SIZE'):
+        return True   # pyspark's SparkContext publishes these to its Python workers
+    return expected.get(name) == value
+
+
+@pytest.fixture(autouse=True)
+def environment_is_restored():
+    """Every test leaves ``os.environ`` as it found it (monkeypatch restores what a test or
+    its fixtures set; the session-wide fixtures set nothing that outlives their tests), so
+    that no test depends on the order the suite runs in. Fails the test that leaks."""
+    import os
+    before = dict(os.environ)
+    yield
+    after = dict(os.environ)
+    for env in (before, after):
+        env.pop('PYTEST_CURRENT_TEST', None)   # pytest's own: names the phase it is in
+    changed = {k: (before.get(k), after.get(k)) for k in set(before) | set(after)
+               if before.get(k) != after.get(k)
+               and not (k not in before and _spark_default(k, after[k]))}
+    if changed:
+        for k, (old, _) in changed.items():
+            if old is None:
+                del os.environ[k]
+            else:
+                os.environ[k] = old
+        pytest.fail('the test changed os.environ and left it so: %s' % changed, pytrace=False)

@@ -96,21 +96,29 @@ def test_libsvm_blocks_of_different_widths_merge_by_zero_padding():
     y = rng.normal(size=30)
     narrow, wide = Parsed(X[:10, :2], y[:10]), Parsed(X[10:], y[10:])
     design = Design(intercept=True)
-    for name in ('gram', 'tsqr'):
-        merged = blocks.merge_partials(name, blocks.block_partial(name, narrow, design),
-                                       blocks.block_partial(name, wide, design))
-        whole = blocks.block_partial(name, Parsed(X, y), design)
-        key = 'xtx' if name == 'gram' else 'r'
-        a, b = merged[key], whole[key]
-        if name == 'tsqr':
-            a, b = (r.T @ r * 2.0 ** np.add.outer(e, e) for r, e in
-                    ((a, merged['r_exp']), (b, whole['r_exp'])))
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    A = np.column_stack([np.ones(30), X])
+    Z = np.column_stack([A, y])
+    gram = blocks.merge_partials('gram', blocks.block_partial('gram', narrow, design),
+                                 blocks.block_partial('gram', wide, design))
+    np.testing.assert_allclose(gram['xtx'], A.T @ A, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(gram['xty'], A.T @ y, rtol=1e-13, atol=1e-13)
+    assert gram['n'] == 30
+    tsqr = blocks.merge_partials('tsqr', blocks.block_partial('tsqr', narrow, design),
+                                 blocks.block_partial('tsqr', wide, design))
+    # the partial's R is that of the columns scaled by 2^-r_exp (exact)
+    R = tsqr['r'] * 2.0 ** tsqr['r_exp']
+    assert R.shape == (6, 6) and np.allclose(np.tril(R, -1), 0)
+    np.testing.assert_allclose(R.T @ R, Z.T @ Z, rtol=1e-12, atol=1e-12 * np.abs(Z.T @ Z).max())
 
 
 def test_empty_blocks_are_the_identity():
     rng = np.random.default_rng(8)
-    full = blocks.block_partial('gram', _parsed(rng, 20, 2), Design())
+    rows = _parsed(rng, 20, 2)
+    full = blocks.block_partial('gram', rows, Design())
     empty = blocks.block_partial('gram', Parsed(np.zeros((0, 2)), np.zeros(0)), Design())
+    assert empty['n'] == 0
     merged = blocks.merge_partials('gram', empty, full)
+    A = np.column_stack([np.ones(20), rows.X])
     assert merged['n'] == 20 and np.array_equal(merged['xtx'], full['xtx'])
+    np.testing.assert_allclose(merged['xtx'], A.T @ A, rtol=1e-13)
+    np.testing.assert_allclose(merged['y_mean'], rows.y.mean(), rtol=1e-13)

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from helpers import lstsq, make_linear, theta, write_csv
+from helpers import (assert_linear_stats, lstsq, make_linear, ols_reference, read_csv, theta,
+                     write_csv)
 from distreg.errors import SingularMatrixError
 from distreg.fit import FitOptions, fit
 from distreg.inference import student_t_two_sided
@@ -23,6 +24,7 @@ def test_agrees_with_lstsq(tmp_path, n, p, method):
     y, X = make_linear(n, p, seed=n + p)
     rec = run(write_csv(tmp_path / 'd.csv', y, X), method=method)
     np.testing.assert_allclose(theta(rec), lstsq(y, X), rtol=1e-9)
+    assert_linear_stats(rec, ols_reference(X, y))
     assert rec['n_rows'] == n and rec['n_bad_rows'] == 0
     assert tuple(rec) == RECORD_KEYS + ('design',) and tuple(rec['stats']) == STATS_KEYS
 
@@ -36,6 +38,7 @@ def test_no_intercept_and_polynomial(tmp_path, method):
     rec = run(path, method=method, intercept=False, poly_degree=3)
     V = np.column_stack([x, x ** 2, x ** 3])
     np.testing.assert_allclose(theta(rec), np.linalg.lstsq(V, y, rcond=None)[0], rtol=1e-9)
+    assert_linear_stats(rec, ols_reference(x[:, None], y, intercept=False, degree=3))
     assert rec['intercept'] is None
 
 
@@ -48,6 +51,8 @@ def test_ridge_matches_its_closed_form(tmp_path, method):
     D = np.diag([0.0, *[lam] * 4])          # the intercept is not penalised
     expected = np.linalg.solve(A.T @ A + D, A.T @ y)
     np.testing.assert_allclose(theta(rec), expected, rtol=1e-9)
+    # the ridge sandwich sigma² (A'A + D)^-1 A'A (A'A + D)^-1 and the residual statistics
+    assert_linear_stats(rec, ols_reference(X, y, ridge=lam))
 
 
 def test_inference_matches_textbook_formulas(tmp_path):
@@ -97,8 +102,13 @@ def test_collinear_columns_are_refused_with_the_condition_number(tmp_path):
         run(path, method='normal')
     with pytest.raises(SingularMatrixError, match='rank deficient'):
         run(path, method='qr')
-    # ridge makes the answer unique
-    assert run(path, method='qr', ridge=1.0)['converged']
+    # ridge makes the answer unique: the closed form (A'A + L)^-1 A'y, intercept unpenalised
+    ref = ols_reference(X, read_csv(path)[1], ridge=1.0)
+    for method in ('normal', 'qr'):
+        rec = run(path, method=method, ridge=1.0)
+        assert rec['converged']
+        np.testing.assert_allclose(theta(rec), ref['theta'], rtol=1e-9)
+        assert_linear_stats(rec, ref)
 
 
 def test_ill_conditioned_normal_equations_warn(tmp_path, capsys):

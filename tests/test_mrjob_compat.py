@@ -66,3 +66,18 @@ def test_only_these_modules_touch_mrjob_internals():
             if isinstance(node, ast.Attribute) and node.attr in (
                     '_cl_args', '_runner_class', 'load_args', 'pick_protocols'):
                 raise AssertionError('%s uses mrjob internal %s' % (path.name, node.attr))
+
+
+def test_hadoop_runner_still_records_the_yarn_application_id():
+    """yarn_application_ids reads what mrjob's hadoop runner parsed from `hadoop jar`."""
+    from mrjob.hadoop import HadoopJobRunner
+    from mrjob.logs.step import _interpret_hadoop_jar_command_stderr
+    step = _interpret_hadoop_jar_command_stderr(
+        [b'26/11/25 05:00:00 INFO impl.YarnClientImpl: Submitted application '
+         b'application_1764049_0007\n'])
+    assert step['application_id'] == 'application_1764049_0007'
+    assert '_log_interpretations' in inspect.getsource(HadoopJobRunner)
+
+    class Ran:
+        _log_interpretations = [{'step': step}, {'step': {}}]
+    assert mrjob_compat.yarn_application_ids(Ran()) == ['application_1764049_0007']

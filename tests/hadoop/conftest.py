@@ -17,17 +17,23 @@ TEST_RUN_DIR = RUN_DIR / "hadoop-tests"
 
 
 @pytest.fixture(scope="session")
-def hadoop_cluster():
-    """The running MiniCluster (a ``minicluster.ClusterInfo``); while it runs, ``os.environ``
-    holds its client environment (HADOOP_HOME, HADOOP_CONF_DIR, JAVA_HOME, PATH), so the
-    ``hadoop`` command, mrjob and pyspark all talk to it."""
+def _minicluster():
+    """The session's MiniCluster (a ``minicluster.ClusterInfo``), started on first use and
+    stopped at the end of the session. It leaves ``os.environ`` alone: see hadoop_cluster."""
     # A session killed before its teardown leaves its cluster running: stop that one first.
     minicluster.down(TEST_RUN_DIR)
-    with pytest.MonkeyPatch.context() as patch:
-        with minicluster.running(TEST_RUN_DIR) as info:
-            for name, value in info.env().items():
-                patch.setenv(name, value)
-            yield info
+    with minicluster.running(TEST_RUN_DIR) as info:
+        yield info
+
+
+@pytest.fixture
+def hadoop_cluster(_minicluster, monkeypatch):
+    """The running MiniCluster; while the test runs (and only then: monkeypatch restores it),
+    ``os.environ`` holds its client environment (HADOOP_HOME, HADOOP_CONF_DIR, JAVA_HOME,
+    PATH), so the ``hadoop`` command, mrjob and pyspark all talk to it."""
+    for name, value in _minicluster.env().items():
+        monkeypatch.setenv(name, value)
+    return _minicluster
 
 
 @pytest.fixture

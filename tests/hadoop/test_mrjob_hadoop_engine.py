@@ -1,17 +1,20 @@
 """The distreg jobs as Hadoop streaming jobs on the MiniCluster's YARN (engine mrjob-hadoop).
 
-The input is split into at least two map tasks; the answers agree with the numpy engine (and
-with numpy's lstsq) to 1e-9 relative, and --method qr keeps NIST's nine digits on Hadoop too.
+The input is split into at least two map tasks; every pass is a YARN application that the
+ResourceManager lists as FINISHED/SUCCEEDED; the answers agree with numpy's lstsq and the
+textbook inference to 1e-9 relative, and --method qr keeps NIST's digits on Hadoop too.
 """
 
 import json
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from helpers import NIST_DIR, check_nist_digits, make_linear, nist_certified, theta, write_csv
+from helpers import (NIST_DIR, assert_ran_on_yarn, check_nist_digits, make_linear, nist_certified,
+                     ols_reference, theta, write_csv)
 from distreg.loader import fill_line_numbers
 from distreg.fit import FitOptions, fit
 from distreg.numpy_engine import NumpyEngine
@@ -31,8 +34,7 @@ def data_50k(tmp_path_factory):
     y, X = make_linear(50_000, 8, seed=50)
     path = write_csv(tmp_path_factory.mktemp("hadoop") / "d50k.csv", y, X)
     reference = fit(NumpyEngine(path), FitOptions(method="qr"))
-    A = np.column_stack([np.ones(len(y)), X])
-    return path, reference, np.linalg.lstsq(A, y, rcond=None)[0]
+    return path, reference, ols_reference(X, y)
 
 
 def rel(a, b):
@@ -56,46 +58,58 @@ def test_local_input_is_uploaded_and_agrees_with_numpy(hadoop_cluster, data_50k,
         assert launched_maps(engine.counters) >= 2
     finally:
         engine.close()
+    assert_ran_on_yarn(hadoop_cluster.resourcemanager_web, engine.app_ids, 1)
     assert not hdfs.exists(uploaded[len("hdfs://"):]), "close() leaves the upload behind"
     err = capfd.readouterr().err
     assert "uploading %s" % path in err and "to HDFS" in err
     assert record["engine"] == "mrjob-hadoop" and record["method"] == "normal"
     assert record["n_rows"] == 50_000 and record["n_bad_rows"] == 0
     assert rel(theta(record), theta(reference)) <= 1e-9
-    assert rel(theta(record), lstsq) <= 1e-9
-    assert rel(record["stats"]["std_errors"], reference["stats"]["std_errors"]) <= 1e-9
+    assert rel(theta(record), lstsq["theta"]) <= 1e-9
+    for key in ("std_errors", "residual_sd", "rmse", "r2"):
+        np.testing.assert_allclose(record["stats"][key], lstsq[key], rtol=1e-9, err_msg=key)
 
 
 def test_qr_on_an_hdfs_input_agrees_with_numpy(hadoop_cluster, hdfs_dir, data_50k, capfd):
     path, reference, lstsq = data_50k
     remote = f"{hdfs_dir}/d50k.csv"
     hdfs.put(path, remote)
-    engine = MRJobEngine(f"hdfs://{remote}", "mrjob-hadoop", extra_args=THREE_MAPS)
+    engine = MRJobEngine(f"{hadoop_cluster.namenode}{remote}", "mrjob-hadoop",
+                         extra_args=THREE_MAPS)
     try:
         record = fit(engine, FitOptions(method="qr"))
         assert launched_maps(engine.counters) >= 2
     finally:
         engine.close()
+    # the TSQR pass and each refinement pass: one YARN application each
+    assert_ran_on_yarn(hadoop_cluster.resourcemanager_web, engine.app_ids,
+                       len(record["timings"]["pass_seconds"]))
     assert "uploading" not in capfd.readouterr().err
     assert hdfs.exists(remote), "the user's own HDFS input is never removed"
     assert record["method"] == "qr" and record["n_rows"] == 50_000
     assert rel(theta(record), theta(reference)) <= 1e-9
-    assert rel(theta(record), lstsq) <= 1e-9
+    assert rel(theta(record), lstsq["theta"]) <= 1e-9
+    for key in ("std_errors", "residual_sd", "rmse", "r2"):
+        np.testing.assert_allclose(record["stats"][key], lstsq[key], rtol=1e-9, err_msg=key)
 
 
 def test_job_script_runs_on_hadoop(hadoop_cluster, hdfs_dir, data_50k):
     """`python jobs/normal.py -r hadoop --conf-path configs/mrjob.conf hdfs:///...`, as the
     README says: the job finds the cluster and runs its tasks with this interpreter."""
-    path, reference, _ = data_50k
+    path, _, lstsq = data_50k
     remote = f"{hdfs_dir}/d50k.csv"
     hdfs.put(path, remote)
     proc = subprocess.run(
         [sys.executable, "jobs/normal.py", "-r", "hadoop", "--conf-path", CONF,
-         f"hdfs://{remote}"], capture_output=True, text=True, cwd=PROJECT_ROOT)
+         f"{hadoop_cluster.namenode}{remote}"], capture_output=True, text=True,
+        cwd=PROJECT_ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # mrjob passes on `hadoop jar`'s log: the application YARN ran the job as
+    submitted = re.findall(r"Submitted application (application_\d+_\d+)", proc.stderr)
+    assert_ran_on_yarn(hadoop_cluster.resourcemanager_web, submitted, 1)
     record = json.loads(proc.stdout.strip().splitlines()[-1])
     assert record["engine"] == "mrjob-hadoop"
-    assert rel(theta(record), theta(reference)) <= 1e-9
+    assert rel(theta(record), lstsq["theta"]) <= 1e-9
 
 
 @pytest.mark.parametrize("name", ["Longley", "Wampler3"])
@@ -111,6 +125,8 @@ def test_nist_qr_keeps_nist_digits_on_hadoop(hadoop_cluster, name):
                                         poly_degree=c.get("degree", 1)))
     finally:
         engine.close()
+    assert_ran_on_yarn(hadoop_cluster.resourcemanager_web, engine.app_ids,
+                       len(record["timings"]["pass_seconds"]))
     digits = check_nist_digits(name, record, c, "mrjob-hadoop")
     print(f"{name} on mrjob-hadoop: LRE {digits}")
 

@@ -1,15 +1,10 @@
 """Helpers of the Spark tests."""
 
-import numpy as np
+from helpers import rel_diff  # noqa: F401  (re-exported for the Spark tests)
 
 from distreg.fit import FitOptions, fit
 from distreg.numpy_engine import NumpyEngine
 from distreg.engine import make_engine
-
-
-def rel_diff(a, b):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    return np.max(np.abs(a - b)) / np.max(np.abs(b))
 
 
 def spark_fit(spark, path, engine='spark-rdd', reader='auto', **options):

@@ -1,13 +1,20 @@
 """The spark-submit scripts: local[2] and a real standalone cluster (1 master, 2 workers on
-127.0.0.1) give the same records as the engines in this process."""
+127.0.0.1) give the same records as the engines in this process, and the answers of the
+references computed in the test (lstsq and the textbook inference, a plain Newton); on the
+cluster, Spark's own event log and the workers' status show that tasks ran on executors of
+both workers."""
 
 import json
 import os
 import subprocess
+import urllib.request
+from collections import Counter
 
 import numpy as np
 import pytest
-from spark_helpers import rel_diff, spark_fit
+from helpers import (assert_linear_stats, logistic_std_errors, ols_reference, read_csv,
+                     rel_diff)
+from spark_helpers import spark_fit
 
 from distreg.result import theta_of
 from spark_jobs import cluster as cluster_mod
@@ -27,13 +34,56 @@ def standalone(tmp_path_factory):
         cluster_mod.stop(state_dir)
 
 
-def submit(master, script, *args):
+def submit(master, script, *args, event_log=None):
     """Run a script; spark-submit merges the script's stderr into its stdout (Spark's
-    PythonRunner), so the record is read from --out and messages from the merged output."""
+    PythonRunner), so the record is read from --out and messages from the merged output.
+    With ``event_log`` (a directory), Spark writes its event log there."""
     cmd, env = spark_submit()
-    return subprocess.run(cmd + ['--master', master, script] + list(args), env=env,
+    conf = []
+    if event_log:
+        conf = ['--conf', 'spark.eventLog.enabled=true',
+                '--conf', 'spark.eventLog.dir=file://%s' % event_log,
+                # one plain JSON-lines file per application (Spark 4 rolls by default)
+                '--conf', 'spark.eventLog.rolling.enabled=false',
+                '--conf', 'spark.eventLog.compress=false']
+    return subprocess.run(cmd + ['--master', master] + conf + [script] + list(args), env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=300)
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+def tasks_per_worker(standalone, event_log):
+    """{worker id: tasks that succeeded on its executors} for the one application logged in
+    ``event_log``: the task ends of Spark's event log name their executor; each worker's own
+    status (/json of its web UI, listed by the master's) names the executors it ran for
+    that application."""
+    (name,) = os.listdir(event_log)
+    with open(os.path.join(event_log, name)) as f:
+        events = [json.loads(line) for line in f]
+    (app_id,) = [e['App ID'] for e in events if e['Event'] == 'SparkListenerApplicationStart']
+    tasks = Counter(e['Task Info']['Executor ID'] for e in events
+                    if e['Event'] == 'SparkListenerTaskEnd'
+                    and e['Task End Reason']['Reason'] == 'Success')
+    worker_of = {}
+    for worker in get_json(standalone['web_url'] + '/json/')['workers']:
+        status = get_json(worker['webuiaddress'] + '/json/')
+        for executor in status['executors'] + status['finishedexecutors']:
+            if executor['appid'] == app_id:
+                worker_of[str(executor['id'])] = worker['id']
+    assert set(tasks) <= set(worker_of), (tasks, worker_of)  # no task on an unknown executor
+    per_worker = Counter()
+    for executor, n in tasks.items():
+        per_worker[worker_of[executor]] += n
+    return per_worker
+
+
+def assert_ran_on_both_workers(standalone, event_log):
+    per_worker = tasks_per_worker(standalone, event_log)
+    assert len(per_worker) == 2 and min(per_worker.values()) > 0, per_worker
 
 
 def record_of(done, out):
@@ -56,12 +106,21 @@ def assert_same_record(got, expected):
             assert got['stats'][key] == pytest.approx(value, rel=1e-9), key
 
 
+def assert_logistic_reference(record, path):
+    """lbfgs at its default tol (1e-10) against the plain Newton of the test."""
+    X, y = read_csv(path)
+    ref, se = logistic_std_errors(X, y)
+    assert rel_diff(theta_of(record), ref) <= 1e-10
+    np.testing.assert_allclose(record['stats']['std_errors'], se, rtol=1e-9)
+
+
 def test_rdd_script_local(spark, logistic_csv, tmp_path):
     out = str(tmp_path / 'r.json')
     done = submit('local[2]', RDD_SCRIPT, logistic_csv, '--method', 'lbfgs',
                   '--model', 'logistic', '--out', out)
     expected = spark_fit(spark, logistic_csv, method='lbfgs', model='logistic')
     assert_same_record(record_of(done, out), expected)
+    assert_logistic_reference(record_of(done, out), logistic_csv)
     assert '[Stage' in done.stdout  # progress visible, log quiet
     assert ' INFO ' not in done.stdout
 
@@ -90,20 +149,31 @@ def test_cluster_has_two_workers(standalone):
 
 @pytest.mark.spark_cluster
 def test_rdd_script_on_cluster(standalone, spark, logistic_csv, tmp_path):
-    out = str(tmp_path / 'r.json')
+    out, events = str(tmp_path / 'r.json'), tmp_path / 'events'
+    events.mkdir()
     done = submit(standalone['master_url'], RDD_SCRIPT, logistic_csv, '--method', 'lbfgs',
-                  '--model', 'logistic', '--out', out)
+                  '--model', 'logistic', '--out', out, event_log=events)
+    record = record_of(done, out)
+    assert_ran_on_both_workers(standalone, events)
+    assert_logistic_reference(record, logistic_csv)
     expected = spark_fit(spark, logistic_csv, method='lbfgs', model='logistic')
-    assert_same_record(record_of(done, out), expected)
+    assert_same_record(record, expected)
 
 
 @pytest.mark.spark_cluster
 def test_mllib_script_on_cluster(standalone, spark, linear_csv, tmp_path):
-    out = str(tmp_path / 'r.json')
+    out, events = str(tmp_path / 'r.json'), tmp_path / 'events'
+    events.mkdir()
     done = submit(standalone['master_url'], MLLIB_SCRIPT, linear_csv, '--method', 'normal',
-                  '--out', out)
+                  '--out', out, event_log=events)
+    record = record_of(done, out)
+    assert_ran_on_both_workers(standalone, events)
+    X, y = read_csv(linear_csv)
+    ref = ols_reference(X, y)
+    assert rel_diff(theta_of(record), ref['theta']) <= 1e-9
+    assert_linear_stats(record, ref)
     expected = spark_fit(spark, linear_csv, 'spark-mllib', method='normal')
-    assert_same_record(record_of(done, out), expected)
+    assert_same_record(record, expected)
 
 
 def test_system_spark_found_through_findspark(tmp_path, linear_csv, spark):
@@ -138,6 +208,8 @@ def test_system_spark_found_through_findspark(tmp_path, linear_csv, spark):
                           stderr=subprocess.STDOUT, text=True, timeout=300)
     expected = spark_fit(spark, linear_csv, method='qr')
     assert_same_record(record_of(done, str(out)), expected)
+    X, y = read_csv(linear_csv)
+    assert rel_diff(theta_of(expected), ols_reference(X, y)['theta']) <= 1e-9
 
 
 @pytest.mark.spark_cluster
