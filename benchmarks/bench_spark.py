@@ -157,7 +157,8 @@ def floors(path, master='local[*]', repeats=3, passes=5, mrjob=True):
 
         def spark_pass():
             part = engine.aggregate('gradient', params)
-            compute.append(max(engine.task_seconds))
+            # (engines before the per-task timer have no task_seconds)
+            compute.append(max(getattr(engine, 'task_seconds', None) or [float('nan')]))
             return part
 
         for fn in (numpy_pass, empty_job, spark_pass, spark_pass):  # warm-up
@@ -173,7 +174,7 @@ def floors(path, master='local[*]', repeats=3, passes=5, mrjob=True):
                 runs[name].extend(_median_runs(fn, passes))
         out.update({k: statistics.median(v) for k, v in runs.items()})
         out['compute'] = statistics.median(compute)
-        out['n_tasks'] = len(engine.task_seconds)
+        out['n_tasks'] = len(getattr(engine, 'task_seconds', ())) or engine.n_partitions
         out['runs'] = runs
         empty.unpersist()
     finally:
