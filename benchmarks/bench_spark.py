@@ -130,7 +130,6 @@ def floors(path, master='local[*]', repeats=3, passes=5, mrjob=True):
     from jobs.engine import MRJobEngine
     options = FitOptions(method='gd', model='logistic')
     spark = get_session('distreg-bench-floors', master)
-    sc = spark.sparkContext
     engine = SparkEngine(path, 'spark-rdd', spark=spark)
     out = {}
     try:
@@ -142,10 +141,9 @@ def floors(path, master='local[*]', repeats=3, passes=5, mrjob=True):
         parts = [b.parsed for b in engine.cached.collect()]
         whole = Parsed(np.concatenate([b.X for b in parts]), np.concatenate([b.y for b in parts]))
         del parts
-        slots = max(engine.n_partitions if engine.n_partitions < sc.defaultParallelism
-                    else sc.defaultParallelism, 1)
-        empty = sc.parallelize(range(slots), slots).cache()
-        empty.count()
+        # the empty job: the pass's own cached partitions (their handles are still streamed
+        # to the Python workers), a constant per task instead of the block function
+        empty = engine._pass_rdd() if hasattr(engine, '_pass_rdd') else engine.cached
 
         def numpy_pass():
             return blocks.block_partial('gradient', whole, engine.design, params)
@@ -176,7 +174,6 @@ def floors(path, master='local[*]', repeats=3, passes=5, mrjob=True):
         out['compute'] = statistics.median(compute)
         out['n_tasks'] = len(getattr(engine, 'task_seconds', ())) or engine.n_partitions
         out['runs'] = runs
-        empty.unpersist()
     finally:
         engine.close()
         spark.stop()
@@ -233,6 +230,9 @@ def main(argv=None):
                    help='floors: only the cached pass against its floors. Default: %(default)s')
     p.add_argument('--big', action='store_true', default=os.environ.get('BIG') == '1',
                    help='also the floors at 1e7 x 20 (env BIG=1 too)')
+    p.add_argument('--floor-rows', type=int, action='append', default=None,
+                   help='rows of the floors part (repeatable). Default: 1000000, and '
+                        '10000000 with --big')
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error('--repeats must be >= 1')
@@ -264,7 +264,8 @@ def main(argv=None):
 def run_floors(args):
     """The floors part at 1M x 20 (and 1e7 x 20 with --big), logistic data generated once."""
     ok = True
-    for rows in (1_000_000, 10_000_000) if args.big else (1_000_000,):
+    rows_list = args.floor_rows or ((1_000_000, 10_000_000) if args.big else (1_000_000,))
+    for rows in rows_list:
         path = ensure_data(os.path.join(ROOT, 'data', 'bench_logistic_%dx20.csv' % rows),
                            rows, 20, model='logistic')
         print()

@@ -78,6 +78,10 @@ def get_session(app_name, master=None):
     # spark-submit starts the JVM itself (and tells us its port); its --master wins
     if master or 'PYSPARK_GATEWAY_PORT' not in os.environ:
         builder = builder.master(master or DEFAULT_MASTER)
+        if (master or DEFAULT_MASTER).startswith('local'):
+            # one executor: every task is as local as it can be, and delay scheduling
+            # (waiting up to 3 s for a 'better' slot) only adds latency to short passes
+            builder = builder.config('spark.locality.wait', '0s')
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel('WARN')
     ship_project(spark.sparkContext)
