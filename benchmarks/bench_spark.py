@@ -41,7 +41,7 @@ from distreg import blocks, optim  # noqa: E402,F401  (optim registers 'gradient
 from distreg.fit import FitOptions, fit  # noqa: E402
 from distreg.loader import Parsed  # noqa: E402
 from benchmarks.common import ROOT, ensure_data  # noqa: E402
-from spark_jobs.engine import SparkEngine  # noqa: E402
+from spark_jobs.engine import RDDEngine  # noqa: E402
 from spark_jobs.session import get_session  # noqa: E402
 
 TARGETS = {'normal_vs_mllib': 0.5, 'cached_iteration_vs_first_pass': 0.2}
@@ -51,7 +51,7 @@ GD_ITERATIONS = 8
 
 def rdd_normal(spark, path):
     t0 = time.perf_counter()
-    engine = SparkEngine(path, 'spark-rdd', spark=spark)
+    engine = RDDEngine(path, spark=spark)
     try:
         fit(engine, FitOptions(method='normal'))
     finally:
@@ -75,7 +75,7 @@ def mllib_normal(spark, path):
 
 def rdd_gd(spark, path):
     """(first pass: load + parse + cache, median cached gd iteration) in seconds."""
-    engine = SparkEngine(path, 'spark-rdd', spark=spark)
+    engine = RDDEngine(path, spark=spark)
     try:
         rec = fit(engine, FitOptions(method='gd', max_iter=GD_ITERATIONS, tol=1e-300))
     finally:
@@ -130,7 +130,7 @@ def floors(path, master='local[*]', repeats=3, passes=5, mrjob=True):
     from jobs.engine import MRJobEngine
     options = FitOptions(method='gd', model='logistic')
     spark = get_session('distreg-bench-floors', master)
-    engine = SparkEngine(path, 'spark-rdd', spark=spark)
+    engine = RDDEngine(path, spark=spark)
     out = {}
     try:
         engine.prepare(options)
@@ -143,7 +143,7 @@ def floors(path, master='local[*]', repeats=3, passes=5, mrjob=True):
         del parts
         # the empty job: the pass's own cached partitions (their handles are still streamed
         # to the Python workers), a constant per task instead of the block function
-        empty = engine._pass_rdd() if hasattr(engine, '_pass_rdd') else engine.cached
+        empty = engine._pass_rdd()
 
         def numpy_pass():
             return blocks.block_partial('gradient', whole, engine.design, params)
@@ -157,8 +157,7 @@ def floors(path, master='local[*]', repeats=3, passes=5, mrjob=True):
 
         def spark_pass():
             part = engine.aggregate('gradient', params)
-            # (engines before the per-task timer have no task_seconds)
-            compute.append(max(getattr(engine, 'task_seconds', None) or [float('nan')]))
+            compute.append(max(engine.task_seconds))
             return part
 
         for fn in (numpy_pass, empty_job, spark_pass, spark_pass):  # warm-up
@@ -174,7 +173,7 @@ def floors(path, master='local[*]', repeats=3, passes=5, mrjob=True):
                 runs[name].extend(_median_runs(fn, passes))
         out.update({k: statistics.median(v) for k, v in runs.items()})
         out['compute'] = statistics.median(compute)
-        out['n_tasks'] = len(getattr(engine, 'task_seconds', ())) or engine.n_partitions
+        out['n_tasks'] = len(engine.task_seconds)
         out['runs'] = runs
     finally:
         engine.close()

@@ -1,5 +1,10 @@
 """Block functions and merges: the distributed aggregates every method is made of.
 
+This is the home of every aggregate (DESIGN.md: "apply a pure function to each
+block of rows, combine the block results with an associative merge"); the table
+:data:`AGGREGATES` at the end names them all. The driver steps that use them
+are in :mod:`distreg.optim`.
+
 An aggregate turns one parsed block (:class:`distreg.loader.Parsed`) into a
 *partial* (a dict of counts and numpy arrays), and merges two partials into one
 with an associative ``merge``. Engines only run "map the block function, merge,
@@ -22,6 +27,8 @@ import json
 import struct
 
 import numpy as np
+
+from distreg.errors import EmptyInputError
 
 LD = np.longdouble
 
@@ -166,13 +173,121 @@ class Refine(Aggregate):
         return dict(g=_pad_vector(a['g'], p) + _pad_vector(b['g'], p), rss=a['rss'] + b['rss'])
 
 
-AGGREGATES = {agg.name: agg for agg in (Gram(), TSQR(), Refine())}
+# --------------------------------------------------------------------------- iterative methods (gradient, hessian)
+
+def theta_for(theta, p):
+    """theta fitted to a block with p model columns: zero-padded or cut (absent features)."""
+    theta = np.asarray(theta, dtype=np.float64)
+    if len(theta) >= p:
+        return theta[:p]
+    return np.concatenate([theta, np.zeros(p - len(theta))])
 
 
-def register(aggregate):
-    """Add an aggregate (used by the iterative methods' module)."""
-    AGGREGATES[aggregate.name] = aggregate
-    return aggregate
+class _Block:
+    """The model matrix of a parsed block, without forming it when the design is plain.
+
+    With degree 1, X = [1, X_raw]: X theta and X'v are computed from X_raw
+    directly, which saves copying the block on every pass.
+    """
+
+    def __init__(self, parsed, design):
+        self.design = design
+        self.raw = parsed.X
+        self.p = design.n_coef(parsed.X.shape[1])
+        self.M = None if design.degree == 1 else design.matrix(parsed.X)
+
+    def eta(self, theta):
+        if self.M is not None:
+            return self.M @ theta
+        if self.design.intercept:
+            return self.raw @ theta[1:] + theta[0]
+        return self.raw @ theta
+
+    def xt(self, v):
+        if self.M is not None:
+            return self.M.T @ v
+        if self.design.intercept:
+            return np.concatenate([[v.sum()], self.raw.T @ v])
+        return self.raw.T @ v
+
+    def xtwx(self, w):
+        """X'WX; ``w`` None means W = I (no weighting pass)."""
+        A = self.M if self.M is not None else self.raw
+        Aw = A if w is None else A * w[:, None]
+        G = Aw.T @ A
+        if self.M is not None or not self.design.intercept:
+            return G
+        # [1, X_raw]'W[1, X_raw] from X_raw alone: no copy of the block with a ones column
+        s = Aw.sum(axis=0)
+        out = np.empty((G.shape[0] + 1, G.shape[0] + 1))
+        out[0, 0] = len(A) if w is None else w.sum()
+        out[0, 1:] = out[1:, 0] = s
+        out[1:, 1:] = G
+        return out
+
+
+def _loss_and_residual(model, eta, y):
+    """Data loss and d loss / d eta (the 'residual' whose X'-product is the gradient)."""
+    if model == 'linear':
+        r = eta - y
+        return 0.5 * float(r @ r), r
+    if model == 'logistic':
+        # log(1 + e^eta) - y eta; p = 1 / (1 + e^-eta) without overflow either way
+        loss = float(np.sum(np.logaddexp(0.0, eta) - y * eta))
+        return loss, np.exp(-np.logaddexp(0.0, -eta)) - y
+    raise ValueError('model must be linear or logistic, not %r' % (model,))
+
+
+def _weights(model, eta):
+    """The Hessian's row weights: None for 1 (linear), p(1 - p) (logistic)."""
+    if model == 'linear':
+        return None
+    return np.exp(-np.logaddexp(0.0, -eta) - np.logaddexp(0.0, eta))
+
+
+class LossGradient(Aggregate):
+    """Data loss and its gradient at theta (partial keys ``loss``, ``grad``)."""
+    name = 'gradient'
+
+    def _block(self, parsed, design, params):
+        return self._at_theta(parsed, design, params)[0]
+
+    @staticmethod
+    def _at_theta(parsed, design, params):
+        """(loss/grad partial, the block's model matrix, eta) at theta."""
+        b = _Block(parsed, design)
+        eta = b.eta(theta_for(params['theta'], b.p))
+        loss, r = _loss_and_residual(params['model'], eta, parsed.y)
+        return dict(loss=loss, grad=b.xt(r)), b, eta
+
+    def _merge(self, a, b):
+        p = max(len(a['grad']), len(b['grad']))
+        return dict(loss=a['loss'] + b['loss'],
+                    grad=_pad_vector(a['grad'], p) + _pad_vector(b['grad'], p))
+
+
+class Hessian(LossGradient):
+    """Loss, gradient and X'WX at theta (partial keys ``loss``, ``grad``, ``hess``)."""
+    name = 'hessian'
+
+    def _block(self, parsed, design, params):
+        part, b, eta = self._at_theta(parsed, design, params)
+        part['hess'] = b.xtwx(_weights(params['model'], eta))
+        return part
+
+    def _merge(self, a, b):
+        out = super()._merge(a, b)
+        p = len(out['grad'])
+        out['hess'] = _pad_square(a['hess'], p) + _pad_square(b['hess'], p)
+        return out
+
+
+
+# --------------------------------------------------------------------------- the table
+
+#: Every aggregate, by the name engines are asked for. A new aggregate is a class above and
+#: one entry here (and, for mrjob, a job in jobs/; see jobs/engine.py's JOBS).
+AGGREGATES = {agg.name: agg for agg in (Gram(), TSQR(), Refine(), LossGradient(), Hessian())}
 
 
 def block_partial(name, parsed, design, params=None):
@@ -192,6 +307,17 @@ def merge_all(name, partials):
     for part in partials:
         total = merge_partials(name, total, part)
     return total
+
+
+def check_rows(part, what='the input'):
+    """Stop with a clear message when no row is left to fit."""
+    if part is None or part['n'] == 0:
+        bad = 0 if part is None else part['n_bad']
+        if bad:
+            raise EmptyInputError('all %d rows of %s were rejected: nothing left to fit'
+                                  % (bad, what))
+        raise EmptyInputError('%s has no data rows: nothing to fit' % what)
+
 
 
 # --------------------------------------------------------------------------- JSON

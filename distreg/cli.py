@@ -10,7 +10,6 @@ reason) or when ``compare`` finds a disagreement; 2 on a usage error.
 """
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -18,38 +17,11 @@ import sys
 from distreg import compare as compare_mod
 from distreg import fit as fit_mod
 from distreg import generate as generate_mod
+from distreg import options as options_mod
 from distreg import result
+from distreg.engine import ENGINES, make_engine  # noqa: F401 (make_engine: the API)
 from distreg.errors import DistregError, format_bad_row
-from distreg.loader import BAD_ROW_POLICIES, FORMAT_CHOICES, MODELS
-
-#: engine name -> (module, factory) ; imported only when used, so the core
-#: never imports mrjob or pyspark.
-ENGINES = {
-    'numpy': ('distreg.numpy_engine', 'NumpyEngine'),
-    'mrjob-inline': ('jobs.engine', 'MRJobEngine'),
-    'mrjob-local': ('jobs.engine', 'MRJobEngine'),
-    'mrjob-hadoop': ('jobs.engine', 'MRJobEngine'),
-    'mrjob-emr': ('jobs.engine', 'MRJobEngine'),
-    'spark-rdd': ('spark_jobs.engine', 'SparkEngine'),
-    'spark-mllib': ('spark_jobs.engine', 'SparkEngine'),
-}
-
-
-def make_engine(name, path, master=None):
-    """Build the engine called ``name`` for input ``path``."""
-    if name not in ENGINES:
-        raise DistregError('unknown engine %r; supported: %s' % (name, ', '.join(ENGINES)))
-    module, factory = ENGINES[name]
-    try:
-        cls = getattr(importlib.import_module(module), factory)
-    except (ImportError, AttributeError) as e:
-        raise DistregError('engine %s is not available: %s' % (name, e))
-    if name == 'numpy':
-        return cls(path)
-    if name.startswith('spark'):
-        return cls(path, name, master=master)
-    return cls(path, name)
-
+from distreg.loader import MODELS
 
 def _parser():
     p = argparse.ArgumentParser(prog='distreg', description=__doc__.split('\n')[0])
@@ -83,21 +55,7 @@ def _parser():
 def add_fit_arguments(f):
     """The input and model options of ``distreg fit`` (shared with the spark-submit scripts)."""
     f.add_argument('input', help='a file, a directory of part files, a glob, hdfs://, s3://')
-    f.add_argument('--method', default='normal', choices=fit_mod.METHODS)
-    f.add_argument('--model', default='linear', choices=MODELS)
-    f.add_argument('--no-intercept', dest='intercept', action='store_false', default=True)
-    f.add_argument('--ridge', type=float, default=0.0,
-                   help='L2 penalty on every coefficient but the intercept')
-    f.add_argument('--poly-degree', type=int, default=1,
-                   help='each raw feature x gives x, x^2, ..., x^D')
-    f.add_argument('--label-col', default=None,
-                   help='label column by name (needs a header) or index. Default: first')
-    f.add_argument('--format', choices=FORMAT_CHOICES, default='auto',
-                   help='input format; auto: LibSVM when the first line reads '
-                        '"label idx:val ...", else CSV')
-    f.add_argument('--bad-rows', choices=BAD_ROW_POLICIES, default='fail')
-    f.add_argument('--max-iter', type=int, default=None)
-    f.add_argument('--tol', type=float, default=None)
+    options_mod.add_arguments(f)  # every fit option, from distreg/options.py
     f.add_argument('--out', default=None, help='write the result record (JSON) here')
     f.add_argument('--rejects', default=None,
                    help='with --bad-rows skip: where the rejected rows go (JSON lines). '
@@ -105,27 +63,24 @@ def add_fit_arguments(f):
 
 
 def fit_options(args):
-    """:class:`distreg.fit.FitOptions` from parsed :func:`add_fit_arguments` arguments."""
-    return fit_mod.FitOptions(
-        method=args.method, model=args.model, intercept=args.intercept, ridge=args.ridge,
-        poly_degree=args.poly_degree, label_col=args.label_col, bad_rows=args.bad_rows,
-        max_iter=args.max_iter, tol=args.tol, format=args.format).validate()
+    """Checked :class:`distreg.fit.FitOptions` from parsed :func:`add_fit_arguments` arguments."""
+    return fit_mod.FitOptions(**options_mod.values(args)).validate()
 
 
-def run_fit(engine, args):
+def run_fit(engine, args, options=None):
     """Fit with ``engine``, keep the rejected rows, write ``--out``; return (record, names).
 
-    The engine is closed (``engine.close()``, when it has one) whatever happens.
+    ``options``: the checked options of ``args`` when the caller has them already. The
+    engine is closed whatever happens.
     """
-    options = fit_options(args)
+    if options is None:
+        options = fit_options(args)
     names = []
     try:
-        record = fit_mod.fit(engine, options, names=names)
+        record = fit_mod.fit(engine, options, names=names, checked=True)
     finally:
-        close = getattr(engine, 'close', None)
-        if close is not None:
-            close()
-    rejects = getattr(engine, 'rejects', [])
+        engine.close()
+    rejects = engine.rejects
     if len(rejects) != record['n_bad_rows']:
         raise DistregError('internal error: %d rows rejected but %d kept'
                            % (record['n_bad_rows'], len(rejects)))
@@ -166,9 +121,9 @@ def cmd_generate(args):
 
 
 def cmd_fit(args):
-    fit_options(args)  # a usage mistake fails before any engine starts
+    options = fit_options(args)  # a usage mistake fails before any engine starts
     engine = make_engine(args.engine, args.input, master=args.master)
-    record, names = run_fit(engine, args)
+    record, names = run_fit(engine, args, options)
     if not args.quiet:
         print(result.summary(record, names))
     if args.out:

@@ -1,4 +1,11 @@
-"""Errors that distreg shows to its users: each says what failed, the value, and what was expected."""
+"""Errors that distreg shows to its users: each says what failed, the value, and what was expected.
+
+The home of the bad-row record: a bad row is a :class:`BadInputError` (``file``, ``line``
+or byte ``offset``, ``text``, ``reason``); its JSON form, as it travels between tasks,
+is :meth:`BadInputError.to_dict` (and, for any distreg error, :func:`to_json_dict`);
+:func:`format_bad_row` is its one-line message. Placing a row exactly (its line number
+from a byte offset) is :func:`distreg.loader.fill_line_numbers`.
+"""
 
 
 class DistregError(Exception):
@@ -70,3 +77,20 @@ def format_bad_row(d):
             text = text[:200] + '...'
         msg += '; the line was: %r' % text
     return msg
+
+
+def to_json_dict(e):
+    """JSON form of a distreg error (a bad row's fields, or its reason), with its ``kind``."""
+    d = e.to_dict() if isinstance(e, BadInputError) else {'reason': str(e)}
+    d['kind'] = type(e).__name__
+    return d
+
+
+def raise_from_json_dict(d):
+    """Raise the distreg error described by a dict from :func:`to_json_dict`."""
+    cls = globals().get(d.get('kind') or 'BadInputError')
+    if not (isinstance(cls, type) and issubclass(cls, DistregError)):
+        cls = BadInputError
+    if issubclass(cls, BadInputError):
+        raise cls.from_dict(d)
+    raise cls(d['reason'])

@@ -3,10 +3,11 @@
 import time
 
 from distreg import blocks
+from distreg.engine import Engine
 from distreg.loader import (CHUNK_BYTES, iter_local_blocks, read_first_line, sniff_schema)
 
 
-class NumpyEngine:
+class NumpyEngine(Engine):
     """Runs every aggregate by reading the input again, chunk by chunk, in this process.
 
     Memory stays at one chunk whatever the input size; each pass re-reads and
@@ -14,8 +15,8 @@ class NumpyEngine:
     """
     name = 'numpy'
 
-    def __init__(self, path, chunk_bytes=CHUNK_BYTES):
-        self.path = path
+    def __init__(self, path, name='numpy', master=None, *, chunk_bytes=CHUNK_BYTES):
+        super().__init__(path, name)
         self.chunk_bytes = chunk_bytes
         self.rejects = []
         self.load_seconds = 0.0

@@ -1,7 +1,13 @@
-"""Iterative methods: gradient descent, L-BFGS and Newton (IRLS), for linear and logistic models.
+"""The driver steps of every method (DESIGN.md: "hand the total to the driver").
 
-Each method asks the engine only for distributed aggregates evaluated at a
-parameter vector theta, and does its updates on the driver:
+This is the home of the drivers: ``normal`` and ``qr`` (closed forms, with
+refinement passes), and the iterative methods gradient descent, L-BFGS and
+Newton (IRLS), for linear and logistic models. A driver asks the engine only
+for distributed aggregates (their block functions and merges live in
+:mod:`distreg.blocks`) and does its updates here; the method table that names
+them is :data:`distreg.fit.METHODS`.
+
+The iterative methods ask for the aggregates, evaluated at a parameter vector theta:
 
 ``gradient`` (keys ``loss``, ``grad``)
     the data part of the objective and its gradient at theta;
@@ -35,16 +41,19 @@ directions, so its answer is checked against looser bounds in the tests.
 """
 
 import math
-import sys
 from collections import deque
 
 import numpy as np
 
-from distreg import blocks, fit, inference, solvers
-from distreg.blocks import Aggregate, _pad_square, _pad_vector
-from distreg.errors import NotConvergedError, SingularMatrixError
+from distreg import blocks, inference, solvers
+from distreg.errors import NotConvergedError
 
 ITERATIVE_METHODS = ('gd', 'lbfgs', 'newton')
+
+#: qr: refinement stops when the correction is this small relative to theta (norm-wise).
+QR_TOL = 1e-15
+#: qr: at most this many refinement passes unless --max-iter says otherwise.
+QR_MAX_REFINE = 4
 
 #: Default relative tolerance of each method (see the module notes).
 DEFAULT_TOL = {'gd': 1e-9, 'lbfgs': 1e-10, 'newton': 1e-12}
@@ -67,117 +76,67 @@ LOSS_NOISE = 1e-12
 SEPARATED_MEAN_LOSS = 1e-6
 
 
-# --------------------------------------------------------------------------- block math
+# --------------------------------------------------------------------------- closed forms
 
-def _theta_for(theta, p):
-    """theta fitted to a block with p model columns: zero-padded or cut (absent features)."""
-    theta = np.asarray(theta, dtype=np.float64)
-    if len(theta) >= p:
-        return theta[:p]
-    return np.concatenate([theta, np.zeros(p - len(theta))])
+def fit_normal(engine, options):
+    return normal_answer(engine.aggregate('gram'), options)
 
 
-class _Block:
-    """The model matrix of a parsed block, without forming it when the design is plain.
+def normal_answer(part, options):
+    """The normal-equations answer from a merged ``gram`` partial (also the mrjob reducer's)."""
+    blocks.check_rows(part)
+    sol = solvers.solve_normal(part, options.intercept, options.ridge)
+    stats = inference.linear_stats(sol.theta, sol.cov, sol.rss, part, options.intercept)
+    return dict(theta=sol.theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=0,
+                converged=True, stats=stats)
 
-    With degree 1, X = [1, X_raw]: X theta and X'v are computed from X_raw
-    directly, which saves copying the block on every pass.
+
+def tsqr_answer(part, options):
+    """The TSQR answer before any refinement pass, from a merged ``tsqr`` partial."""
+    blocks.check_rows(part)
+    state = solvers.QRState(part, options.intercept, options.ridge)
+    stats = inference.linear_stats(state.theta, state.cov(), state.rss_tsqr, part,
+                                   options.intercept)
+    return dict(theta=state.theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=0,
+                converged=True, stats=stats)
+
+
+def fit_qr(engine, options):
+    """TSQR, then refinement passes with extended-precision residuals.
+
+    Stops when the correction is below ``tol`` (default 1e-15) relative to theta,
+    or when it stops shrinking (the extended-precision noise floor), or after
+    ``max_iter`` passes (default 4).
     """
-
-    def __init__(self, parsed, design):
-        self.design = design
-        self.raw = parsed.X
-        self.p = design.n_coef(parsed.X.shape[1])
-        self.M = None if design.degree == 1 else design.matrix(parsed.X)
-
-    def eta(self, theta):
-        if self.M is not None:
-            return self.M @ theta
-        if self.design.intercept:
-            return self.raw @ theta[1:] + theta[0]
-        return self.raw @ theta
-
-    def xt(self, v):
-        if self.M is not None:
-            return self.M.T @ v
-        if self.design.intercept:
-            return np.concatenate([[v.sum()], self.raw.T @ v])
-        return self.raw.T @ v
-
-    def xtwx(self, w):
-        """X'WX; ``w`` None means W = I (no weighting pass)."""
-        A = self.M if self.M is not None else self.raw
-        Aw = A if w is None else A * w[:, None]
-        G = Aw.T @ A
-        if self.M is not None or not self.design.intercept:
-            return G
-        # [1, X_raw]'W[1, X_raw] from X_raw alone: no copy of the block with a ones column
-        s = Aw.sum(axis=0)
-        out = np.empty((G.shape[0] + 1, G.shape[0] + 1))
-        out[0, 0] = len(A) if w is None else w.sum()
-        out[0, 1:] = out[1:, 0] = s
-        out[1:, 1:] = G
-        return out
-
-
-def _loss_and_residual(model, eta, y):
-    """Data loss and d loss / d eta (the 'residual' whose X'-product is the gradient)."""
-    if model == 'linear':
-        r = eta - y
-        return 0.5 * float(r @ r), r
-    if model == 'logistic':
-        # log(1 + e^eta) - y eta; p = 1 / (1 + e^-eta) without overflow either way
-        loss = float(np.sum(np.logaddexp(0.0, eta) - y * eta))
-        return loss, np.exp(-np.logaddexp(0.0, -eta)) - y
-    raise ValueError('model must be linear or logistic, not %r' % (model,))
-
-
-def _weights(model, eta):
-    """The Hessian's row weights: None for 1 (linear), p(1 - p) (logistic)."""
-    if model == 'linear':
-        return None
-    return np.exp(-np.logaddexp(0.0, -eta) - np.logaddexp(0.0, eta))
-
-
-class LossGradient(Aggregate):
-    """Data loss and its gradient at theta (partial keys ``loss``, ``grad``)."""
-    name = 'gradient'
-
-    def _block(self, parsed, design, params):
-        return self._at_theta(parsed, design, params)[0]
-
-    @staticmethod
-    def _at_theta(parsed, design, params):
-        """(loss/grad partial, the block's model matrix, eta) at theta."""
-        b = _Block(parsed, design)
-        eta = b.eta(_theta_for(params['theta'], b.p))
-        loss, r = _loss_and_residual(params['model'], eta, parsed.y)
-        return dict(loss=loss, grad=b.xt(r)), b, eta
-
-    def _merge(self, a, b):
-        p = max(len(a['grad']), len(b['grad']))
-        return dict(loss=a['loss'] + b['loss'],
-                    grad=_pad_vector(a['grad'], p) + _pad_vector(b['grad'], p))
-
-
-class Hessian(LossGradient):
-    """Loss, gradient and X'WX at theta (partial keys ``loss``, ``grad``, ``hess``)."""
-    name = 'hessian'
-
-    def _block(self, parsed, design, params):
-        part, b, eta = self._at_theta(parsed, design, params)
-        part['hess'] = b.xtwx(_weights(params['model'], eta))
-        return part
-
-    def _merge(self, a, b):
-        out = super()._merge(a, b)
-        p = len(out['grad'])
-        out['hess'] = _pad_square(a['hess'], p) + _pad_square(b['hess'], p)
-        return out
-
-
-blocks.register(LossGradient())
-blocks.register(Hessian())
+    part = engine.aggregate('tsqr')
+    blocks.check_rows(part)
+    state = solvers.QRState(part, options.intercept, options.ridge)
+    theta = state.theta
+    rss = state.rss_tsqr
+    tol = options.tol or QR_TOL
+    max_passes = QR_MAX_REFINE if options.max_iter is None else options.max_iter
+    # no refinement asked for: the TSQR answer is final, as the normal one is
+    passes, converged, prev = 0, max_passes == 0, math.inf
+    for passes in range(1, max_passes + 1):
+        ref = engine.aggregate('refine', {'theta': theta.tolist()})
+        delta = state.correction(ref['g'], theta)
+        # RSS(theta + delta) = RSS(theta) - 2 delta'g + delta'X'X delta, in extended precision
+        Rd = state.Rs @ (delta / state.d)
+        ld = np.longdouble
+        rss = float(ref['rss'] - 2 * np.dot(delta.astype(ld), ref['g']) + ld(Rd @ Rd))
+        theta = theta + delta
+        size = np.linalg.norm(delta) / max(np.linalg.norm(theta), np.finfo(float).tiny)
+        if size <= tol:
+            converged = True
+            break
+        if size > 0.5 * prev:
+            # no longer shrinking: at the noise floor of the extended-precision sums
+            converged = size < 1e-9
+            break
+        prev = size
+    stats = inference.linear_stats(theta, state.cov(), max(rss, 0.0), part, options.intercept)
+    return dict(theta=theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=passes,
+                converged=converged, stats=stats)
 
 
 # --------------------------------------------------------------------------- the objective
@@ -197,11 +156,11 @@ class _Objective:
         """(f, g) at theta; ``self.part`` keeps the engine's merged partial."""
         part = self.engine.aggregate(aggregate, {'theta': [float(v) for v in theta],
                                                  'model': self.model})
-        fit.check_rows(part)
+        blocks.check_rows(part)
         p = len(part['grad'])
         if self.lam is None:
             self.lam = solvers.ridge_diagonal(p, self.intercept, self.ridge)
-        theta = _theta_for(theta, p)
+        theta = blocks.theta_for(theta, p)
         f = part['loss'] + 0.5 * float(np.sum(self.lam * theta * theta))
         g = part['grad'] + self.lam * theta
         if not (math.isfinite(f) and np.all(np.isfinite(g))):
@@ -240,10 +199,6 @@ def _rel_size(step, theta):
 def _accept(f_trial, f_ref, decrease):
     """Armijo with room for the rounding noise of a sum over many rows."""
     return f_trial <= f_ref - ARMIJO_C * decrease + LOSS_NOISE * abs(f_ref)
-
-
-def _warn(message):
-    print('distreg: warning: ' + message, file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- gd
@@ -373,7 +328,7 @@ def fit_newton(engine, options):
     converged, it = False, 0
     while it < max_iter:
         H = obj.part['hess'] + np.diag(obj.lam)
-        delta = -_solve_spd(H, g)
+        delta = -solvers.solve_spd(H, g)
         it += 1
         theta_new = theta + delta
         if _rel_size(delta, theta_new) <= tol:
@@ -396,25 +351,9 @@ def _newton_linear(obj, options):
     part = obj.part
     # at theta = 0: grad = -X'y and loss = y'y / 2, so this is the normal equations' partial
     gram = dict(part, xtx=part['hess'], xty=-part['grad'], yty=2.0 * part['loss'])
-    answer = fit.normal_answer(gram, options)
+    answer = normal_answer(gram, options)
     answer['iterations'] = 1
     return answer
-
-
-def _solve_spd(H, b):
-    """Solve H x = b for a symmetric positive definite H, on power-of-two scaled columns."""
-    d = solvers.power_of_two_scale(np.sqrt(np.abs(np.diag(H))))
-    Hs = H * np.outer(d, d)
-    w = np.linalg.eigvalsh(Hs)
-    cond = w[-1] / w[0] if w[0] > 0 else np.inf
-    if not np.isfinite(cond) or cond * solvers.EPS >= 1:
-        raise SingularMatrixError(
-            'the Hessian X\'WX is singular (condition number %s after column scaling): the '
-            'coefficients are not determined. Columns may be collinear, or (logistic) the '
-            'classes perfectly separated; use --ridge L' % solvers._fmt_cond(cond))
-    L = np.linalg.cholesky(Hs)
-    return solvers._cho_solve(L, b * d if b.ndim == 1 else b * d[:, None]) * (
-        d if b.ndim == 1 else d[:, None])
 
 
 # --------------------------------------------------------------------------- answer
@@ -451,12 +390,12 @@ def _answer(method, obj, theta, iterations, converged, tol):
     part = obj.part
     if not converged:
         _check_separation(obj)
-        _warn('%s did not converge in %d iterations (tolerance %g): the coefficients are the '
+        solvers.warn('%s did not converge in %d iterations (tolerance %g): the coefficients are the '
               'last iterate, not the optimum; raise --max-iter' % (method, iterations, tol))
     H = part['hess']
     Hp = H + np.diag(obj.lam)
     p = len(theta)
-    Hinv = _solve_spd(Hp, np.eye(p))
+    Hinv = solvers.solve_spd(Hp, np.eye(p))
     # with a ridge, the sandwich (H + L)^-1 H (H + L)^-1, as the closed forms do
     cov = Hinv @ H @ Hinv if obj.ridge else Hinv
     if obj.model == 'linear':
@@ -478,7 +417,3 @@ def logistic_stats(theta, cov):
     return dict(r2=None, rmse=None, residual_sd=None, std_errors=se.tolist(), t_values=z,
                 p_values=[None if v is None else inference.normal_two_sided(v) for v in z])
 
-
-fit.register_solver('gd', fit_gd)
-fit.register_solver('lbfgs', fit_lbfgs)
-fit.register_solver('newton', fit_newton)

@@ -53,16 +53,17 @@ def _check_ridge(ridge):
         raise DistregError('--ridge must be a finite number >= 0, not %r' % ridge)
 
 
-def _zero_columns(diag_values, names):
+def _zero_columns(diag_values):
     zero = [i for i, v in enumerate(diag_values) if v == 0]
     if zero:
-        which = ', '.join(names[i] if names else str(i) for i in zero)
+        which = ', '.join(str(i) for i in zero)
         raise SingularMatrixError(
             'the model matrix has an all-zero column (%s): its coefficient is not '
             'determined; drop the column or use --ridge' % which)
 
 
-def _warn(message):
+def warn(message):
+    """One warning line on stderr (every driver warns this way)."""
     print('distreg: warning: ' + message, file=sys.stderr)
 
 
@@ -77,13 +78,13 @@ class Solution:
         self.warnings = list(warnings)
 
 
-def solve_normal(part, intercept, ridge=0.0, names=None):
+def solve_normal(part, intercept, ridge=0.0):
     """Solve the normal equations from a merged ``gram`` partial."""
     _check_ridge(ridge)
     G = part['xtx']
     b = part['xty']
     p = len(b)
-    _zero_columns(np.diag(G), names)
+    _zero_columns(np.diag(G))
     d = power_of_two_scale(np.sqrt(np.diag(G)))
     lam = ridge_diagonal(p, intercept, ridge)
     Gs = G * np.outer(d, d) + np.diag(lam * d * d)
@@ -107,20 +108,20 @@ def solve_normal(part, intercept, ridge=0.0, names=None):
     # y'y - 2 theta'X'y + theta'X'X theta: exact algebra, float64 cancellation (the lesson)
     rss = float(part['yty'] - 2 * theta @ b + theta @ G @ theta)
     for w in warnings:
-        _warn(w)
+        warn(w)
     return Solution(theta, cov, max(rss, 0.0), cond, warnings)
 
 
 class QRState:
     """The TSQR answer and what refinement passes need."""
 
-    def __init__(self, part, intercept, ridge=0.0, names=None):
+    def __init__(self, part, intercept, ridge=0.0):
         _check_ridge(ridge)
         r = part['r']
         p = r.shape[0] - 1
         R = r[:p, :p]
         rhs = r[:p, p]
-        _zero_columns(np.linalg.norm(R, axis=0), names)
+        _zero_columns(np.linalg.norm(R, axis=0))
         self.intercept = intercept
         self.lam = ridge_diagonal(p, intercept, ridge)
         self.d = power_of_two_scale(np.linalg.norm(R, axis=0))
@@ -146,7 +147,7 @@ class QRState:
                 'the model matrix is ill-conditioned (condition number %s after column '
                 'scaling): refinement may not recover all digits; consider --ridge'
                 % _fmt_cond(self.cond))
-            _warn(self.warnings[-1])
+            warn(self.warnings[-1])
         self.theta = _solve_upper(Rs, rhs) * self.d
         # ||y - X theta||^2 = r_yy^2 + ||R theta - r_xy||^2 for any theta (ridge or not)
         fit_gap = R @ self.theta - r[:p, p]
@@ -165,6 +166,22 @@ class QRState:
         if self._gram is not None:
             return Ainv @ self._gram @ Ainv
         return Ainv
+
+
+def solve_spd(H, b):
+    """Solve H x = b for a symmetric positive definite H, on power-of-two scaled columns."""
+    d = power_of_two_scale(np.sqrt(np.abs(np.diag(H))))
+    Hs = H * np.outer(d, d)
+    w = np.linalg.eigvalsh(Hs)
+    cond = w[-1] / w[0] if w[0] > 0 else np.inf
+    if not np.isfinite(cond) or cond * EPS >= 1:
+        raise SingularMatrixError(
+            'the Hessian X\'WX is singular (condition number %s after column scaling): the '
+            'coefficients are not determined. Columns may be collinear, or (logistic) the '
+            'classes perfectly separated; use --ridge L' % _fmt_cond(cond))
+    L = np.linalg.cholesky(Hs)
+    return _cho_solve(L, b * d if b.ndim == 1 else b * d[:, None]) * (
+        d if b.ndim == 1 else d[:, None])
 
 
 def _cond_sym(A):

@@ -10,7 +10,10 @@ import shutil
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+import distreg
+from hdfs_utils.state import running_state
+
+PROJECT_ROOT = Path(distreg.PROJECT_ROOT)
 LOCAL_HADOOP_HOME = PROJECT_ROOT / ".hadoop"
 RUN_DIR = PROJECT_ROOT / ".run"
 # Where `make hadoop-up` (hdfs_utils.minicluster with its default run dir) keeps its state.
@@ -53,11 +56,9 @@ def hadoop_conf_dir():
     conf_dir = os.environ.get("HADOOP_CONF_DIR")
     if conf_dir:
         return Path(conf_dir)
-    # Imported here: minicluster imports this module.
-    from hdfs_utils import minicluster
-    running = minicluster.status(MINICLUSTER_RUN_DIR)
+    running = running_state(MINICLUSTER_RUN_DIR)
     if running is not None:
-        return Path(running.conf_dir)
+        return Path(running["conf_dir"])
     return hadoop_home() / "etc" / "hadoop"
 
 

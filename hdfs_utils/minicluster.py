@@ -33,6 +33,7 @@ from xml.sax.saxutils import escape
 
 from hdfs_utils.env import (
     LOCAL_HADOOP_HOME, MINICLUSTER_RUN_DIR, HadoopNotFound, hadoop_bin, hadoop_env)
+from hdfs_utils.state import _alive, _start_ticks, read_state
 
 MAIN_CLASS = "org.apache.hadoop.mapreduce.MiniHadoopClusterManager"
 HOST = "127.0.0.1"
@@ -225,37 +226,6 @@ def _write_site(path, props):
     path.write_text("\n".join(lines) + "\n")
 
 
-def _start_ticks(pid):
-    """Start time of process ``pid`` in clock ticks since boot, or None if it is gone.
-
-    Stored next to the pid so that a recycled pid is never taken for the cluster.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    fields = stat[stat.rindex(")") + 2:].split()
-    # A zombie is gone, but only once its last thread is: the JVM's main thread exits first
-    # and leaves it marked Z while the others still shut down, holding the cluster's ports.
-    if fields[0] == "Z" and _threads(pid) <= 1:
-        return None
-    return int(fields[19])
-
-
-def _threads(pid):
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    found = re.search(r"^Threads:\s*(\d+)", status, re.MULTILINE)
-    return int(found.group(1)) if found else 0
-
-
-def _alive(pid, start_ticks):
-    return _start_ticks(pid) == start_ticks
-
-
 def _descendants(pid):
     """(pid, start ticks) of every live descendant of ``pid``."""
     children = {}
@@ -279,11 +249,8 @@ def _descendants(pid):
 
 
 def _read_state(paths):
-    try:
-        state = json.loads(paths["state"].read_text())
-    except (OSError, ValueError):
-        return None
-    return ClusterInfo(**state)
+    state = read_state(paths["state"])
+    return None if state is None else ClusterInfo(**state)
 
 
 def _clear_state(paths):

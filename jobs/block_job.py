@@ -7,7 +7,7 @@ A job maps the core's block function over its input and merges the partials:
   chunk vectorised with the shared loader and folds it into one accumulator
   (in-mapper combining); ``mapper_final`` emits one partial per task;
 - a combiner merges a task's partials, a single reducer (one key) merges them
-  all and, for a closed form, solves (:func:`distreg.fit.normal_answer`).
+  all and, for a closed form, solves (:func:`distreg.optim.normal_answer`).
 
 Values between tasks are JSON with exact floats (see :mod:`distreg.blocks`).
 Bad rows never vanish: with ``--bad-rows fail`` a task that meets one emits it
@@ -25,33 +25,28 @@ import logging
 import os
 import sys
 
-from jobs._imports import import_runners, prefer_stdlib_distutils
-
-prefer_stdlib_distutils()  # before mrjob (see jobs/_imports.py)
-
-from mrjob.job import MRJob  # noqa: E402
+from jobs.mrjob_compat import IN_PLACE_ENV, CompatJob  # first: it imports mrjob
 from mrjob.protocol import (  # noqa: E402
     RawValueProtocol, StandardJSONProtocol, StandardJSONValueProtocol)
 from mrjob.step import MRStep, StepFailedException  # noqa: E402
 
 import distreg
 from distreg import blocks
-from distreg.design import Design
-from distreg.errors import BadInputError, DistregError
+from distreg.errors import BadInputError, DistregError, raise_from_json_dict, to_json_dict
 from distreg.fit import FitOptions
-from distreg.loader import (BAD_ROW_POLICIES, CHUNK_BYTES, FORMAT_CHOICES, MODELS, Schema,
+from distreg import options as options_mod
+from distreg.options import JOB_OPTIONS
+from distreg.loader import (Schema,
                             fill_line_numbers, iter_chunks, iter_split_chunks, local_path,
                             parse_chunk, read_first_line, sniff_schema)
 
 log = logging.getLogger(__name__)
 
-#: Set by distreg's local runner for a map task that reads its split of the input in place.
-IN_PLACE_ENV = 'DISTREG_SPLIT_IN_PLACE'
 #: Rejected rows per emitted record (keeps each line of the shuffle small).
 REJECTS_PER_RECORD = 1000
 
 
-class BlockJob(MRJob):
+class BlockJob(CompatJob):
     """One aggregate of :mod:`distreg.blocks` as an mrjob job (subclasses set AGGREGATE)."""
 
     AGGREGATE = None
@@ -63,26 +58,12 @@ class BlockJob(MRJob):
 
     def configure_args(self):
         super().configure_args()
-        self.add_passthru_arg('--label-col', default=None,
-                              help='label column: name (needs a header) or index. '
-                                   'Default: the first column')
-        self.add_passthru_arg('--format', default='auto', choices=FORMAT_CHOICES,
-                              help='input format. Supported options: %s. Default: %%(default)s'
-                                   % ', '.join(FORMAT_CHOICES))
-        self.add_passthru_arg('--bad-rows', default='fail', choices=BAD_ROW_POLICIES,
-                              help='fail: stop at the first bad row; skip: leave bad rows '
-                                   'out, count them and output them. Default: %(default)s')
-        self.add_passthru_arg('--model', default='linear', choices=MODELS,
-                              help='Supported options: %s. Default: %%(default)s'
-                                   % ', '.join(MODELS))
-        self.add_passthru_arg('--no-intercept', dest='intercept', action='store_false',
-                              default=True, help='fit without an intercept')
-        self.add_passthru_arg('--poly-degree', type=int, default=1,
-                              help='each raw feature x gives x, x^2, ..., x^D. '
-                                   'Default: %(default)s')
-        self.add_passthru_arg('--ridge', type=float, default=0.0,
-                              help='L2 penalty on every coefficient but the intercept. '
-                                   'Default: %(default)s')
+        # the fit options the tasks need, from distreg/options.py: switches for a job run by
+        # hand, or all of them as one JSON argument (what `distreg fit` passes)
+        options_mod.add_arguments(None, JOB_OPTIONS, add=self.add_passthru_arg)
+        self.add_passthru_arg('--fit-options', default=None,
+                              help='the fit options as JSON (distreg.options.to_json); '
+                                   'overrides the switches above')
         self.add_passthru_arg('--emit', default='result', choices=('result', 'partial'),
                               help='result: the result record; partial: the merged partial '
                                    '(what `distreg fit` reads). Default: %(default)s')
@@ -103,35 +84,26 @@ class BlockJob(MRJob):
 
     def steps(self):
         return [MRStep(mapper_init=self.mapper_init_accumulator,
-                       mapper=self.mapper_buffer_line,
+                       mapper=self.mapper_unused,
                        mapper_final=self.mapper_final_emit_partial,
                        combiner=self.combiner_merge_partials,
                        reducer=self.reducer_merge_and_finish)]
 
     # ------------------------------------------------------------------ launcher side
 
-    def make_runner(self):
+    def launch_args(self):
         """Resolve the schema from the input's first line before the tasks need it."""
-        import_runners()
-        extra = []
-        if self.options.runner == 'hadoop' and not self._is_task():
+        if self._is_task():
+            return []
+        if self.options.runner == 'hadoop':
             # first: the schema is sniffed on the cluster's filesystem
-            extra += self._hadoop_args()
-            self.load_args(list(self._cl_args) + extra)
-        if self.options.schema is None and not self._is_task():
+            self.add_args(self._hadoop_args())
+        extra = []
+        if self.options.schema is None:
             extra += ['--schema', self._sniff_schema().to_json()]
         if self.options.engine_label is None:
             extra += ['--engine-label', 'mrjob-%s' % (self.options.runner or 'inline')]
-        if extra:
-            self._cl_args = list(self._cl_args) + extra
-            self.load_args(self._cl_args)
-        return super().make_runner()
-
-    def _runner_class(self):
-        if (self.options.runner or 'inline') == 'local':
-            from jobs.local_runner import BlockSplitLocalRunner
-            return BlockSplitLocalRunner
-        return super()._runner_class()
+        return extra
 
     def _hadoop_args(self):
         """Point mrjob's hadoop runner at the project's Hadoop, and its tasks at this Python.
@@ -162,17 +134,17 @@ class BlockJob(MRJob):
             first = read_first_line(local_path(paths[0]))
         else:
             first = self._remote_first_line(paths[0])
-        return sniff_schema(first, self.options.format, self.options.label_col,
-                            self.options.bad_rows, self.options.model, source=paths[0])
+        o = self.job_fit_options()
+        return sniff_schema(first, o.format, o.label_col, o.bad_rows, o.model, source=paths[0])
 
     def _remote_first_line(self, uri):
         # the runner's filesystem knows hdfs:// and s3:// (and the user's credentials)
-        with super().make_runner() as probe:
-            for path in sorted(probe.fs.ls(uri)):
+        with self.filesystem() as fs:
+            for path in sorted(fs.ls(uri)):
                 if os.path.basename(path).startswith(('_', '.')):
                     continue
                 data = b''
-                for piece in probe.fs.cat(path):
+                for piece in fs.cat(path):
                     data += piece
                     if b'\n' in data:
                         break
@@ -202,7 +174,7 @@ class BlockJob(MRJob):
         for value in values:
             if 'error' in value:
                 try:
-                    raise_error(value['error'])
+                    raise_from_json_dict(value['error'])
                 except DistregError as e:
                     print('distreg: error: %s' % e, file=sys.stderr)
                 sys.exit(1)
@@ -212,13 +184,17 @@ class BlockJob(MRJob):
 
     # ------------------------------------------------------------------ task side
 
+    def job_fit_options(self):
+        """The :class:`distreg.fit.FitOptions` of this job: ``--fit-options``, else the switches."""
+        if self.options.fit_options:
+            return FitOptions(**options_mod.from_json(self.options.fit_options))
+        return FitOptions(**options_mod.values(self.options, JOB_OPTIONS))
+
     def _task_setup(self):
         o = self.options
         self.schema = Schema.from_json(o.schema)
-        self.fit_options = FitOptions(model=o.model, intercept=o.intercept, ridge=o.ridge,
-                                      poly_degree=o.poly_degree, bad_rows=o.bad_rows,
-                                      format=o.format)
-        self.design = Design(intercept=o.intercept, degree=o.poly_degree)
+        self.fit_options = self.job_fit_options()
+        self.design = self.fit_options.design()
         self.params = {}
         if o.params:
             with open(o.params) as f:
@@ -229,8 +205,6 @@ class BlockJob(MRJob):
         self._total = None
         self._error = None
         self._rejects = []
-        self._lines = []
-        self._buffered = 0
         self._input_file = _task_env('mapreduce_map_input_file', 'map_input_file') or '<stdin>'
         start = _task_env('mapreduce_map_input_start', 'map_input_start')
         self._next_offset = int(start) if start else 0
@@ -241,35 +215,13 @@ class BlockJob(MRJob):
         self._split_start = self._next_offset
         self._next_line = 1 if self._next_offset == 0 else None
 
-    def mapper_buffer_line(self, _, line):
-        """Per-line entry (used when mrjob feeds lines): buffer, fold a chunk at a time."""
-        data = line.encode('utf-8') + b'\n'
-        self._lines.append(data)
-        self._buffered += len(data)
-        if self._buffered >= CHUNK_BYTES:
-            self._fold_buffer()
-
-    def _fold_buffer(self):
-        if not self._lines:
-            return
-        data = b''.join(self._lines)
-        self._lines, self._buffered = [], 0
-        chunks = iter_chunks(_BytesReader(data), self._input_file, self._next_offset,
-                             self._next_line, chunk_bytes=len(data) + 1,
-                             skip_header=self.schema.format == 'csv')
-        for chunk in chunks:
-            self._fold(chunk)
-        self._next_offset += len(data)
-        if self._next_line is not None:
-            self._next_line += data.count(b'\n')
-
     def _fold(self, chunk):
         if self._error is not None:
             return  # fail policy: the task already failed; read on, do no more work
         try:
             parsed = parse_chunk(chunk, self.schema)
         except BadInputError as e:
-            self._error = self._in_split(error_dict(e))
+            self._error = self._in_split(to_json_dict(e))
             return
         self._rejects.extend(self._in_split(r) for r in parsed.rejects)
         part = blocks.block_partial(self.AGGREGATE, parsed, self.design, self.params)
@@ -281,7 +233,6 @@ class BlockJob(MRJob):
         return bad
 
     def mapper_final_emit_partial(self):
-        self._fold_buffer()
         self.increment_counter('distreg', 'map tasks')
         if self._error is not None:
             self.increment_counter('distreg', 'tasks failed on a bad row')
@@ -296,15 +247,13 @@ class BlockJob(MRJob):
         # always one partial, even of no rows: the reducer must run to say "no rows"
         yield None, {'partial': blocks.encode(total)}
 
-    def run_mapper(self, step_num=0):
-        """Feed the mapper whole chunks of its input instead of single lines.
+    def map_task(self, stdin, paths):
+        """The whole map task, a chunk of its input at a time (see :mod:`jobs.mrjob_compat`).
 
         Same steps as mrjob's own (init, input, final), minus the per-line
         decoding; the split arrives on stdin (or as paths given to ``--mapper``).
         """
-        _, write = self.pick_protocols(step_num, 'mapper')
         self.mapper_init_accumulator()
-        paths = self.options.args or ['-']
         if os.environ.get(IN_PLACE_ENV) and paths == ['-']:
             # distreg's local runner: the split is a byte range of the input, read in place;
             # offsets are exact, line numbers are found by the driver when a row is bad
@@ -319,7 +268,7 @@ class BlockJob(MRJob):
             paths = []
         for path in paths:
             if path == '-':
-                stream, name = self.stdin, self._input_file
+                stream, name = stdin, self._input_file
                 offset, line = self._next_offset, self._next_line
             else:
                 stream, name, offset, line = open(path, 'rb'), path, 0, 1
@@ -327,8 +276,7 @@ class BlockJob(MRJob):
                 for chunk in iter_chunks(stream, name, offset, line,
                                          skip_header=self.schema.format == 'csv'):
                     self._fold(chunk)
-        for key, value in self.mapper_final_emit_partial():
-            self.stdout.write(write(key, value) + b'\n')
+        yield from self.mapper_final_emit_partial()
 
     def combiner_merge_partials(self, key, values):
         for out in self._merge_values(values):
@@ -372,7 +320,7 @@ class BlockJob(MRJob):
         try:
             yield None, self.finish(total)
         except DistregError as e:
-            yield None, {'error': error_dict(e)}
+            yield None, {'error': to_json_dict(e)}
 
     def finish(self, part):
         """The result record of a standalone run (subclasses with a closed form override)."""
@@ -396,22 +344,6 @@ def use_hadoop():
             'or export HADOOP_CONF_DIR for your cluster' % os.environ['HADOOP_CONF_DIR'])
 
 
-def error_dict(e):
-    """JSON form of a distreg error, rebuilt by :func:`raise_error`."""
-    d = e.to_dict() if isinstance(e, BadInputError) else {'reason': str(e)}
-    d['kind'] = type(e).__name__
-    return d
-
-
-def raise_error(d):
-    """Raise the distreg error described by a dict from :func:`error_dict`."""
-    from distreg import errors
-    cls = getattr(errors, d.get('kind') or 'BadInputError', errors.BadInputError)
-    if issubclass(cls, BadInputError):
-        raise cls.from_dict(d)
-    raise cls(d['reason'])
-
-
 def _position(bad):
     return (bad.get('file') or '', bad.get('offset') or 0)
 
@@ -421,14 +353,3 @@ def _task_env(*names):
         if os.environ.get(name):
             return os.environ[name]
     return None
-
-
-class _BytesReader:
-    """A read()-able view of bytes (for :func:`iter_chunks`)."""
-
-    def __init__(self, data):
-        self._data = data
-
-    def read(self, n=-1):
-        data, self._data = self._data, b''
-        return data

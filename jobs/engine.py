@@ -15,17 +15,15 @@ import tempfile
 import time
 import uuid
 
-from jobs._imports import prefer_stdlib_distutils
-
-prefer_stdlib_distutils()  # before mrjob (see jobs/_imports.py)
-
+import jobs.mrjob_compat  # noqa: F401  first: it imports mrjob the quick way
 from mrjob.step import StepFailedException  # noqa: E402
 
-from distreg import blocks
-from distreg.errors import DistregError
-from distreg.fit import check_rows
+from distreg import PROJECT_ROOT, blocks
+from distreg import options as options_mod
+from distreg.engine import Engine
+from distreg.errors import DistregError, raise_from_json_dict
 from distreg.loader import fill_line_numbers, local_path
-from jobs.block_job import raise_error, use_hadoop
+from jobs.block_job import use_hadoop
 from jobs.gradient import MRLossGradient
 from jobs.hessian import MRHessian
 from jobs.normal import MRNormalEquations
@@ -37,8 +35,7 @@ RUNNERS = {'mrjob-inline': 'inline', 'mrjob-local': 'local', 'mrjob-hadoop': 'ha
 JOBS = {'gram': MRNormalEquations, 'tsqr': MRTSQR, 'refine': MRRefinePass,
         'gradient': MRLossGradient, 'hessian': MRHessian}
 
-PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_CONF = os.path.join(PROJECT, 'configs', 'mrjob.conf')
+DEFAULT_CONF = os.path.join(PROJECT_ROOT, 'configs', 'mrjob.conf')
 
 
 def runner_args(name, environ=os.environ):
@@ -53,15 +50,14 @@ def runner_args(name, environ=os.environ):
     return args
 
 
-class MRJobEngine:
+class MRJobEngine(Engine):
     """Runs distreg's aggregates as mrjob jobs (one job per pass)."""
 
-    def __init__(self, path, name='mrjob-local', conf_path=None, extra_args=()):
+    def __init__(self, path, name='mrjob-local', master=None, *, conf_path=None, extra_args=()):
         if name not in RUNNERS:
             raise DistregError('unknown mrjob engine %r; supported: %s'
                                % (name, ', '.join(RUNNERS)))
-        self.path = path
-        self.name = name
+        super().__init__(path, name)
         self.conf_path = conf_path or os.environ.get('DISTREG_MRJOB_CONF', DEFAULT_CONF)
         self.extra_args = list(extra_args)
         self.rejects = []
@@ -78,15 +74,10 @@ class MRJobEngine:
         o = options
         if self.name == 'mrjob-hadoop' and self.job_input is None:
             self.job_input = self._hadoop_input()
+        # the options travel as one JSON argument (distreg/options.py), as the schema does
         args = ['-r', RUNNERS[self.name], '--conf-path', self.conf_path, '--emit', 'partial',
-                '--engine-label', self.name, '--format', o.format, '--bad-rows', o.bad_rows,
-                '--model', o.model, '--poly-degree', str(o.poly_degree),
-                '--ridge', repr(float(o.ridge))] + runner_args(self.name) + self.extra_args
-        if o.label_col is not None:
-            args += ['--label-col', str(o.label_col)]
-        if not o.intercept:
-            args.append('--no-intercept')
-        args.append(self.job_input or self.path)
+                '--engine-label', self.name, '--fit-options', options_mod.to_json(o)]
+        args += runner_args(self.name) + self.extra_args + [self.job_input or self.path]
         self.schema = MRNormalEquations(args)._sniff_schema()
         self.args = args + ['--schema', self.schema.to_json()]
         self.load_seconds = time.perf_counter() - t0
@@ -181,15 +172,13 @@ class MRJobEngine:
         for value in values:
             if 'error' in value:
                 fill_line_numbers(self._local_names([value['error']]), self._opener())
-                raise_error(value['error'])
+                raise_from_json_dict(value['error'])
             elif 'reject' in value:
                 rejects.append(value['reject'])
             elif 'partial' in value:
                 part = blocks.decode(value['partial'])
         if first_pass:
             self.rejects = fill_line_numbers(self._local_names(rejects), self._opener())
-        if part is None or part['n'] == 0:
-            check_rows(part if part is not None else {'n': 0, 'n_bad': len(rejects)})
         return part
 
 

@@ -8,7 +8,7 @@ Prints the result record (JSON) on stdout.
 
 from jobs.block_job import BlockJob
 from distreg import result
-from distreg.fit import normal_answer
+from distreg.optim import normal_answer
 
 
 class MRNormalEquations(BlockJob):
@@ -16,8 +16,9 @@ class MRNormalEquations(BlockJob):
 
     def finish(self, part):
         answer = normal_answer(part, self.fit_options)
-        return result.make_record(self.options.engine_label, 'normal', self.options.model,
-                                  answer.pop('theta'), self.options.intercept, **answer)
+        o = self.fit_options
+        return result.make_record(self.options.engine_label, 'normal', o.model, answer.pop('theta'),
+                                  o.intercept, **answer)
 
 
 if __name__ == '__main__':

@@ -9,7 +9,7 @@ Prints the result record of the TSQR solution (no refinement pass). ``distreg fi
 
 from jobs.block_job import BlockJob
 from distreg import result
-from distreg.fit import tsqr_answer
+from distreg.optim import tsqr_answer
 
 
 class MRTSQR(BlockJob):
@@ -17,8 +17,9 @@ class MRTSQR(BlockJob):
 
     def finish(self, part):
         answer = tsqr_answer(part, self.fit_options)
-        return result.make_record(self.options.engine_label, 'qr', self.options.model,
-                                  answer.pop('theta'), self.options.intercept, **answer)
+        o = self.fit_options
+        return result.make_record(self.options.engine_label, 'qr', o.model, answer.pop('theta'),
+                                  o.intercept, **answer)
 
 
 if __name__ == '__main__':

@@ -22,10 +22,11 @@ import sys
 import time
 import urllib.request
 
+from distreg import PROJECT_ROOT
 from distreg.errors import DistregError
 from spark_jobs.session import prepare_environment, spark_home
 
-PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT = PROJECT_ROOT
 DEFAULT_DIR = os.path.join(PROJECT, '.spark')
 HOST = '127.0.0.1'
 STATE_FILE = 'cluster.json'

@@ -1,7 +1,7 @@
-"""The Spark engines of ``distreg fit``: ``spark-rdd`` (the core's aggregates on a cached RDD)
-and ``spark-mllib`` (pyspark.ml on a DataFrame of the same rows, see :mod:`spark_jobs.mllib`).
+"""The ``spark-rdd`` engine of ``distreg fit``: the core's aggregates on a cached RDD.
 
-spark-rdd implements the engine protocol of :mod:`distreg.fit`:
+(``spark-mllib``, pyspark.ml on a DataFrame of the same rows, is :mod:`spark_jobs.mllib`.)
+It implements the engine contract of :mod:`distreg.engine`:
 
 - ``prepare`` reads the input once (:mod:`spark_jobs.reader`: one numpy block
   per partition, parsed by the shared loader), ``cache()``\\ s the blocks and
@@ -28,24 +28,23 @@ import time
 import uuid
 
 from distreg import blocks
-from distreg.errors import BadInputError, DistregError
-from distreg.fit import check_rows
+from distreg.engine import Engine
+from distreg.errors import BadInputError
 from distreg.loader import fill_line_numbers, sniff_schema
 from spark_jobs import reader as rd
-from spark_jobs.session import get_session
+from spark_jobs.session import get_session, import_pyspark
 
-ENGINES = ('spark-rdd', 'spark-mllib')
+# the engine's library, at import: a missing one is reported with the extra to install
+import_pyspark()
 
-
-def SparkEngine(path, name='spark-rdd', master=None, spark=None, reader='auto'):
-    """The engine called ``name`` (spark-rdd or spark-mllib) for ``path``.
+class RDDEngine(Engine):
+    """Runs the core's aggregates over a cached RDD of parsed blocks.
 
     Parameters
     ----------
     path : str
         A file, a directory of part files, a glob; local or any Hadoop file system.
     name : str, default 'spark-rdd'
-        Supported options: spark-rdd, spark-mllib.
     master : str or None
         Spark master for a session started here. Default: local[*].
     spark : SparkSession or None
@@ -53,20 +52,10 @@ def SparkEngine(path, name='spark-rdd', master=None, spark=None, reader='auto'):
     reader : str, default 'auto'
         Supported options: auto, direct, hadoop (see :mod:`spark_jobs.reader`).
     """
-    if name not in ENGINES:
-        raise DistregError('unknown Spark engine %r; supported: %s' % (name, ', '.join(ENGINES)))
-    if name == 'spark-mllib':
-        from spark_jobs.mllib import MLlibEngine
-        return MLlibEngine(path, master=master, spark=spark, reader=reader)
-    return RDDEngine(path, master=master, spark=spark, reader=reader)
-
-
-class RDDEngine:
-    """Runs the core's aggregates over a cached RDD of parsed blocks."""
     name = 'spark-rdd'
 
-    def __init__(self, path, master=None, spark=None, reader='auto'):
-        self.path = path
+    def __init__(self, path, name='spark-rdd', master=None, *, spark=None, reader='auto'):
+        super().__init__(path, name)
         self.master = master
         self.reader = rd.pick_reader(path, reader)
         self.spark = spark
@@ -122,8 +111,6 @@ class RDDEngine:
         for _, packed in results:
             if packed is not None:
                 total = blocks.merge_partials(name, total, blocks.unpack(packed))
-        if total is None or total['n'] == 0:
-            check_rows(total if total is not None else {'n': 0, 'n_bad': len(self.rejects)})
         return total
 
     def _pass_rdd(self):

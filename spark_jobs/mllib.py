@@ -38,22 +38,26 @@ import time
 import numpy as np
 
 from distreg import optim
+from distreg.blocks import check_rows
 from distreg.design import Design
+from distreg.engine import Engine
 from distreg.errors import DistregError
 from spark_jobs.engine import RDDEngine
 
 #: (model, method) -> what MLlib runs.
-METHODS = {('linear', 'normal'): 'LinearRegression(solver=normal)',
+MLLIB_METHODS = {('linear', 'normal'): 'LinearRegression(solver=normal)',
            ('linear', 'lbfgs'): 'LinearRegression(solver=l-bfgs)',
            ('logistic', 'lbfgs'): 'LogisticRegression',
            ('logistic', 'newton'): 'GeneralizedLinearRegression(binomial, IRLS)'}
 
 
-class MLlibEngine:
-    """Trains pyspark.ml models on the rows of the shared loader."""
+class MLlibEngine(Engine):
+    """Trains pyspark.ml models on the rows of the shared loader (arguments: see RDDEngine)."""
     name = 'spark-mllib'
+    trains_itself = True
 
-    def __init__(self, path, master=None, spark=None, reader='auto'):
+    def __init__(self, path, name='spark-mllib', master=None, *, spark=None, reader='auto'):
+        super().__init__(path, name)
         self.rdd = RDDEngine(path, master=master, spark=spark, reader=reader)
         self.load_seconds = 0.0
         self.frame = None
@@ -97,7 +101,6 @@ class MLlibEngine:
     def solve(self, options):
         """Train with MLlib; return what the core's solvers return (see :func:`distreg.fit.fit`)."""
         if self.n_rows == 0:
-            from distreg.fit import check_rows
             check_rows({'n': 0, 'n_bad': self.n_bad})
         tol = options.tol if options.tol is not None else MLLIB_TOL
         max_iter = (options.max_iter if options.max_iter is not None
@@ -124,10 +127,10 @@ MLLIB_TOL = 1e-12
 def check_method(options):
     """Refuse a (model, method) MLlib does not have, and --ridge where it cannot be mapped."""
     key = (options.model, options.method)
-    if key not in METHODS:
+    if key not in MLLIB_METHODS:
         raise DistregError('spark-mllib has no --method %s for --model %s; it has: %s'
                            % (options.method, options.model,
-                              ', '.join('%s %s' % k for k in METHODS)))
+                              ', '.join('%s %s' % k for k in MLLIB_METHODS)))
     if key == ('logistic', 'newton') and options.ridge:
         raise DistregError('spark-mllib --method newton (GeneralizedLinearRegression IRLS) '
                            'cannot apply --ridge as distreg defines it (its penalty scales with '

@@ -16,7 +16,7 @@ def main(engine_name, doc, argv=None):
     import_pyspark()  # before argparse: a missing Spark is the first thing to report
     from distreg import cli, result
     from distreg.errors import DistregError
-    from spark_jobs.engine import SparkEngine
+    from distreg.engine import make_engine
 
     parser = argparse.ArgumentParser(description=doc.split('\n')[0], usage=_usage(doc))
     cli.add_fit_arguments(parser)
@@ -32,8 +32,8 @@ def main(engine_name, doc, argv=None):
         return 2
     spark = get_session('distreg %s %s %s' % (engine_name, args.model, args.method))
     try:
-        engine = SparkEngine(args.input, engine_name, spark=spark)
-        record, _ = cli.run_fit(engine, args)
+        engine = make_engine(engine_name, args.input, spark=spark)
+        record, _ = cli.run_fit(engine, args, options)
     except DistregError as e:
         print('distreg: error: %s' % e, file=sys.stderr)
         return 1

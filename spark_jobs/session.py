@@ -1,7 +1,7 @@
 """Spark set-up shared by the engines, the spark-submit scripts and the tests.
 
 Finds pyspark (the pip package, or a system Spark through findspark), points
-Spark at the project's interpreter (``PYSPARK_PYTHON``), at Java 17 and at the
+Spark at the project's interpreter (``PYSPARK_PYTHON``), at the Java on PATH and at the
 project's Spark configuration (``configs/spark``: loopback addresses, quiet log,
 console progress bar), starts or joins a session, and ships the project's code
 to the executors so that they run the same core whatever is installed there.
@@ -13,9 +13,10 @@ import tempfile
 import warnings
 import zipfile
 
-PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from distreg import PROJECT_ROOT
+
+PROJECT = PROJECT_ROOT
 CONF_DIR = os.path.join(PROJECT, 'configs', 'spark')
-JAVA_17 = '/usr/lib/jvm/java-17-openjdk-amd64'
 DEFAULT_MASTER = 'local[*]'
 #: Packages the executors import (shipped as one zip with every application).
 SHIPPED_PACKAGES = ('distreg', 'spark_jobs')
@@ -25,10 +26,14 @@ def import_pyspark():
     """Import pyspark: the installed package, or a system Spark's via findspark (SPARK_HOME)."""
     try:
         import pyspark
-    except ImportError:
-        import findspark
-        findspark.init()
-        import pyspark
+    except ImportError as e:
+        try:
+            import findspark
+            findspark.init()
+            import pyspark
+        except Exception:
+            raise ImportError('no pyspark (%s), and no system Spark found through findspark '
+                              '(SPARK_HOME)' % e) from None
     return pyspark
 
 
@@ -37,8 +42,14 @@ def prepare_environment():
     os.environ.setdefault('PYSPARK_PYTHON', sys.executable)
     os.environ.setdefault('SPARK_CONF_DIR', CONF_DIR)
     os.environ.setdefault('SPARK_LOCAL_IP', '127.0.0.1')
-    if not os.environ.get('JAVA_HOME') and os.path.isdir(JAVA_17):
-        os.environ['JAVA_HOME'] = JAVA_17
+    if not os.environ.get('JAVA_HOME'):
+        # the project's one Java lookup (the JDK of the `java` on PATH), shared with Hadoop;
+        # imported here: executors, which get this module but not hdfs_utils, never call this
+        from hdfs_utils.env import HadoopNotFound, java_home
+        try:
+            os.environ['JAVA_HOME'] = str(java_home())
+        except HadoopNotFound:
+            pass  # Spark's own launcher says that Java is missing
 
 
 def spark_home():

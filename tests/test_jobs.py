@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from helpers import ROOT, lstsq, make_linear, theta, write_csv
+from jobs.gradient import MRLossGradient
+from jobs.hessian import MRHessian
 from jobs.normal import MRNormalEquations
 from jobs.refine import MRRefinePass
 from jobs.tsqr import MRTSQR
@@ -55,7 +57,8 @@ def test_refine_pass_sums_the_residual_gradient(canonical, tmp_path):
     np.testing.assert_allclose(part['g'].astype(float), A.T @ (y - A @ th), rtol=1e-13)
 
 
-@pytest.mark.parametrize('job_cls', [MRNormalEquations, MRTSQR])
+@pytest.mark.parametrize('job_cls', [MRNormalEquations, MRTSQR, MRRefinePass, MRLossGradient,
+                                     MRHessian])
 def test_empty(job_cls, tmp_path):
     empty = tmp_path / 'empty.csv'
     empty.write_text('')
@@ -89,19 +92,3 @@ def test_bad_row_makes_the_command_fail_with_its_location(tmp_path):
     assert out.returncode == 1
     assert "line 3: field 2 (column 'x') is 'four', not a number" in out.stderr
     assert out.stdout == ''
-
-
-def test_line_by_line_mapper_gives_the_same_partial(canonical):
-    """mrjob's own per-line path (map_pairs, used e.g. by its Spark runner) buffers lines
-    into the same vectorised blocks as the bulk reader."""
-    from distreg.blocks import decode
-    from distreg.loader import read_first_line, sniff_schema
-    path, y, X = canonical
-    schema = sniff_schema(read_first_line(path)).to_json()
-    job = MRNormalEquations(['--schema', schema])
-    lines = open(path).read().splitlines()
-    values = [v for _, v in job.map_pairs((None, line) for line in lines)]
-    part = decode(next(v for v in values if 'partial' in v)['partial'])
-    A = np.column_stack([np.ones(len(y)), X])
-    np.testing.assert_allclose(part['xtx'], A.T @ A, rtol=1e-14)
-    assert part['n'] == len(y)

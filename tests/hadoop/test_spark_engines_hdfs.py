@@ -7,7 +7,7 @@ from helpers import make_linear, theta, write_csv
 from distreg.fit import FitOptions, fit
 from distreg.numpy_engine import NumpyEngine
 from hdfs_utils import hdfs
-from spark_jobs.engine import SparkEngine
+from distreg.engine import make_engine
 
 pytestmark = pytest.mark.hadoop
 
@@ -19,7 +19,7 @@ def test_spark_rdd_and_mllib_fit_an_hdfs_file(hadoop_cluster, hdfs_dir, tmp_path
     hdfs.put(local, remote)
     reference = theta(fit(NumpyEngine(local), FitOptions(method="qr")))
     for name, method, tol in (("spark-rdd", "qr", 1e-9), ("spark-mllib", "normal", 1e-9)):
-        engine = SparkEngine(f"hdfs://{remote}", name, master="local[2]")
+        engine = make_engine(name, f"hdfs://{remote}", master="local[2]")
         try:
             record = fit(engine, FitOptions(method=method))
         finally:

@@ -4,7 +4,7 @@ import numpy as np
 
 from distreg.fit import FitOptions, fit
 from distreg.numpy_engine import NumpyEngine
-from spark_jobs.engine import SparkEngine
+from distreg.engine import make_engine
 
 
 def rel_diff(a, b):
@@ -13,7 +13,7 @@ def rel_diff(a, b):
 
 
 def spark_fit(spark, path, engine='spark-rdd', reader='auto', **options):
-    engine = SparkEngine(path, engine, spark=spark, reader=reader)
+    engine = make_engine(engine, path, spark=spark, reader=reader)
     try:
         return fit(engine, FitOptions(**options))
     finally:

@@ -93,9 +93,9 @@ def test_block_files_lost_are_rebuilt_and_removed_on_close(spark, linear_csv):
     import glob
     from pyspark import SparkFiles
     from distreg.fit import FitOptions
-    from spark_jobs.engine import SparkEngine
+    from spark_jobs.engine import RDDEngine
     pattern = os.path.join(SparkFiles.getRootDirectory(), 'distreg-blocks', '*.npy')
-    engine = SparkEngine(linear_csv, spark=spark)
+    engine = RDDEngine(linear_csv, spark=spark)
     engine.prepare(FitOptions(method='normal'))
     files = set(glob.glob(pattern))
     assert len(files) == 2 * engine.n_partitions
@@ -130,10 +130,10 @@ def test_wide_gram_pass_holds_p_squared(spark, tmp_path):
     from distreg.fit import FitOptions
     from distreg.generate import generate
     from distreg.numpy_engine import NumpyEngine
-    from spark_jobs.engine import SparkEngine
+    from spark_jobs.engine import RDDEngine
     path = str(tmp_path / 'wide5000.csv')
     generate(400, 5000, path, seed=32)
-    engine = SparkEngine(path, spark=spark)
+    engine = RDDEngine(path, spark=spark)
     try:
         engine.prepare(FitOptions(method='normal'))
         assert engine.n_partitions == 2

@@ -1,0 +1,93 @@
+"""The options of a fit, written once: name, type, default, legal values, help.
+
+This is the home of every ``distreg fit`` option (DESIGN.md's "Contract the rest of
+the world sees"). From :data:`OPTIONS` are built:
+
+- the ``distreg fit`` switches (and the spark-submit scripts'): :func:`add_arguments`;
+- the :class:`distreg.fit.FitOptions` dataclass (its fields and defaults);
+- the mrjob jobs' switches (:mod:`jobs.block_job`, for a job run by hand) and the one
+  JSON passthrough argument ``--fit-options`` that ``distreg fit`` hands its jobs
+  (:func:`to_json` / :func:`from_json`), as it hands them the schema.
+
+A new option is one entry here (with ``job=True`` when the map tasks need it), its
+check in :meth:`distreg.fit.FitOptions.validate` when it has one beyond its legal
+values, and the code that uses it.
+"""
+
+import json
+from dataclasses import dataclass
+
+from distreg.loader import BAD_ROW_POLICIES, FORMAT_CHOICES, MODELS
+
+#: ``--method`` names; distreg.fit.METHODS maps each to its driver (a test keeps them equal).
+METHOD_NAMES = ('normal', 'qr', 'gd', 'lbfgs', 'newton')
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str               # the attribute (FitOptions field, argparse dest)
+    flag: str               # the command-line switch
+    type: object            # how a switch's text becomes the value (None: kept as text)
+    default: object
+    choices: tuple = None   # legal values, or None
+    help: str = None
+    #: a switch that turns the option off (``--no-intercept``: intercept=False)
+    negates: bool = False
+    #: the map tasks need it (passed to mrjob's tasks; a job run by hand takes the switch)
+    job: bool = False
+
+
+OPTIONS = (
+    Option('method', '--method', str, 'normal', METHOD_NAMES,
+           'normal (normal equations), qr (TSQR + refinement), gd, lbfgs, newton'),
+    Option('model', '--model', str, 'linear', MODELS, job=True),
+    Option('intercept', '--no-intercept', None, True, negates=True,
+           help='fit without an intercept', job=True),
+    Option('ridge', '--ridge', float, 0.0,
+           help='L2 penalty on every coefficient but the intercept', job=True),
+    Option('poly_degree', '--poly-degree', int, 1,
+           help='each raw feature x gives x, x^2, ..., x^D', job=True),
+    Option('label_col', '--label-col', None, None,
+           help='label column by name (needs a header) or index. Default: first', job=True),
+    Option('format', '--format', str, 'auto', FORMAT_CHOICES,
+           'input format; auto: LibSVM when the first line reads "label idx:val ...", '
+           'else CSV', job=True),
+    Option('bad_rows', '--bad-rows', str, 'fail', BAD_ROW_POLICIES,
+           'fail: stop at the first bad row; skip: leave bad rows out, count them and keep '
+           'them', job=True),
+    Option('max_iter', '--max-iter', int, None,
+           help='iterative methods: iteration limit (qr: refinement passes)'),
+    Option('tol', '--tol', float, None, help='iterative methods: relative tolerance'),
+)
+
+JOB_OPTIONS = tuple(o for o in OPTIONS if o.job)
+
+
+def add_arguments(parser, options=OPTIONS, add=None):
+    """Add the switches of ``options`` to an argparse parser (``add``: its add_argument)."""
+    add = add or parser.add_argument
+    for o in options:
+        if o.negates:
+            add(o.flag, dest=o.name, action='store_false', default=o.default, help=o.help)
+            continue
+        kw = dict(dest=o.name, default=o.default, help=o.help)
+        if o.type is not None:
+            kw['type'] = o.type
+        if o.choices is not None:
+            kw['choices'] = o.choices
+        add(o.flag, **kw)
+
+
+def values(namespace, options=OPTIONS):
+    """{name: value} of ``options`` from a parsed argparse namespace."""
+    return {o.name: getattr(namespace, o.name) for o in options}
+
+
+def to_json(fit_options, options=JOB_OPTIONS):
+    """The ``--fit-options`` passthrough of the map tasks (floats round-trip exactly)."""
+    return json.dumps({o.name: getattr(fit_options, o.name) for o in options},
+                      allow_nan=False)
+
+
+def from_json(text):
+    return json.loads(text)

@@ -1,0 +1,294 @@
+"""Every override of mrjob 0.7.4's internals, in one place (DESIGN.md: the mrjob engine is "one
+MRJob step"; this module is where that step leans on mrjob beyond its public API).
+
+Each override says which mrjob behaviour it replaces and the measurement that
+justifies it; tests/test_mrjob_compat.py fails loudly when mrjob's internals
+change (its version, or a private method's name or signature). What only served
+mrjob's own Spark runner (a per-line ``mapper``) is gone: distreg's Spark engines
+are its own.
+
+The local runner
+----------------
+
+mrjob 0.7.4's local runner splits each input file into map-task inputs (about
+two per core) by iterating over its lines in Python and writing them one by one:
+about 0.8 s for a 275 MB file, in the launching process, before any task starts
+(for distreg's vectorised mappers that is more than a map task's own work).
+
+This runner splits the same way (each split ends at the first line end at or
+after the split size, and tasks get the same ``map.input.file/start/length``),
+but copies nothing: each map task reads its byte range of the input file in
+place, as a Hadoop task reads its split from the shared filesystem (the split
+file mrjob hands the task stays empty; ``DISTREG_SPLIT_IN_PLACE`` tells the
+task; copying 275 MB into split files cost ~0.2 s). It aims at one map task
+per core instead of two: a distreg map task is a uniform byte range of
+vectorised work with a fixed start-up cost (interpreter, imports, its combiner),
+so a second round of tasks only adds that cost. Hadoop's hint for the number of
+map tasks, ``mapreduce.job.maps``, overrides the aim (as mrjob's own sim runner
+leaves for later). Everything else (tasks in subprocesses, one per core, sort,
+combiners, reducers) is mrjob's own. Compressed inputs and input manifests go
+to mrjob unchanged.
+
+A map task whose output is a single record skips its combiner: there is
+nothing to combine, and Hadoop's contract lets a combiner run any number of
+times, zero included. A distreg map task emits one partial (in-mapper
+combining), so its combiner would cost a process start for nothing; with bad
+rows to pass on, or any other job's output, the combiner runs as usual.
+"""
+
+import os
+import shutil
+import sys
+import warnings
+from contextlib import contextmanager
+from functools import partial
+
+#: mrjob's version these overrides were written and measured against (see the test
+#: tests/test_mrjob_compat.py, which fails when mrjob's internals change).
+MRJOB_VERSION = '0.7.4'
+
+#: Set by the local runner for a map task that reads its split of the input in place.
+IN_PLACE_ENV = 'DISTREG_SPLIT_IN_PLACE'
+
+_SCAN = 1 << 16
+
+
+# --------------------------------------------------------------------------- imports
+
+def prefer_stdlib_distutils():
+    """Replaces: setuptools' ``.pth`` hook answering mrjob's ``import distutils``.
+
+    In a virtualenv the hook imports most of setuptools (~0.1 s per launcher and per task);
+    Python 3.11 still ships ``distutils``, so import that one. (Tasks get
+    ``SETUPTOOLS_USE_DISTUTILS=stdlib`` from the conf's cmdenv, which the hook reads at start.)
+    Measured: mrjob-local normal 1.40 s vs the pandas baseline 1.51 s on 1M x 20 (commit
+    3dd69a2) with this and :func:`import_runners`.
+    """
+    if 'distutils' in sys.modules:
+        return
+    hooks = [f for f in sys.meta_path if type(f).__name__ == 'DistutilsMetaFinder']
+    for hook in hooks:
+        sys.meta_path.remove(hook)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)
+            import distutils  # noqa: F401
+    finally:
+        sys.meta_path[0:0] = hooks
+
+
+prefer_stdlib_distutils()  # before mrjob's first import, below
+
+from mrjob.job import MRJob  # noqa: E402
+
+
+def import_runners():
+    """Replaces: ``mrjob.bin`` importing ``pyspark`` (~0.12 s), for mrjob's Spark runner.
+
+    distreg does not use mrjob's Spark steps or runner (its Spark engines are its own), so
+    ``mrjob.bin`` is imported with pyspark hidden (``sys.modules['pyspark'] = None``), and
+    un-hidden after, so a later ``import pyspark`` in the same process works as usual.
+    Measured with :func:`prefer_stdlib_distutils` (see there).
+    """
+    if 'mrjob.bin' in sys.modules:
+        return
+    hide = 'pyspark' not in sys.modules
+    if hide:
+        sys.modules['pyspark'] = None  # `import pyspark` raises ImportError
+    try:
+        import mrjob.bin  # noqa: F401
+    finally:
+        if hide:
+            del sys.modules['pyspark']
+
+
+# --------------------------------------------------------------------------- the job side
+
+class CompatJob(MRJob):
+    """The MRJob internals distreg's jobs override, each with what it replaces and why.
+
+    A subclass provides :meth:`launch_args` (switches added when the job is launched) and
+    :meth:`map_task` (the whole map task: what ``mapper_init``/``mapper``/``mapper_final``
+    do per line in mrjob).
+    """
+
+    def launch_args(self):
+        """Switches to add to the command line before the runner is made (default none)."""
+        return []
+
+    def add_args(self, extra):
+        """Replaces: nothing public in mrjob adds switches after parsing. Rewrites the job's
+        private ``_cl_args`` (what mrjob passes on to every task) and parses them again, so
+        that e.g. the sniffed ``--schema`` reaches every task without being read again there.
+        """
+        if extra:
+            self._cl_args = list(self._cl_args) + list(extra)
+            self.load_args(self._cl_args)
+
+    def make_runner(self):
+        """mrjob's ``make_runner``, after :func:`import_runners` and :meth:`launch_args`."""
+        import_runners()
+        self.add_args(self.launch_args())
+        return super().make_runner()
+
+    @contextmanager
+    def filesystem(self):
+        """The runner's filesystem (hdfs://, s3:// with the user's credentials), without
+        :meth:`launch_args` (mrjob's own ``make_runner``; used to read the input's first line)."""
+        with MRJob.make_runner(self) as probe:
+            yield probe.fs
+
+    def _runner_class(self):
+        """Replaces: mrjob's ``-r local`` runner class with :class:`BlockSplitLocalRunner`
+        (mrjob 0.7.4 chooses the class in this private method; there is no option for it)."""
+        if (self.options.runner or 'inline') == 'local':
+            return local_runner_class()
+        return super()._runner_class()
+
+    def run_mapper(self, step_num=0):
+        """Replaces: mrjob's per-line map task (decode each line, call ``mapper``, encode).
+
+        The task's input goes to :meth:`map_task` whole (stdin, or the paths given to
+        ``--mapper``) and its output pairs are written with the step's protocol. Measured
+        (issue 2): per-line protocol handling cost more than the arithmetic.
+        """
+        _, write = self.pick_protocols(step_num, 'mapper')
+        for key, value in self.map_task(self.stdin, self.options.args or ['-']):
+            self.stdout.write(write(key, value) + b'\n')
+
+    def map_task(self, stdin, paths):
+        raise NotImplementedError
+
+    def mapper_unused(self, key, value):
+        """mrjob runs a map task only for a step with a mapper; :meth:`run_mapper` never calls
+        it (mrjob's Spark runner would, which distreg does not use)."""
+        raise NotImplementedError('distreg jobs read their split in run_mapper')
+
+
+# --------------------------------------------------------------------------- the local runner
+
+
+_LOCAL_RUNNER = []
+
+
+def local_runner_class():
+    """The ``-r local`` runner class (see the module docstring), made on first use.
+
+    Made here, not at import: ``mrjob.local`` imports ``mrjob.bin`` (and, unhidden, pyspark),
+    which map and reduce tasks, which import this module, must not pay for.
+    """
+    if _LOCAL_RUNNER:
+        return _LOCAL_RUNNER[0]
+    import_runners()
+    from mrjob.cat import is_compressed
+    from mrjob.local import LocalMRJobRunner
+
+    class BlockSplitLocalRunner(LocalMRJobRunner):
+        """``-r local`` for distreg's jobs (see the module docstring)."""
+
+        def _num_mappers(self, step_num):
+            maps = self._jobconf_for_step(step_num).get('mapreduce.job.maps')
+            return int(maps) if maps else self._num_cores()
+
+        def _pick_mapper_split_size(self, input_paths, step_num):
+            total = sum(os.path.getsize(p) for p in input_paths)
+            return -(-total // max(self._num_mappers(step_num), 1))  # ceiling division
+
+        _in_place = False
+
+        def _split_mapper_input(self, input_paths, step_num):
+            input_paths = list(input_paths)
+            self._in_place = False
+            if ((step_num == 0 and self._uses_input_manifest())
+                    or any(is_compressed(p) for p in input_paths)):
+                return super()._split_mapper_input(input_paths, step_num)
+            self._in_place = True
+            split_size = max(self._pick_mapper_split_size(input_paths, step_num), 1)
+            outputs = self._yield_split_fileobjs('mapper', step_num)
+            splits = []
+            for path in input_paths:
+                size = os.path.getsize(path)
+                with open(path, 'rb') as src:
+                    start = 0
+                    while True:
+                        end = _line_end_after(src, start + split_size - 1, size)
+                        # left empty: the task reads its range of the input in place
+                        next(outputs).close()
+                        splits.append(dict(file=path, start=start, length=end - start))
+                        start = end
+                        if start >= size:
+                            break
+            return splits
+
+
+        def _env_for_task(self, task_type, step_num, task_num, map_split=None):
+            env = super()._env_for_task(task_type, step_num, task_num, map_split)
+            if task_type == 'mapper' and map_split is not None and self._in_place:
+                # the driver's working directory: the input's path may be relative to it
+                env[IN_PLACE_ENV] = os.getcwd()
+            return env
+
+        def _run_mapper_and_combiner_func(self, step_num, task_num, map_split):
+            step = self._get_step(step_num)
+            if 'mapper' not in step or 'combiner' not in step:
+                return super()._run_mapper_and_combiner_func(step_num, task_num, map_split)
+            self.fs.mkdir(self._task_dir('combiner', step_num, task_num))
+            return partial(
+                _map_then_combine,
+                self._run_task_func('mapper', step_num, task_num, map_split),
+                self._run_task_func('combiner', step_num, task_num, map_split),
+                self._sort_input_func(),
+                self._task_output_path('mapper', step_num, task_num),
+                self._task_input_path('combiner', step_num, task_num),
+                self._task_output_path('combiner', step_num, task_num))
+
+    _LOCAL_RUNNER.append(BlockSplitLocalRunner)
+    return BlockSplitLocalRunner
+
+
+def _map_then_combine(run_mapper, run_combiner, sort_input, mapper_output, combiner_input,
+                      combiner_output):
+    run_mapper()
+    if _records(mapper_output, limit=2) <= 1:
+        shutil.copyfile(mapper_output, combiner_output)
+    else:
+        sort_input([mapper_output], combiner_input)
+        run_combiner()
+
+
+def _records(path, limit):
+    """Number of lines of ``path``, counting no further than ``limit``."""
+    n = 0
+    with open(path, 'rb') as f:
+        for _ in f:
+            n += 1
+            if n >= limit:
+                break
+    return n
+
+
+def _line_end_after(src, pos, size):
+    """Offset just past the first newline at or after ``pos`` (or the file's size)."""
+    if pos >= size:
+        return size
+    src.seek(pos)
+    while True:
+        data = src.read(_SCAN)
+        if not data:
+            return size
+        i = data.find(b'\n')
+        if i >= 0:
+            return pos + i + 1
+        pos += len(data)
+
+
+#: Every private name of mrjob used or overridden here, by class name: tests/test_mrjob_compat.py
+#: checks that mrjob still has each, with the signature the override was written against.
+OVERRIDES = {
+    'MRJob': ('_runner_class', 'run_mapper', 'pick_protocols', 'load_args'),
+    'LocalMRJobRunner': ('_num_mappers', '_pick_mapper_split_size', '_split_mapper_input',
+                         '_env_for_task', '_run_mapper_and_combiner_func', '_jobconf_for_step',
+                         '_num_cores', '_uses_input_manifest', '_yield_split_fileobjs',
+                         '_get_step', '_task_dir', '_run_task_func', '_sort_input_func',
+                         '_task_output_path', '_task_input_path'),
+}

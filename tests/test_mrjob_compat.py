@@ -1,0 +1,68 @@
+"""jobs/mrjob_compat.py leans on mrjob 0.7.4's internals: fail loudly when they change."""
+
+import inspect
+
+import mrjob
+
+from jobs import mrjob_compat
+from jobs.block_job import BlockJob
+from jobs.mrjob_compat import OVERRIDES, CompatJob, local_runner_class
+
+
+def test_mrjob_is_the_version_the_overrides_were_measured_on():
+    assert mrjob.__version__ == mrjob_compat.MRJOB_VERSION
+
+
+def test_every_private_name_used_still_exists_in_mrjob():
+    from mrjob.job import MRJob
+    from mrjob.local import LocalMRJobRunner
+    classes = {'MRJob': MRJob, 'LocalMRJobRunner': LocalMRJobRunner}
+    for cls_name, names in OVERRIDES.items():
+        cls = classes[cls_name]
+        for name in names:
+            assert callable(getattr(cls, name, None)), '%s.%s is gone' % (cls.__name__, name)
+
+
+def test_every_override_keeps_mrjobs_signature():
+    for ours in (CompatJob, local_runner_class()):
+        base = ours.__mro__[1]
+        for name, fn in vars(ours).items():
+            if not callable(fn) or name.startswith('__') or not hasattr(base, name):
+                continue
+            assert name in OVERRIDES[base.__name__] or not name.startswith('_'), \
+                '%s overrides %s.%s: list it in OVERRIDES' % (ours.__name__, base.__name__, name)
+            assert inspect.signature(fn) == inspect.signature(getattr(base, name)), name
+
+
+def test_the_job_keeps_its_cl_args_attribute():
+    # CompatJob.add_args rewrites MRJob's private _cl_args
+    job = BlockJob(['-r', 'inline', 'x.csv'])
+    assert list(job._cl_args) == ['-r', 'inline', 'x.csv']
+    job.add_args(['--model', 'logistic'])
+    assert job.options.model == 'logistic' and job._cl_args[-2:] == ['--model', 'logistic']
+
+
+def test_a_task_imports_neither_mrjob_runners_nor_pyspark():
+    # measured: mrjob.local -> mrjob.bin -> pyspark costs a task ~0.6 s of imports
+    import subprocess
+    import sys
+    from helpers import ROOT
+    code = ("import sys, jobs.normal; "
+            "print(sorted(m for m in ('mrjob.local', 'mrjob.bin', 'pyspark') if m in sys.modules))")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout
+    assert out.strip() == '[]'
+
+
+def test_only_these_modules_touch_mrjob_internals():
+    # every other jobs/ module uses mrjob's public API only
+    import ast
+    from helpers import ROOT
+    for path in (ROOT / 'jobs').glob('*.py'):
+        if path.name == 'mrjob_compat.py':
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in (
+                    '_cl_args', '_runner_class', 'load_args', 'pick_protocols'):
+                raise AssertionError('%s uses mrjob internal %s' % (path.name, node.attr))
