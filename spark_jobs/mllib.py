@@ -152,7 +152,7 @@ def check_width(options, n_features):
                  else '--engine spark-rdd --method newton')
         raise DistregError('spark-mllib --method %s (%s) takes at most %d features and this '
                            'input has %d: use %s, or --method lbfgs on spark-mllib'
-                           % (options.method, METHODS[(options.model, options.method)],
+                           % (options.method, MLLIB_METHODS[(options.model, options.method)],
                               MAX_NORMAL_FEATURES, n_features, other))
 
 
