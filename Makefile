@@ -15,8 +15,8 @@ HADOOP_POM := configs/hadoop/pom.xml
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test bench clean hadoop hadoop-up hadoop-down hadoop-status \
-	spark-cluster-up spark-cluster-down
+.PHONY: help setup demo test bench thesis scaling clean hadoop hadoop-up hadoop-down \
+	hadoop-status spark-cluster-up spark-cluster-down
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,6 +65,16 @@ test: setup hadoop ## run the whole test suite (real engines; the Hadoop tests s
 bench: setup ## speed targets: ratios measured side by side in one run
 	$(PY) benchmarks/bench_mrjob.py
 	$(PY) benchmarks/bench_spark.py
+
+# `make thesis ROWS=200000 ITERS=5` for a quick run (also FEATURES=, HADOOP_ITERS=).
+thesis: setup hadoop ## iterative logistic regression on MapReduce vs Spark: results/thesis.{json,md,png}
+	$(PY) benchmarks/thesis.py $(if $(ROWS),--rows $(ROWS)) $(if $(FEATURES),--features $(FEATURES)) \
+	    $(if $(ITERS),--iters $(ITERS)) $(if $(HADOOP_ITERS),--hadoop-iters $(HADOOP_ITERS))
+
+# `make scaling ROWS=100000,300000 FEATURES=10,50 FIXED_ROWS=100000` for a quick run.
+scaling: setup ## how the summation form's cost grows with rows, features, workers: results/scaling.{json,png}
+	$(PY) benchmarks/scaling.py $(if $(ROWS),--rows $(ROWS)) $(if $(FEATURES),--features $(FEATURES)) \
+	    $(if $(FIXED_ROWS),--fixed-rows $(FIXED_ROWS))
 
 hadoop: $(LOCAL_HADOOP_HOME)/.installed ## resolve Apache Hadoop 3.5.0 from Maven Central into .hadoop/ (bin/hadoop)
 

@@ -38,8 +38,11 @@ LD = np.longdouble
 def _y_stats(y):
     if len(y) == 0:
         return dict(n=0, y_mean=0.0, y_m2=0.0)
-    mean = float(np.mean(y))
-    return dict(n=int(len(y)), y_mean=mean, y_m2=float(np.sum((y - mean) ** 2)))
+    # labels near the float64 limit overflow these sums (to inf): the methods that can fit
+    # such labels (qr) do not use them; the others say so (no warning from every task)
+    with np.errstate(over='ignore', invalid='ignore'):
+        mean = float(np.mean(y))
+        return dict(n=int(len(y)), y_mean=mean, y_m2=float(np.sum((y - mean) ** 2)))
 
 
 def _merge_y_stats(a, b):
@@ -81,10 +84,18 @@ class Aggregate:
         part = _y_stats(parsed.y)
         part['n_bad'] = len(parsed.rejects)
         if part['n']:
-            part.update(self._block(parsed, design, params))
+            # values near the float64 limit overflow sums to inf: the driver checks the
+            # merged total and names the column; a warning from every task would only be
+            # noise (and mrjob's inline runner fails on a warning: its stderr takes bytes)
+            with np.errstate(over='ignore', invalid='ignore'):
+                part.update(self._block(parsed, design, params))
         return part
 
     def merge(self, a, b):
+        with np.errstate(over='ignore', invalid='ignore'):
+            return self._merge_parts(a, b)
+
+    def _merge_parts(self, a, b):
         out = _merge_y_stats(a, b)
         out['n_bad'] = a['n_bad'] + b['n_bad']
         if a['n'] == 0 or b['n'] == 0:
@@ -132,24 +143,49 @@ def _r_factor(Z):
     return R * signs[:, None]
 
 
+#: Scale exponent of an all-zero column: any other block's exponent wins the merge.
+ZERO_EXP = -4096
+
+
+def column_exponents(Z):
+    """Per column, the e of a power-of-two scale: max|Z_j| < 2^e (ZERO_EXP for zeros)."""
+    top = np.max(np.abs(Z), axis=0) if len(Z) else np.zeros(Z.shape[1])
+    e = np.frexp(top)[1].astype(np.int64)
+    return np.where(top > 0, e, ZERO_EXP)
+
+
 class TSQR(Aggregate):
     """R factor of the block ``[X y]``; merged by QR of the two stacked R's (TSQR).
 
     R'R equals [X y]'[X y], but R is formed by orthogonal transformations of the
     data itself, so it keeps the digits that forming X'X loses.
+
+    The partial's ``r`` is the R of the columns scaled by powers of two,
+    ``[X y] 2^-e`` with ``e = r_exp`` (exact in binary), so that no sum of squares
+    overflows or underflows whatever the columns' units: values near the float64
+    limit (1e200) fit like any others. A merge scales both R's to the larger
+    exponent of each column before stacking them.
     """
     name = 'tsqr'
 
     def _block(self, parsed, design, params):
-        X = design.matrix(parsed.X)
-        return dict(r=_r_factor(np.column_stack([X, parsed.y])))
+        Z = np.column_stack([design.matrix(parsed.X), parsed.y])
+        e = column_exponents(Z)
+        return dict(r=_r_factor(np.ldexp(Z, -e)), r_exp=e)
 
     def _merge(self, a, b):
         p = max(a['r'].shape[0], b['r'].shape[0])
-        # the label's column is the last: pad feature columns in front of it
-        ra = _pad_square(a['r'], p, before=a['r'].shape[0] - 1)
-        rb = _pad_square(b['r'], p, before=b['r'].shape[0] - 1)
-        return dict(r=_r_factor(np.vstack([ra, rb])))
+        rs, es = [], []
+        for part in (a, b):
+            k = part['r'].shape[0]
+            # the label's column is the last: pad feature columns in front of it
+            rs.append(_pad_square(part['r'], p, before=k - 1))
+            e = np.full(p, ZERO_EXP, dtype=np.int64)
+            e[:k - 1], e[-1] = part['r_exp'][:k - 1], part['r_exp'][-1]
+            es.append(e)
+        e = np.maximum(es[0], es[1])
+        stacked = np.vstack([np.ldexp(r, ei - e) for r, ei in zip(rs, es)])
+        return dict(r=_r_factor(stacked), r_exp=e)
 
 
 class Refine(Aggregate):
@@ -165,7 +201,13 @@ class Refine(Aggregate):
     def _block(self, parsed, design, params):
         theta = np.asarray(params['theta'], dtype=LD)
         X = design.matrix(parsed.X, dtype=LD)
-        r = parsed.y.astype(LD) - X @ theta[:X.shape[1]]
+        y = parsed.y.astype(LD)
+        if params.get('exp') is not None:
+            # the TSQR partial's column scaling (``r_exp``): theta is in scaled units
+            e = np.asarray(params['exp'], dtype=np.int64)
+            X = np.ldexp(X, -e[:X.shape[1]])
+            y = np.ldexp(y, -e[-1])
+        r = y - X @ theta[:X.shape[1]]
         return dict(g=X.T @ r, rss=np.sum(r * r))
 
     def _merge(self, a, b):
@@ -238,6 +280,17 @@ def _loss_and_residual(model, eta, y):
     raise ValueError('model must be linear or logistic, not %r' % (model,))
 
 
+def _misclassified(eta, y):
+    """Rows not strictly on their label's side of the hyperplane eta = 0 (an exact count).
+
+    When it is 0 the hyperplane separates the classes with a positive margin on every
+    row: scaling theta up drives every row's log-loss to 0, so the log-likelihood has
+    no finite maximum (complete separation). An integer, so every engine gets the
+    same count whatever the order of its sums.
+    """
+    return int(np.count_nonzero(np.where(y == 1.0, eta <= 0.0, eta >= 0.0)))
+
+
 def _weights(model, eta):
     """The Hessian's row weights: None for 1 (linear), p(1 - p) (logistic)."""
     if model == 'linear':
@@ -258,12 +311,22 @@ class LossGradient(Aggregate):
         b = _Block(parsed, design)
         eta = b.eta(theta_for(params['theta'], b.p))
         loss, r = _loss_and_residual(params['model'], eta, parsed.y)
-        return dict(loss=loss, grad=b.xt(r)), b, eta
+        part = dict(loss=loss, grad=b.xt(r))
+        if params['model'] == 'logistic':
+            part['n_wrong'] = _misclassified(eta, parsed.y)
+            if params.get('probe') is not None:
+                part['n_wrong_probe'] = _misclassified(
+                    b.eta(theta_for(params['probe'], b.p)), parsed.y)
+        return part, b, eta
 
     def _merge(self, a, b):
         p = max(len(a['grad']), len(b['grad']))
-        return dict(loss=a['loss'] + b['loss'],
-                    grad=_pad_vector(a['grad'], p) + _pad_vector(b['grad'], p))
+        out = dict(loss=a['loss'] + b['loss'],
+                   grad=_pad_vector(a['grad'], p) + _pad_vector(b['grad'], p))
+        for key in ('n_wrong', 'n_wrong_probe'):
+            if key in a:
+                out[key] = a[key] + b[key]
+        return out
 
 
 class Hessian(LossGradient):

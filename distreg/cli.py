@@ -4,6 +4,7 @@
                      [--format csv|libsvm] --out PATH
     distreg fit INPUT --engine ENGINE --method METHOD [options] [--out RESULT.json]
     distreg compare RESULT.json... [--reference TRUTH.json] [--rtol R]
+    distreg plot RESULT.json... --out FILE.png
 
 Exit status: 0 on success; 1 when the input or the fit fails (with a one-line
 reason) or when ``compare`` finds a disagreement; 2 on a usage error.
@@ -42,13 +43,21 @@ def _parser():
     f.add_argument('--engine', required=True, choices=sorted(ENGINES))
     f.add_argument('--master', default=None, help='Spark master (spark engines). '
                    'Default: local[*]')
-    f.add_argument('--quiet', action='store_true', help='no summary table on stdout')
+    f.add_argument('--quiet', action='store_true',
+                   help='no summary table on stdout, no progress lines on stderr')
+    f.add_argument('--verbose', action='store_true',
+                   help="show the engines' own logs and warnings (JVM, Spark's stage bars)")
 
     c = sub.add_parser('compare', help='compare result records side by side')
     c.add_argument('records', nargs='+')
     c.add_argument('--reference', default=None, help='truth file or result record')
     c.add_argument('--rtol', type=float, default=1e-6,
                    help='largest norm-wise relative difference that agrees. Default: %(default)s')
+
+    pl = sub.add_parser('plot', help='draw loss against iteration and seconds (PNG)')
+    pl.add_argument('records', nargs='+', help='result records of iterative fits')
+    pl.add_argument('--out', required=True, help='the PNG to write')
+    pl.add_argument('--title', default=None)
     return p
 
 
@@ -71,13 +80,15 @@ def run_fit(engine, args, options=None):
     """Fit with ``engine``, keep the rejected rows, write ``--out``; return (record, names).
 
     ``options``: the checked options of ``args`` when the caller has them already. The
-    engine is closed whatever happens.
+    engine is closed whatever happens. An iterative fit prints one line per iteration on
+    stderr unless ``--quiet``.
     """
     if options is None:
         options = fit_options(args)
     names = []
+    progress = None if getattr(args, 'quiet', False) else sys.stderr
     try:
-        record = fit_mod.fit(engine, options, names=names, checked=True)
+        record = fit_mod.fit(engine, options, names=names, checked=True, progress=progress)
     finally:
         engine.close()
     rejects = engine.rejects
@@ -103,7 +114,8 @@ def run_fit(engine, args, options=None):
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        return {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare}[
+        return {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare,
+                'plot': cmd_plot}[
             args.command](args)
     except DistregError as e:
         print('distreg: error: %s' % e, file=sys.stderr)
@@ -122,6 +134,9 @@ def cmd_generate(args):
 
 def cmd_fit(args):
     options = fit_options(args)  # a usage mistake fails before any engine starts
+    if args.verbose:
+        # read by the engines (spark_jobs.session) and inherited by what they start
+        os.environ['DISTREG_VERBOSE'] = '1'
     engine = make_engine(args.engine, args.input, master=args.master)
     record, names = run_fit(engine, args, options)
     if not args.quiet:
@@ -137,6 +152,13 @@ def cmd_compare(args):
     table, ok = compare_mod.compare(records, reference, rtol=args.rtol)
     print(table)
     return 0 if ok else 1
+
+
+def cmd_plot(args):
+    from distreg import plot as plot_mod
+    plot_mod.plot(args.records, args.out, title=args.title)
+    print('wrote %s' % args.out, file=sys.stderr)
+    return 0
 
 
 def _make_parent(path):

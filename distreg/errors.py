@@ -55,6 +55,26 @@ class SingularMatrixError(DistregError):
     """The normal equations or the R factor are singular: no unique solution exists."""
 
 
+class ColumnOverflowError(DistregError):
+    """A column's values (or its coefficient) do not fit the float64 arithmetic of a method.
+
+    ``column`` is the index of the model column (intercept first); the message has a
+    ``{column}`` field that :meth:`name` fills with the column's name.
+    """
+
+    def __init__(self, template, column, label=None):
+        self.template = template
+        self.column = column
+        super().__init__(template.replace('{column}', label or 'model column %d' % column))
+
+    def name(self, names):
+        """The same error with the column called by its name (``names``: model columns)."""
+        if 0 <= self.column < len(names):
+            return ColumnOverflowError(self.template, self.column,
+                                       'column %r' % (names[self.column],))
+        return self
+
+
 class NotConvergedError(DistregError):
     """An iterative method failed in a way that leaves no usable answer (e.g. non-finite loss)."""
 

@@ -14,7 +14,7 @@ from dataclasses import field, make_dataclass
 
 from distreg import blocks, optim, result
 from distreg.design import Design
-from distreg.errors import DistregError
+from distreg.errors import ColumnOverflowError, DistregError
 from distreg.options import OPTIONS
 
 
@@ -32,8 +32,9 @@ class _FitOptionsChecks:
                                'no closed form: use --method newton, lbfgs or gd' % self.method)
         if self.max_iter is not None and self.max_iter < 0:
             raise DistregError('--max-iter must be >= 0, not %r' % self.max_iter)
-        if self.tol is not None and not self.tol > 0:
-            raise DistregError('--tol must be > 0, not %r' % self.tol)
+        # 0 is allowed: no early stop, exactly --max-iter iterations (fixed-work benchmarks)
+        if self.tol is not None and not self.tol >= 0:
+            raise DistregError('--tol must be >= 0, not %r' % self.tol)
         self.design()  # checks the degree
         return self
 
@@ -51,9 +52,11 @@ FitOptions = make_dataclass(
 class _TimedEngine:
     """Wraps an engine to time each pass over the data, and to check that rows are left."""
 
-    def __init__(self, engine):
+    def __init__(self, engine, progress=None):
         self.engine = engine
         self.pass_seconds = []
+        #: where the iterative methods print one line per iteration (None: nowhere)
+        self.progress = progress
 
     def aggregate(self, name, params=None):
         t0 = time.perf_counter()
@@ -66,31 +69,46 @@ class _TimedEngine:
         return part
 
 
-def fit(engine, options, names=None, checked=False):
+def fit(engine, options, names=None, checked=False, progress=None):
     """Fit with ``engine``; return the result record (see :mod:`distreg.result`).
 
     ``names`` receives the coefficient names (without intercept) when a list is given;
-    ``checked``: ``options.validate()`` has run already (the command line's, once per fit).
+    ``checked``: ``options.validate()`` has run already (the command line's, once per fit);
+    ``progress``: a stream (e.g. ``sys.stderr``) that gets one line per iteration of an
+    iterative method, whatever the engine.
     """
     if not checked:
         options.validate()
     t0 = time.perf_counter()
     schema = engine.prepare(options)
-    if engine.trains_itself:
-        out = engine.solve(options)
-        pass_seconds = out.pop('pass_seconds', [])
-    else:
-        timed = _TimedEngine(engine)
-        out = METHODS[options.method](timed, options)
-        pass_seconds = timed.pass_seconds
+    try:
+        if engine.trains_itself:
+            out = engine.solve(options)
+            pass_seconds = out.pop('pass_seconds', [])
+        else:
+            timed = _TimedEngine(engine, progress)
+            out = METHODS[options.method](timed, options)
+            pass_seconds = timed.pass_seconds
+    except ColumnOverflowError as e:
+        raise e.name(model_column_names(schema, options, e.column + 1))
     record = result.make_record(
         engine.name, options.method, options.model, out['theta'], options.intercept,
         out['n_rows'], out['n_bad_rows'], out['iterations'], out['converged'], out['stats'],
         seconds=time.perf_counter() - t0,
-        timings=dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds))
+        timings=dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds),
+        history=out.get('history'))
+    coef_names = coefficient_names(schema, options, len(record['coefficients']))
+    result.check_finite(record, ['intercept'] * options.intercept + coef_names)
     if names is not None:
-        names[:] = coefficient_names(schema, options, len(record['coefficients']))
+        names[:] = coef_names
     return record
+
+
+def model_column_names(schema, options, at_least):
+    """Names of the model matrix's columns (intercept first), at least ``at_least`` of them."""
+    # (LibSVM: the width is known from the data only; this many names cover any column)
+    n_coef = options.poly_degree * at_least
+    return ['intercept'] * options.intercept + coefficient_names(schema, options, n_coef)
 
 
 def coefficient_names(schema, options, n_coef):

@@ -23,6 +23,7 @@ libsvm
     absent features are 0.
 """
 
+import bz2
 import glob
 import gzip
 import json
@@ -53,7 +54,14 @@ _NUMBER = re.compile(
     re.IGNORECASE)
 
 
-_LIBSVM_LINE = re.compile(r'\s*\S+(\s+\d+:\S+)+\s*\Z')
+# A LibSVM line: a label and index:value pairs. A line with only a number is LibSVM too (a
+# row whose features are all 0): never a CSV row, which needs a label and a feature.
+_LIBSVM_LINE = re.compile(r'\s*(\S+(\s+\d+:\S+)+|[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)\s*\Z')
+
+#: The UTF-8 byte order mark some editors put at the start of a file: not part of the data.
+BOM = b'\xef\xbb\xbf'
+#: Compressed inputs read through Python's decompressors (Hadoop and Spark read them natively).
+COMPRESSED = {'.gz': gzip.open, '.bz2': bz2.open}
 
 
 def parse_number(text):
@@ -126,7 +134,7 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
     _check_choice('format', fmt, FORMAT_CHOICES)
     if first_line is None:
         raise EmptyInputError('the input is empty: no rows to fit', file=source)
-    first_line = first_line.rstrip('\r\n')
+    first_line = first_line_text(first_line).rstrip('\r\n')
     if fmt == 'auto':
         fmt = 'libsvm' if _LIBSVM_LINE.match(first_line) else 'csv'
     if fmt == 'libsvm':
@@ -198,6 +206,11 @@ def iter_chunks(stream, file, offset=0, line=1, chunk_bytes=CHUNK_BYTES, skip_he
         if not data:
             break
         data = rest + data
+        if offset == 0 and len(data) < len(BOM) and BOM.startswith(data):
+            rest = data  # maybe the start of a byte order mark: read more
+            continue
+        if offset == 0 and data.startswith(BOM):
+            data, offset = data[len(BOM):], len(BOM)
         cut = data.rfind(b'\n') + 1
         if cut == 0:  # no complete line yet: read more
             rest = data
@@ -236,8 +249,15 @@ def read_first_line(path):
         with open_input(p) as f:
             line = f.readline()
             if line:
-                return line.decode('utf-8', 'replace')
+                return first_line_text(line)
     return None
+
+
+def first_line_text(line):
+    """The first line of a file as text, without a UTF-8 byte order mark."""
+    if isinstance(line, bytes):
+        line = line.decode('utf-8', 'replace')
+    return line[1:] if line.startswith('\ufeff') else line
 
 
 def expand_paths(path):
@@ -260,10 +280,16 @@ def expand_paths(path):
     return [path]
 
 
+def is_compressed(path):
+    """True for a ``.gz`` or ``.bz2`` file (read whole, never split by byte range)."""
+    return os.path.splitext(path)[1] in COMPRESSED
+
+
 def open_input(path):
-    """Open a local input file as a binary stream (``.gz`` decompressed)."""
-    if path.endswith('.gz'):
-        return gzip.open(path, 'rb')
+    """Open a local input file as a binary stream (``.gz``, ``.bz2`` decompressed)."""
+    ext = os.path.splitext(path)[1]
+    if ext in COMPRESSED:
+        return COMPRESSED[ext](path, 'rb')
     return open(path, 'rb', buffering=0)
 
 

@@ -41,6 +41,7 @@ directions, so its answer is checked against looser bounds in the tests.
 """
 
 import math
+import time
 from collections import deque
 
 import numpy as np
@@ -85,6 +86,7 @@ def fit_normal(engine, options):
 def normal_answer(part, options):
     """The normal-equations answer from a merged ``gram`` partial (also the mrjob reducer's)."""
     blocks.check_rows(part)
+    solvers.check_sums_finite(part['xtx'], part['yty'], 'the normal equations')
     sol = solvers.solve_normal(part, options.intercept, options.ridge)
     stats = inference.linear_stats(sol.theta, sol.cov, sol.rss, part, options.intercept)
     return dict(theta=sol.theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=0,
@@ -95,10 +97,9 @@ def tsqr_answer(part, options):
     """The TSQR answer before any refinement pass, from a merged ``tsqr`` partial."""
     blocks.check_rows(part)
     state = solvers.QRState(part, options.intercept, options.ridge)
-    stats = inference.linear_stats(state.theta, state.cov(), state.rss_tsqr, part,
-                                   options.intercept)
-    return dict(theta=state.theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=0,
-                converged=True, stats=stats)
+    stats = state.stats(state.theta, state.rss_tsqr, part)
+    return dict(theta=state.unscale(state.theta), n_rows=part['n'], n_bad_rows=part['n_bad'],
+                iterations=0, converged=True, stats=stats)
 
 
 def fit_qr(engine, options):
@@ -106,26 +107,28 @@ def fit_qr(engine, options):
 
     Stops when the correction is below ``tol`` (default 1e-15) relative to theta,
     or when it stops shrinking (the extended-precision noise floor), or after
-    ``max_iter`` passes (default 4).
+    ``max_iter`` passes (default 4). theta, the passes and the sums of squares are in
+    the scaled units of the TSQR partial (see :class:`distreg.solvers.QRState`).
     """
     part = engine.aggregate('tsqr')
     blocks.check_rows(part)
     state = solvers.QRState(part, options.intercept, options.ridge)
     theta = state.theta
+    state.unscale(theta)  # a coefficient beyond float64 fails now, not after the passes
     rss = state.rss_tsqr
     tol = options.tol or QR_TOL
     max_passes = QR_MAX_REFINE if options.max_iter is None else options.max_iter
     # no refinement asked for: the TSQR answer is final, as the normal one is
     passes, converged, prev = 0, max_passes == 0, math.inf
     for passes in range(1, max_passes + 1):
-        ref = engine.aggregate('refine', {'theta': theta.tolist()})
+        ref = engine.aggregate('refine', {'theta': theta.tolist(), 'exp': state.exp.tolist()})
         delta = state.correction(ref['g'], theta)
         # RSS(theta + delta) = RSS(theta) - 2 delta'g + delta'X'X delta, in extended precision
         Rd = state.Rs @ (delta / state.d)
         ld = np.longdouble
         rss = float(ref['rss'] - 2 * np.dot(delta.astype(ld), ref['g']) + ld(Rd @ Rd))
         theta = theta + delta
-        size = np.linalg.norm(delta) / max(np.linalg.norm(theta), np.finfo(float).tiny)
+        size = state.rel_change(delta, theta)
         if size <= tol:
             converged = True
             break
@@ -134,9 +137,9 @@ def fit_qr(engine, options):
             converged = size < 1e-9
             break
         prev = size
-    stats = inference.linear_stats(theta, state.cov(), max(rss, 0.0), part, options.intercept)
-    return dict(theta=theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=passes,
-                converged=converged, stats=stats)
+    stats = state.stats(theta, max(rss, 0.0), part)
+    return dict(theta=state.unscale(theta), n_rows=part['n'], n_bad_rows=part['n_bad'],
+                iterations=passes, converged=converged, stats=stats)
 
 
 # --------------------------------------------------------------------------- the objective
@@ -146,17 +149,39 @@ class _Objective:
 
     def __init__(self, engine, options):
         self.engine = engine
+        self.method = options.method
         self.model = options.model
         self.intercept = options.intercept
         self.ridge = float(options.ridge)
         self.lam = None
         self.part = None
+        #: the iteration under way (1-based; 0 before the first), for messages
+        self.iteration = 0
+        #: accepted iterates (logistic without ridge: the separation probe's history)
+        self.accepted = []
+        #: (f, g) of the last evaluation, in theta's units (for the history)
+        self.last = None
+        #: one entry per iteration, iteration 0 the starting point (see :meth:`log_iteration`)
+        self.history = []
+        #: where the per-iteration lines go (the engine's ``progress`` stream; None: nowhere)
+        self.progress = getattr(engine, 'progress', None)
+        self.t0 = time.perf_counter()
+        self._t_last = self.t0
 
     def evaluate(self, theta, aggregate='gradient'):
         """(f, g) at theta; ``self.part`` keeps the engine's merged partial."""
-        part = self.engine.aggregate(aggregate, {'theta': [float(v) for v in theta],
-                                                 'model': self.model})
+        params = {'theta': [float(v) for v in theta], 'model': self.model}
+        if self.model == 'logistic' and not self.ridge and len(self.accepted) >= 2:
+            # how the iterates grew over the last quarter of the run: on separable data they
+            # grow along a separating direction, which this finds long before the iterate
+            # itself separates (the offset it still carries fades only slowly)
+            k = len(self.accepted)
+            params['probe'] = (self.accepted[-1] - self.accepted[k * 3 // 4]).tolist()
+        part = self.engine.aggregate(aggregate, params)
         blocks.check_rows(part)
+        if 'hess' in part:
+            solvers.check_sums_finite(part['hess'], None, '--method %s' % self.method,
+                                      least_squares=self.model == 'linear')
         p = len(part['grad'])
         if self.lam is None:
             self.lam = solvers.ridge_diagonal(p, self.intercept, self.ridge)
@@ -165,10 +190,60 @@ class _Objective:
         g = part['grad'] + self.lam * theta
         if not (math.isfinite(f) and np.all(np.isfinite(g))):
             raise NotConvergedError('the %s loss is not finite at the current coefficients '
-                                    '(%r): the data overflow the model; scale the features'
-                                    % (self.model, f))
+                                    '(%r): the data overflow float64 (values near its limit?); '
+                                    'rescale the label and the features%s'
+                                    % (self.model, f, ' or use --method qr'
+                                       if self.model == 'linear' else ''))
         self.part = part
+        self._check_separated(part)
+        self.last = (f, g)
         return f, g
+
+    def log_iteration(self, iteration):
+        """Record (and print, with a progress stream) the point last evaluated as ``iteration``.
+
+        ``seconds`` counts from the start of the method (the data's load is in the record's
+        ``timings.load_seconds``); one line per iteration on the progress stream, printed by
+        the driver itself, so every engine shows the same progress.
+        """
+        f, g = self.last
+        now = time.perf_counter()
+        entry = dict(iteration=int(iteration), loss=float(f),
+                     grad_norm=float(np.linalg.norm(g)), seconds=now - self.t0)
+        self.history.append(entry)
+        if self.progress is not None:
+            print('distreg: %s iteration %d: loss %.10g  |grad| %.4g  %.3f s (total %.3f s)'
+                  % (self.method, iteration, f, entry['grad_norm'], now - self._t_last,
+                     entry['seconds']), file=self.progress, flush=True)
+        self._t_last = now
+
+    def _check_separated(self, part):
+        """Stop as soon as a theta tried separates the classes (see :func:`distreg.blocks._misclassified`).
+
+        Checked at every pass, so every engine (same passes, same exact count) stops at
+        the same iteration with the same message, in a few passes instead of running to
+        --max-iter while the coefficients grow without bound. With a ridge the optimum is
+        finite whatever the data: no check.
+        """
+        if self.model != 'logistic' or self.ridge:
+            return
+        if part.get('n_wrong') == 0:
+            what = 'the coefficients tried put'
+        elif part.get('n_wrong_probe') == 0:
+            what = 'the direction the coefficients grow in puts'
+        else:
+            return
+        raise NotConvergedError(
+            'the classes are perfectly separated: at iteration %d, %s every one of the %d '
+            'rows strictly on its own side (label 1: x\'theta > 0, label 0: x\'theta < 0), so '
+            'the log-likelihood keeps rising as the coefficients grow and no finite '
+            'maximum-likelihood answer exists; use --ridge L for a finite one'
+            % (self.iteration, what, part['n']))
+
+    def accept(self, theta):
+        """Record an accepted iterate (the separation probe's history)."""
+        if self.model == 'logistic' and not self.ridge:
+            self.accepted.append(np.array(theta, dtype=np.float64))
 
     def start_scaled(self):
         """First pass, at theta = 0: the number of coefficients and the column scaling.
@@ -217,12 +292,14 @@ def fit_gd(engine, options):
     tol, max_iter = _limits('gd', options)
     obj = _Objective(engine, options)
     u, f, g = obj.start_scaled()
+    obj.log_iteration(0)
     alpha = 1.0 / max(float(np.linalg.norm(g)), np.finfo(float).tiny)
     history = deque([f], maxlen=GD_MEMORY)
     steps = deque(maxlen=GD_MEMORY)
     converged = _rel_size(g, u) == 0.0
     it = 0
     while not converged and it < max_iter:
+        obj.iteration = it + 1
         gg = float(g @ g)
         step = alpha
         for _ in range(MAX_BACKTRACKS):
@@ -234,8 +311,10 @@ def fit_gd(engine, options):
         else:
             _fail_line_search('gd', it, f, obj)
         it += 1
+        obj.log_iteration(it)
         s, yv = trial - u, g_t - g
         u, f, g = trial, f_t, g_t
+        obj.accept(obj.d * u)
         history.append(f)
         sy = float(s @ yv)
         alpha = float(s @ s) / sy if sy > 0 else step * 2.0
@@ -278,11 +357,13 @@ def fit_lbfgs(engine, options):
     tol, max_iter = _limits('lbfgs', options)
     obj = _Objective(engine, options)
     u, f, g = obj.start_scaled()
+    obj.log_iteration(0)
     pairs = deque(maxlen=LBFGS_MEMORY)
     d = -g / max(float(np.linalg.norm(g)), np.finfo(float).tiny)
     converged = _rel_size(g, u) == 0.0
     it = 0
     while not converged and it < max_iter:
+        obj.iteration = it + 1
         slope = float(g @ d)
         if slope >= 0:  # lost descent (rounding): restart from steepest descent
             pairs.clear()
@@ -298,8 +379,10 @@ def fit_lbfgs(engine, options):
         else:
             _fail_line_search('lbfgs', it, f, obj)
         it += 1
+        obj.log_iteration(it)
         s, yv = trial - u, g_t - g
         u, f, g = trial, f_t, g_t
+        obj.accept(obj.d * u)
         sy = float(s @ yv)
         if sy > np.finfo(float).eps * float(yv @ yv):
             pairs.append((s, yv, 1.0 / sy))
@@ -324,12 +407,15 @@ def fit_newton(engine, options):
     if options.model == 'linear':
         return _newton_linear(obj, options)
     f, g = obj.evaluate([], 'hessian')
+    obj.log_iteration(0)
     theta = np.zeros(len(g))
+    obj.accept(theta)
     converged, it = False, 0
     while it < max_iter:
         H = obj.part['hess'] + np.diag(obj.lam)
         delta = -solvers.solve_spd(H, g)
         it += 1
+        obj.iteration = it
         theta_new = theta + delta
         if _rel_size(delta, theta_new) <= tol:
             theta, converged = theta_new, True
@@ -342,6 +428,8 @@ def fit_newton(engine, options):
         else:
             _fail_line_search('newton', it, f, obj)
         theta, f, g = theta + delta, f_new, g_new
+        obj.accept(theta)
+        obj.log_iteration(it)
     # obj.part: the Hessian at the last evaluated theta (the optimum to within tol)
     return _answer('newton', obj, theta, it, converged, tol)
 
@@ -353,6 +441,8 @@ def _newton_linear(obj, options):
     gram = dict(part, xtx=part['hess'], xty=-part['grad'], yty=2.0 * part['loss'])
     answer = normal_answer(gram, options)
     answer['iterations'] = 1
+    obj.log_iteration(0)
+    answer['history'] = obj.history
     return answer
 
 
@@ -390,8 +480,11 @@ def _answer(method, obj, theta, iterations, converged, tol):
     part = obj.part
     if not converged:
         _check_separation(obj)
-        solvers.warn('%s did not converge in %d iterations (tolerance %g): the coefficients are the '
-              'last iterate, not the optimum; raise --max-iter' % (method, iterations, tol))
+    # --tol 0 asks for exactly --max-iter iterations: no advice to raise it
+    if not converged and tol > 0:
+        solvers.warn('%s did not converge in %d iterations (tolerance %g): the coefficients '
+                     'are the last iterate, not the optimum; raise --max-iter'
+                     % (method, iterations, tol))
     H = part['hess']
     Hp = H + np.diag(obj.lam)
     p = len(theta)
@@ -404,7 +497,7 @@ def _answer(method, obj, theta, iterations, converged, tol):
     else:
         stats = logistic_stats(theta, cov)
     return dict(theta=theta, n_rows=part['n'], n_bad_rows=part['n_bad'],
-                iterations=iterations, converged=converged, stats=stats)
+                iterations=iterations, converged=converged, stats=stats, history=obj.history)
 
 
 def logistic_stats(theta, cov):

@@ -5,13 +5,20 @@ import math
 
 #: Keys of the result record, in order (DESIGN.md's contract).
 RECORD_KEYS = ('engine', 'method', 'model', 'intercept', 'coefficients', 'n_rows',
-               'n_bad_rows', 'iterations', 'converged', 'seconds', 'timings', 'stats')
+               'n_bad_rows', 'iterations', 'converged', 'seconds', 'timings', 'stats', 'history')
+#: Keys of one ``history`` entry (one per iteration of an iterative method; iteration 0 is
+#: the starting point; ``seconds`` from the method's start, the load not included;
+#: ``grad_norm`` and ``seconds`` may be None when the engine does not report them: MLlib).
+HISTORY_KEYS = ('iteration', 'loss', 'grad_norm', 'seconds')
 STATS_KEYS = ('r2', 'rmse', 'residual_sd', 'std_errors', 't_values', 'p_values')
 
 
 def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, iterations,
-                converged, stats, seconds=None, timings=None):
-    """Build a result record. ``theta`` has the intercept first when ``intercept``."""
+                converged, stats, seconds=None, timings=None, history=None):
+    """Build a result record. ``theta`` has the intercept first when ``intercept``.
+
+    ``history``: the iterations' entries (:data:`HISTORY_KEYS`); empty for a closed form.
+    """
     theta = [float(v) for v in theta]
     return dict(
         engine=engine, method=method, model=model,
@@ -21,7 +28,27 @@ def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, ite
         iterations=int(iterations), converged=bool(converged),
         seconds=seconds,
         timings=timings or dict(load_seconds=None, pass_seconds=[]),
-        stats={k: stats.get(k) for k in STATS_KEYS})
+        stats={k: stats.get(k) for k in STATS_KEYS},
+        history=[{k: h.get(k) for k in HISTORY_KEYS} for h in history or []])
+
+
+def check_finite(record, names):
+    """Refuse a record with NaN or Inf in it (JSON has no such numbers; no tool could read it).
+
+    ``names`` are the coefficients' names, intercept first (as in ``stats``).
+    """
+    from distreg.errors import DistregError
+    fields = [('coefficient', [record['intercept']] if record['intercept'] is not None else [])]
+    fields[0][1].extend(record['coefficients'])
+    fields += [(k, record['stats'].get(k)) for k in STATS_KEYS]
+    for what, value in fields:
+        values = value if isinstance(value, list) else [value]
+        for i, v in enumerate(values):
+            if isinstance(v, float) and not math.isfinite(v):
+                of = ' of %s' % names[i] if isinstance(value, list) and i < len(names) else ''
+                raise DistregError(
+                    'the %s%s is %r: beyond what float64 holds (values near the float64 '
+                    'limit?); rescale the data. No result written' % (what, of, v))
 
 
 def theta_of(record):
@@ -43,6 +70,9 @@ def write(record, path):
 def load(path):
     with open(path) as f:
         record = json.load(f)
+    # records written before `history` existed are still records (of no known history)
+    if isinstance(record, dict):
+        record.setdefault('history', [])
     missing = [k for k in RECORD_KEYS if k not in record]
     if missing:
         from distreg.errors import DistregError

@@ -22,7 +22,9 @@ import sys
 
 import numpy as np
 
-from distreg.errors import DistregError, SingularMatrixError
+from distreg import inference
+from distreg.blocks import ZERO_EXP
+from distreg.errors import ColumnOverflowError, DistregError, SingularMatrixError
 
 EPS = np.finfo(np.float64).eps
 
@@ -65,6 +67,25 @@ def _zero_columns(diag_values):
 def warn(message):
     """One warning line on stderr (every driver warns this way)."""
     print('distreg: warning: ' + message, file=sys.stderr)
+
+
+def check_sums_finite(gram, label_sum_sq, method, least_squares=True):
+    """Stop with the column's name when a sum of squares overflowed (values near 1e154+).
+
+    ``gram`` is X'X (or X'WX), ``label_sum_sq`` y'y or None; a column whose squares
+    overflow has an infinite diagonal entry.
+    """
+    with np.errstate(invalid='ignore'):
+        bad = np.flatnonzero(~np.isfinite(np.diag(gram)) | ~np.isfinite(gram).all(axis=0))
+    hint = ('use --method qr, which scales each column by a power of two before any sum '
+            'of squares, or rescale it' if least_squares else 'rescale it')
+    if len(bad):
+        raise ColumnOverflowError(
+            'the sum of squares of {column} overflows float64: its values are too large for '
+            '%s, which square them; %s' % (method, hint), column=int(bad[0]))
+    if label_sum_sq is not None and not math.isfinite(label_sum_sq):
+        raise DistregError('the sum of squares of the label overflows float64: its values are '
+                           'too large for %s, which square them; %s' % (method, hint))
 
 
 class Solution:
@@ -113,7 +134,13 @@ def solve_normal(part, intercept, ridge=0.0):
 
 
 class QRState:
-    """The TSQR answer and what refinement passes need."""
+    """The TSQR answer and what refinement passes need.
+
+    Works in the units of the TSQR partial: its R is that of the columns of [X y]
+    scaled by powers of two (``r_exp``, see :class:`distreg.blocks.TSQR`), so
+    ``theta``, the refinement and the sums of squares here are those of the scaled
+    problem; :meth:`unscale` and :meth:`stats` give the user's units.
+    """
 
     def __init__(self, part, intercept, ridge=0.0):
         _check_ridge(ridge)
@@ -122,8 +149,12 @@ class QRState:
         R = r[:p, :p]
         rhs = r[:p, p]
         _zero_columns(np.linalg.norm(R, axis=0))
+        e = np.asarray(part.get('r_exp', np.zeros(p + 1, dtype=np.int64)), dtype=np.int64)
+        #: column scale exponents of [X y] (0 for an all-zero column)
+        self.exp = np.where(e == ZERO_EXP, 0, e)
         self.intercept = intercept
-        self.lam = ridge_diagonal(p, intercept, ridge)
+        # L |theta|^2 in scaled units: theta = theta_s 2^(e_y - e_x), the loss over 2^(2 e_y)
+        self.lam = np.ldexp(ridge_diagonal(p, intercept, ridge), -2 * self.exp[:p])
         self.d = power_of_two_scale(np.linalg.norm(R, axis=0))
         Rs = R * self.d
         if ridge:
@@ -152,6 +183,43 @@ class QRState:
         # ||y - X theta||^2 = r_yy^2 + ||R theta - r_xy||^2 for any theta (ridge or not)
         fit_gap = R @ self.theta - r[:p, p]
         self.rss_tsqr = float(r[p, p] ** 2 + fit_gap @ fit_gap)
+        # the total sum of squares from R, in scaled units: with the intercept first,
+        # what of y is orthogonal to the ones column is R's label column below row 0
+        y_col = r[int(bool(intercept) and p > 0):, p]
+        self.tss = float(y_col @ y_col)
+
+    def unscale(self, theta):
+        """Coefficients in the user's units; an error naming a column when one overflows."""
+        with np.errstate(over='ignore'):
+            out = np.ldexp(theta, self.exp[-1] - self.exp[:-1])
+        bad = np.flatnonzero(~np.isfinite(out))
+        if len(bad):
+            raise ColumnOverflowError(
+                'the coefficient of {column} is beyond the float64 range (about '
+                '2^%d): the label is too large or the column too small to fit in float64; '
+                'rescale them' % int(np.frexp(theta[bad[0]])[1] + self.exp[-1]
+                                      - self.exp[bad[0]]), column=int(bad[0]))
+        return out
+
+    def rel_change(self, delta, theta):
+        """max-norm ``|delta| / |theta|`` measured in the user's units, overflow-free."""
+        w = np.ldexp(1.0, self.exp[:-1].min() - self.exp[:-1])   # 2^-e_x up to a factor
+        top = float(np.linalg.norm(theta * w))
+        return float(np.linalg.norm(delta * w)) / max(top, np.finfo(float).tiny)
+
+    def stats(self, theta, rss, part):
+        """The record's ``stats`` (user's units) from scaled ``theta`` and ``rss``."""
+        scaled = dict(part, y_mean=0.0, y_m2=self.tss)
+        st = inference.linear_stats(theta, self.cov(), rss, scaled, self.intercept)
+        ey = int(self.exp[-1])
+        with np.errstate(over='ignore'):
+            for key in ('rmse', 'residual_sd'):
+                if st[key] is not None:
+                    st[key] = float(np.ldexp(st[key], ey))
+            if st['std_errors'] is not None:
+                st['std_errors'] = np.ldexp(np.asarray(st['std_errors']),
+                                            ey - self.exp[:-1]).tolist()
+        return st
 
     def correction(self, g_ext, theta):
         """Refinement step from the extended-precision gradient ``X'(y - X theta)``."""

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import sys
+import time
 
 from jobs.mrjob_compat import IN_PLACE_ENV, CompatJob  # first: it imports mrjob
 from mrjob.protocol import (  # noqa: E402
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 
 #: Rejected rows per emitted record (keeps each line of the shuffle small).
 REJECTS_PER_RECORD = 1000
+#: Counter group of the tasks' own timers (microseconds, summed over tasks by Hadoop): where
+#: a job's time goes (benchmarks/thesis.py reads them).
+TIMING_GROUP = 'distreg timing'
 
 
 class BlockJob(CompatJob):
@@ -201,6 +205,8 @@ class BlockJob(CompatJob):
                 self.params = json.load(f)
 
     def mapper_init_accumulator(self):
+        self._t_start = time.perf_counter()
+        self._parse_s = self._compute_s = 0.0
         self._task_setup()
         self._total = None
         self._error = None
@@ -218,14 +224,18 @@ class BlockJob(CompatJob):
     def _fold(self, chunk):
         if self._error is not None:
             return  # fail policy: the task already failed; read on, do no more work
+        t0 = time.perf_counter()
         try:
             parsed = parse_chunk(chunk, self.schema)
         except BadInputError as e:
             self._error = self._in_split(to_json_dict(e))
             return
+        t1 = time.perf_counter()
         self._rejects.extend(self._in_split(r) for r in parsed.rejects)
         part = blocks.block_partial(self.AGGREGATE, parsed, self.design, self.params)
         self._total = blocks.merge_partials(self.AGGREGATE, self._total, part)
+        self._parse_s += t1 - t0
+        self._compute_s += time.perf_counter() - t1
 
     def _in_split(self, bad):
         if self._split_start and bad.get('line') is None and bad.get('file') == self._input_file:
@@ -234,6 +244,11 @@ class BlockJob(CompatJob):
 
     def mapper_final_emit_partial(self):
         self.increment_counter('distreg', 'map tasks')
+        # the task's time from its init (interpreter start and imports not included): the rest
+        # after parse and compute is reading the split
+        self._count_us('map task us', time.perf_counter() - self._t_start)
+        self._count_us('parse us', self._parse_s)
+        self._count_us('compute us', self._compute_s)
         if self._error is not None:
             self.increment_counter('distreg', 'tasks failed on a bad row')
             yield None, {'error': self._error}
@@ -244,8 +259,11 @@ class BlockJob(CompatJob):
             self.increment_counter('distreg', 'rows rejected', len(self._rejects))
         total = self._total or {'n': 0, 'n_bad': 0, 'y_mean': 0.0, 'y_m2': 0.0}
         self.increment_counter('distreg', 'rows used', total['n'])
+        encoded = blocks.encode(total)
+        # what this task hands to the reduce side (the scaling benchmark's bytes vs rows)
+        self.increment_counter('distreg', 'map output bytes', len(json.dumps(encoded)))
         # always one partial, even of no rows: the reducer must run to say "no rows"
-        yield None, {'partial': blocks.encode(total)}
+        yield None, {'partial': encoded}
 
     def map_task(self, stdin, paths):
         """The whole map task, a chunk of its input at a time (see :mod:`jobs.mrjob_compat`).
@@ -299,7 +317,17 @@ class BlockJob(CompatJob):
         elif total is not None:
             yield {'partial': blocks.encode(total)}
 
+    def _count_us(self, name, seconds):
+        self.increment_counter(TIMING_GROUP, name, int(round(seconds * 1e6)))
+
     def reducer_merge_and_finish(self, key, values):
+        t_start = time.perf_counter()
+        try:
+            yield from self._reduce(key, values)
+        finally:
+            self._count_us('reduce us', time.perf_counter() - t_start)
+
+    def _reduce(self, key, values):
         self._task_setup()
         total, n_rejected = None, 0
         for value in self._merge_values(values):

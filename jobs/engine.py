@@ -129,7 +129,15 @@ class MRJobEngine(Engine):
             self._uploaded = None
 
     def _local_names(self, bad_rows):
-        """Bad rows of an uploaded input name the user's local file, not its HDFS copy."""
+        """Bad rows name files as the user did (as every engine does), not as mrjob does.
+
+        mrjob's local runners name a task's file ``file://data/x.csv`` for ``data/x.csv``;
+        an uploaded input's rows name the user's local file, not its HDFS copy.
+        """
+        if not self.path.startswith('file://'):
+            for d in bad_rows:
+                if (d.get('file') or '').startswith('file://'):
+                    d['file'] = d['file'][len('file://'):]
         if not self._uploaded:
             return bad_rows
         for d in bad_rows:

@@ -237,6 +237,13 @@ def _train_logistic(engine, options, tol, max_iter):
             tol=tol).fit(engine.frame)
         se = z = pv = None
         iterations = model.summary.totalIterations
+        # MLlib's objective is the mean loss (plus regParam/2 |theta|^2 = L/(2n) |theta|^2):
+        # times n it is distreg's summed objective. It reports neither gradients nor times.
+        history = [dict(iteration=i, loss=float(v) * engine.n_rows, grad_norm=None,
+                        seconds=None) for i, v in enumerate(model.summary.objectiveHistory)]
     stats = dict(r2=None, rmse=None, residual_sd=None, std_errors=se, t_values=z, p_values=pv)
-    return dict(theta=_theta(model, options.intercept), iterations=iterations,
-                converged=iterations < max_iter, stats=stats)
+    out = dict(theta=_theta(model, options.intercept), iterations=iterations,
+               converged=iterations < max_iter, stats=stats)
+    if options.method != 'newton':
+        out['history'] = history
+    return out

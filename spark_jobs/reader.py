@@ -26,8 +26,9 @@ import os
 import numpy as np
 
 from distreg.errors import BadInputError, DistregError
-from distreg.loader import (CHUNK_BYTES, Chunk, Parsed, Schema, expand_paths, is_header,
-                            iter_chunks, iter_split_chunks, local_path, open_input, parse_chunk)
+from distreg.loader import (CHUNK_BYTES, Chunk, Parsed, Schema, expand_paths, first_line_text,
+                            is_compressed, is_header, iter_chunks, iter_split_chunks, local_path,
+                            open_input, parse_chunk)
 
 READERS = ('auto', 'direct', 'hadoop')
 #: Largest byte range one partition reads (direct reader); there are at least as many
@@ -188,7 +189,7 @@ def first_line(sc, files):
             lines = sc.textFile(uri, 1).take(1)
             line = lines[0] if lines else ''
         if line:
-            return line.decode('utf-8', 'replace') if isinstance(line, bytes) else line
+            return first_line_text(line)
     return None
 
 
@@ -198,7 +199,7 @@ def byte_splits(files, parallelism):
     target = max(1, min(SPLIT_BYTES, -(-total // max(1, parallelism))))
     splits = []
     for path, size in files:
-        if path.endswith('.gz') or size == 0:  # not splittable
+        if is_compressed(path) or size == 0:  # not splittable
             splits.append((path, 0, size))
             continue
         n = max(1, -(-size // target))
@@ -238,7 +239,7 @@ def read_split(split, schema, chunk_bytes=CHUNK_BYTES):
     """Parse the lines starting in one byte range of a local file into a :class:`Block`."""
     path, start, end = split
     local = local_path(path)
-    if path.endswith('.gz'):
+    if is_compressed(path):
         with open_input(local) as f:
             return parse_chunks(iter_chunks(f, path, 0, 1, chunk_bytes,
                                             skip_header=schema.format == 'csv'), schema)
@@ -256,6 +257,7 @@ def _offset_chunks(pairs, path, schema, chunk_bytes):
     lines, offsets, size, line_no = [], [], 0, None
     for offset, text in pairs:
         if offset == 0:
+            text = first_line_text(text)  # Hadoop keeps a byte order mark as U+FEFF
             line_no = 1
             if schema.format == 'csv' and is_header(text):
                 line_no = 2

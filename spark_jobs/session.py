@@ -8,8 +8,11 @@ to the executors so that they run the same core whatever is installed there.
 """
 
 import os
+import re
+import subprocess
 import sys
 import tempfile
+import threading
 import warnings
 import zipfile
 
@@ -20,6 +23,17 @@ CONF_DIR = os.path.join(PROJECT, 'configs', 'spark')
 DEFAULT_MASTER = 'local[*]'
 #: Packages the executors import (shipped as one zip with every application).
 SHIPPED_PACKAGES = ('distreg', 'spark_jobs')
+#: Set (to 1) by ``distreg fit --verbose``: the JVM's and Spark's own output, stage bars included.
+VERBOSE_ENV = 'DISTREG_VERBOSE'
+#: Lines the JVM prints on every start that say nothing about this run: the vector API's
+#: incubator notice (Spark asks for the module), netlib's probing for a system BLAS (it falls
+#: back to its Java implementation, which is what runs here anyway).
+JVM_NOISE = re.compile(r'^WARNING: Using incubator modules|^netlib-(blas|lapack|arpack): '
+                       r'|dev\.ludovic\.netlib')
+
+
+def verbose():
+    return os.environ.get(VERBOSE_ENV, '') not in ('', '0')
 
 
 def import_pyspark():
@@ -85,7 +99,12 @@ def get_session(app_name, master=None):
     warnings.filterwarnings('ignore', message='PySpark does not yet fully support pandas',
                             category=FutureWarning)
     from pyspark.sql import SparkSession
+    if not verbose():
+        _start_filtered_gateway()
     builder = SparkSession.builder.appName(app_name)
+    # One progress display per fit: distreg prints its own line per iteration, Spark's
+    # stage bars would interleave with it (they show with --verbose).
+    builder = builder.config('spark.ui.showConsoleProgress', 'true' if verbose() else 'false')
     # spark-submit starts the JVM itself (and tells us its port); its --master wins
     if master or 'PYSPARK_GATEWAY_PORT' not in os.environ:
         builder = builder.master(master or DEFAULT_MASTER)
@@ -99,11 +118,46 @@ def get_session(app_name, master=None):
     return spark
 
 
+def _start_filtered_gateway():
+    """Start pyspark's JVM with its stderr passed through a filter that drops :data:`JVM_NOISE`.
+
+    Everything else (Spark's warnings and errors, Python workers' tracebacks) still reaches
+    stderr, line by line. Nothing to do when the JVM runs already, or when spark-submit
+    started it (its stderr is spark-submit's).
+    """
+    from pyspark import SparkContext
+    from pyspark.java_gateway import launch_gateway
+    if SparkContext._gateway is not None or 'PYSPARK_GATEWAY_PORT' in os.environ:
+        return
+    with SparkContext._lock:
+        gateway = launch_gateway(popen_kwargs={'stderr': subprocess.PIPE})
+        proc = gateway.proc
+        threading.Thread(target=_forward, args=(proc.stderr,), daemon=True,
+                         name='distreg-jvm-stderr').start()
+        SparkContext._gateway = gateway
+        SparkContext._jvm = gateway.jvm
+
+
+def _forward(stream):
+    out = getattr(sys.stderr, 'buffer', None)
+    for line in iter(stream.readline, b''):
+        if JVM_NOISE.search(line.decode('utf-8', 'replace')):
+            continue
+        if out is not None:
+            out.write(line)
+            out.flush()
+        else:
+            sys.stderr.write(line.decode('utf-8', 'replace'))
+
+
 def ship_project(sc):
     """Add the project's packages to the executors' path (once per SparkContext)."""
     if getattr(sc, '_distreg_shipped', False):
         return
-    tmp = tempfile.mkdtemp(prefix='distreg-spark-')
+    from pyspark import SparkFiles
+    # inside the driver's SparkFiles directory, which Spark deletes when the session stops
+    # (a directory of our own would outlive every run)
+    tmp = tempfile.mkdtemp(prefix='distreg-spark-', dir=SparkFiles.getRootDirectory())
     path = os.path.join(tmp, 'distreg_project.zip')
     with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as z:
         for package in SHIPPED_PACKAGES:

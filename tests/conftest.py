@@ -3,6 +3,15 @@
 import pytest
 
 from helpers import lstsq, make_linear, write_csv
+from spark_jobs.session import get_session
+
+
+@pytest.fixture(scope='session')
+def spark():
+    """One local[2] SparkSession for the whole run (engines started by the CLI join it)."""
+    session = get_session('distreg-tests', 'local[2]')
+    yield session
+    session.stop()
 
 
 @pytest.fixture(scope='session')

@@ -44,9 +44,26 @@ def test_tsqr_merge_gives_the_r_of_all_rows(n, p, cuts):
     merged = blocks.merge_all('tsqr', [blocks.block_partial('tsqr', b, design)
                                        for b in _split(whole, cuts)])
     Z = np.column_stack([np.ones(n), whole.X, whole.y])
-    R = merged['r']
+    # the partial's R is that of the columns scaled by 2^-r_exp (exact), each max |.| < 1
+    R = merged['r'] * 2.0 ** merged['r_exp']
     assert np.allclose(np.tril(R, -1), 0)
+    assert np.all(np.abs(Z) * 2.0 ** -merged['r_exp'] < 1)
     np.testing.assert_allclose(R.T @ R, Z.T @ Z, rtol=1e-12, atol=1e-12 * np.abs(Z.T @ Z).max())
+
+
+def test_tsqr_merge_scales_columns_near_the_float64_limit():
+    """Columns of 1e200 and 1e-200 in different blocks: R of the scaled columns, no overflow."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 2)) * [1e200, 1e-200]
+    X[:20] *= 2.0 ** 40           # a block whose columns are larger than the others'
+    y = rng.normal(size=60) * 1e200
+    design = Design(intercept=True)
+    merged = blocks.merge_all('tsqr', [blocks.block_partial('tsqr', b, design)
+                                       for b in _split(Parsed(X, y), [20, 45])])
+    assert np.all(np.isfinite(merged['r']))
+    Zs = np.column_stack([np.ones(60), X, y]) * 2.0 ** -merged['r_exp'].astype(float)
+    R = merged['r']
+    np.testing.assert_allclose(R.T @ R, Zs.T @ Zs, rtol=1e-12, atol=1e-12 * np.abs(Zs.T @ Zs).max())
 
 
 def test_refine_is_extended_precision_and_round_trips_through_json():
@@ -86,7 +103,8 @@ def test_libsvm_blocks_of_different_widths_merge_by_zero_padding():
         key = 'xtx' if name == 'gram' else 'r'
         a, b = merged[key], whole[key]
         if name == 'tsqr':
-            a, b = a.T @ a, b.T @ b
+            a, b = (r.T @ r * 2.0 ** np.add.outer(e, e) for r, e in
+                    ((a, merged['r_exp']), (b, whole['r_exp'])))
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 

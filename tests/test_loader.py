@@ -162,3 +162,39 @@ def test_fill_line_numbers_places_rows_of_hadoop_splits(tmp_path):
     fill_line_numbers(bad)
     assert [(d['line'], d['offset']) for d in bad] == expected
     assert not any('split_start' in d for d in bad)
+
+
+# --------------------------------------------------------------------------- issue 11 messages
+
+def test_a_label_only_first_line_is_libsvm_not_a_one_column_csv():
+    from distreg.loader import sniff_schema
+    for first in ('1', '0 ', '-2.5e3\r\n', '1 3:0.5'):
+        assert sniff_schema(first, 'auto').format == 'libsvm', first
+    for first in ('1,2', 'y,a', '1e3,+5'):
+        assert sniff_schema(first, 'auto').format == 'csv', first
+
+
+def test_utf8_byte_order_mark_is_not_data(tmp_path):
+    from distreg.loader import Schema, iter_chunks, parse_chunk, read_first_line, sniff_schema
+    path = tmp_path / 'bom.csv'
+    path.write_bytes(b'\xef\xbb\xbfy,a\n1,2\n3,x\n')
+    assert read_first_line(str(path)) == 'y,a\n'
+    assert sniff_schema(read_first_line(str(path)), label_col='y').names == ('y', 'a')
+    for chunk_bytes in (1, 2, 3, 4, 100):
+        with open(path, 'rb') as f:
+            chunks = list(iter_chunks(f, str(path), chunk_bytes=chunk_bytes))
+        parsed = [parse_chunk(c, Schema('csv', 2, 0, ('y', 'a'), 'skip')) for c in chunks]
+        assert [float(v) for p in parsed for v in p.y] == [1.0]
+        (bad,) = [r for p in parsed for r in p.rejects]
+        # the offset counts the mark's bytes: it is the line's place in the file
+        assert (bad['line'], bad['offset'], bad['text']) == (3, 11, '3,x')
+
+
+def test_bzip2_input_is_read(tmp_path):
+    import bz2
+    from distreg.loader import open_input, read_first_line
+    path = tmp_path / 'd.csv.bz2'
+    path.write_bytes(bz2.compress(b'y,a\n1,2\n'))
+    assert read_first_line(str(path)) == 'y,a\n'
+    with open_input(str(path)) as f:
+        assert f.read() == b'y,a\n1,2\n'

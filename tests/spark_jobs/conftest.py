@@ -1,16 +1,8 @@
-"""Fixtures of the Spark tests: one local[2] SparkSession for the whole run, shared data."""
+"""Fixtures of the Spark tests: shared data (the local[2] session ``spark`` is in tests/conftest.py)."""
 
 import pytest
 
 from distreg.generate import generate
-from spark_jobs.session import get_session
-
-
-@pytest.fixture(scope='session')
-def spark():
-    session = get_session('distreg-tests', 'local[2]')
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope='session')
