@@ -10,9 +10,20 @@
    and the final Hessian pass left out) against the first pass over the input
    (load + parse + cache). Target: ratio <= 0.2.
 
+3. A cached spark-rdd pass (logistic loss + gradient) against its two floors,
+   measured in the same run (``floors``): the numpy pass over the same arrays in
+   this process (one core), and Spark's cost of an empty job (``mapPartitions`` +
+   ``sum`` over one cached partition per core) on the same master. The pass is
+   printed as compute (the slowest task's time in the block function) + overhead,
+   and a later mrjob-local iteration (one job per pass) beside it. Targets: cached
+   pass <= 1.3 x the numpy pass at 1e7 x 20; mrjob-local / spark-rdd >= 10 at
+   1M x 20 and >= 15 at 1e7 x 20. ``BIG=1`` (or ``--big``) adds the 1e7 x 20 run
+   (a 2.8 GB file generated once under data/; check the free disk first).
+   ``--only floors`` runs this part alone.
+
 Both contenders run in the same SparkSession (its start is in neither time), in
 turn, ``--repeats`` times; the ratios are of the medians. The machine is shared:
-absolute seconds move, the ratios are what counts. Exit status 0 when both
+absolute seconds move, the ratios are what counts. Exit status 0 when all
 targets are met, 1 otherwise.
 """
 
@@ -24,7 +35,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import numpy as np  # noqa: E402
+
+from distreg import blocks, optim  # noqa: E402,F401  (optim registers 'gradient')
 from distreg.fit import FitOptions, fit  # noqa: E402
+from distreg.loader import Parsed  # noqa: E402
 from benchmarks.common import ROOT, ensure_data  # noqa: E402
 from spark_jobs.engine import RDDEngine  # noqa: E402
 from spark_jobs.session import get_session  # noqa: E402
@@ -93,6 +108,116 @@ def measure(path, repeats=3, master='local[*]', spark=None):
                 cached_iteration_vs_first_pass=med['gd_iteration'] / med['first_pass'])
 
 
+#: Floors part: (rows, pass / numpy target or None, mrjob-local / spark-rdd target).
+FLOOR_TARGETS = {1_000_000: (None, 10.0), 10_000_000: (1.3, 15.0)}
+
+
+def _median_runs(fn, runs):
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def floors(path, master='local[*]', repeats=3, passes=5, mrjob=True):
+    """A cached spark-rdd gradient pass against the numpy pass and the empty Spark job.
+
+    The three run interleaved, ``repeats`` rounds of ``passes`` each (after a warm-up
+    that maps the block files in the Python workers); medians. Returns a dict.
+    """
+    from jobs.engine import MRJobEngine
+    options = FitOptions(method='gd', model='logistic')
+    spark = get_session('distreg-bench-floors', master)
+    engine = RDDEngine(path, spark=spark)
+    out = {}
+    try:
+        engine.prepare(options)
+        p = engine.design.n_coef(engine.schema.n_fields - 1)
+        # a point away from 0 (exp/log take their general path), the same for every contender
+        params = {'theta': [0.01 * (-1) ** j for j in range(p)], 'model': 'logistic'}
+        # the same arrays in this process, in memory (not mapped): the numpy floor
+        parts = [b.parsed for b in engine.cached.collect()]
+        whole = Parsed(np.concatenate([b.X for b in parts]), np.concatenate([b.y for b in parts]))
+        del parts
+        # the empty job: the pass's own cached partitions (their handles are still streamed
+        # to the Python workers), a constant per task instead of the block function
+        empty = engine._pass_rdd()
+
+        def numpy_pass():
+            return blocks.block_partial('gradient', whole, engine.design, params)
+
+        def empty_job():
+            # the iterator is drained: a Python worker that leaves input unread is not
+            # reused (Spark forks a new one), which would put a process start in the floor
+            return empty.mapPartitions(lambda it: [sum(1 for _ in it)]).sum()
+
+        compute = []
+
+        def spark_pass():
+            part = engine.aggregate('gradient', params)
+            compute.append(max(engine.task_seconds))
+            return part
+
+        for fn in (numpy_pass, empty_job, spark_pass, spark_pass):  # warm-up
+            fn()
+        ref, got = numpy_pass(), spark_pass()
+        out['max_rel_diff'] = float(np.max(np.abs(got['grad'] - ref['grad'])
+                                           / np.maximum(np.abs(ref['grad']), 1e-300)))
+        del compute[:]
+        runs = {'numpy_pass': [], 'empty_job': [], 'spark_pass': []}
+        for _ in range(repeats):
+            for name, fn in (('numpy_pass', numpy_pass), ('empty_job', empty_job),
+                             ('spark_pass', spark_pass)):
+                runs[name].extend(_median_runs(fn, passes))
+        out.update({k: statistics.median(v) for k, v in runs.items()})
+        out['compute'] = statistics.median(compute)
+        out['n_tasks'] = len(engine.task_seconds)
+        out['runs'] = runs
+    finally:
+        engine.close()
+        spark.stop()
+    if mrjob:
+        # a later MapReduce iteration: every pass is a job that reads and parses the input
+        mr = MRJobEngine(path, 'mrjob-local')
+        mr.prepare(options)
+        mr.aggregate('gradient', params)  # warm-up (page cache)
+        out['mrjob_pass'] = statistics.median(
+            _median_runs(lambda: mr.aggregate('gradient', params), max(2, repeats)))
+    return out
+
+
+def report_floors(path, rows, out):
+    pass_over_numpy, mr_target = FLOOR_TARGETS.get(rows, (None, None))
+    ok = True
+    s = out['spark_pass']
+    print('Cached spark-rdd pass vs its floors on %s (logistic loss + gradient, medians):'
+          % path)
+    print('  numpy pass, same arrays, 1 core  %7.3f s' % out['numpy_pass'])
+    print('  empty Spark job (%d tasks)        %7.3f s' % (out['n_tasks'], out['empty_job']))
+    print('  cached spark-rdd pass            %7.3f s = compute %.3f + overhead %.3f'
+          % (s, out['compute'], s - out['compute']))
+    print('  pass - empty job                 %7.3f s' % (s - out['empty_job']))
+    print('  gradient agrees with numpy to    %.1e (relative)' % out['max_rel_diff'])
+    ratio = s / out['numpy_pass']
+    line = '  pass / numpy pass                %7.2f' % ratio
+    if pass_over_numpy is not None:
+        met = ratio <= pass_over_numpy
+        ok &= met
+        line += ' (target <= %.1f: %s)' % (pass_over_numpy, 'met' if met else 'MISSED')
+    print(line)
+    if 'mrjob_pass' in out:
+        ratio = out['mrjob_pass'] / s
+        line = '  mrjob-local pass %.2f s / spark-rdd pass = %.1f' % (out['mrjob_pass'], ratio)
+        if mr_target is not None:
+            met = ratio >= mr_target
+            ok &= met
+            line += ' (target >= %.0f: %s)' % (mr_target, 'met' if met else 'MISSED')
+        print(line)
+    return ok
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--data', default=None,
@@ -102,6 +227,13 @@ def main(argv=None):
     p.add_argument('--features', type=int, default=20, help='Default: %(default)s')
     p.add_argument('--repeats', type=int, default=3, help='Default: %(default)s')
     p.add_argument('--master', default='local[*]', help='Default: %(default)s')
+    p.add_argument('--only', choices=('all', 'floors'), default='all',
+                   help='floors: only the cached pass against its floors. Default: %(default)s')
+    p.add_argument('--big', action='store_true', default=os.environ.get('BIG') == '1',
+                   help='also the floors at 1e7 x 20 (env BIG=1 too)')
+    p.add_argument('--floor-rows', type=int, action='append', default=None,
+                   help='rows of the floors part (repeatable). Default: 1000000, and '
+                        '10000000 with --big')
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error('--repeats must be >= 1')
@@ -111,9 +243,11 @@ def main(argv=None):
                                 args.rows, args.features)
     elif not os.path.exists(args.data):
         p.error('no such file: %s' % args.data)
+    ok = True
+    if args.only == 'floors':
+        return 0 if run_floors(args) else 1
     out = measure(args.data, args.repeats, args.master)
     s = out['seconds']
-    ok = True
     print('Spark on %s (median of %d, %s):' % (args.data, args.repeats, args.master))
     print('  spark-rdd normal end to end  %7.2f s' % s['rdd_normal'])
     print('  MLlib normal end to end      %7.2f s' % s['mllib_normal'])
@@ -124,7 +258,20 @@ def main(argv=None):
         ok &= met
         print('  %-32s %.3f (target <= %.1f: %s)' % (key, out[key], target,
                                                      'met' if met else 'MISSED'))
+    ok &= run_floors(args)
     return 0 if ok else 1
+
+
+def run_floors(args):
+    """The floors part at 1M x 20 (and 1e7 x 20 with --big), logistic data generated once."""
+    ok = True
+    rows_list = args.floor_rows or ((1_000_000, 10_000_000) if args.big else (1_000_000,))
+    for rows in rows_list:
+        path = ensure_data(os.path.join(ROOT, 'data', 'bench_logistic_%dx20.csv' % rows),
+                           rows, 20, model='logistic')
+        print()
+        ok &= report_floors(path, rows, floors(path, args.master, args.repeats))
+    return ok
 
 
 if __name__ == '__main__':

@@ -6,15 +6,20 @@ It implements the engine contract of :mod:`distreg.engine`:
 - ``prepare`` reads the input once (:mod:`spark_jobs.reader`: one numpy block
   per partition, parsed by the shared loader), ``cache()``\\ s the blocks and
   materialises them, collecting every rejected row (or the first bad one);
-- ``aggregate`` is one pass: the parameters go out by broadcast, each
-  partition's block function runs in ``mapPartitions`` and the partials are
-  merged by ``treeAggregate``. Partials travel as the core's JSON.
+- ``aggregate`` is one pass, one stage: the parameters travel in the task's
+  closure, each task (one per core, see ``_pass_rdd``) runs the block function
+  over its blocks in ``mapPartitions`` and merges them, and the driver collects
+  one partial per task and merges those. Partials travel as raw float64 bytes
+  (:func:`distreg.blocks.pack`), so a p x p partial costs 8 p^2 bytes in the JVM.
 
 Where a cached pass spends its time (see benchmarks/bench_spark.py): a Python
 RDD's cache lives in the JVM as serialised bytes that are streamed to a Python
 worker on every pass. With one contiguous block per partition and few
 partitions (one or two per core), a pass costs one bulk copy of the block
-instead of unpickling many small objects, plus the arithmetic.
+instead of unpickling many small objects, plus the arithmetic. The direct
+reader's blocks are memory-mapped files that a reused Python worker keeps
+mapped between passes (:mod:`spark_jobs.reader`), so a later pass reads the
+page cache without faulting its pages in again.
 
 Failures are Spark's to survive: a failed task attempt runs again, and a cached partition
 lost with its executor is recomputed from the input by the RDD's lineage. The engine says
@@ -77,6 +82,8 @@ class RDDEngine(Engine):
         self.cached = None
         self.recovery = dict(failed_tasks=0, recomputed_partitions=0)
         self._passes = 0
+        self._coalesced = None
+        self.task_seconds = []
 
     # ------------------------------------------------------------------ protocol
 
@@ -119,21 +126,41 @@ class RDDEngine(Engine):
 
     def aggregate(self, name, params):
         """One pass: the merged partial of aggregate ``name`` at ``params``."""
+        # one stage, one task per core: the parameters ride in the task's closure (a
+        # broadcast per pass costs more than it saves for a vector of coefficients),
+        # each task merges its blocks' partials in Python and sends one packed partial
         sc = self.spark.sparkContext
-        shared = sc.broadcast(json.dumps(params))
         tracker = sc.statusTracker()
         jobs_before = set(tracker.getJobIdsForGroup())
         built_before = self._built.value
         self._passes += 1
-        try:
-            merge = _MergeJSON(name)
-            total = self.cached.mapPartitions(
-                _PassTask(name, self.design, shared, self._passes == 1)).treeAggregate(
-                    None, merge, merge)
-        finally:
-            shared.unpersist()
+        results = self._pass_rdd().mapPartitions(
+            _PassTask(name, self.design, json.dumps(params), self._passes == 1)).collect()
         self._note_recovery(sc, tracker, jobs_before, self._built.value - built_before)
-        return blocks.decode(json.loads(total)) if total is not None else None
+        #: seconds each task spent in the block function (its compute; the rest of the
+        #: pass is Spark's scheduling, transport and the driver's merge)
+        self.task_seconds = [seconds for seconds, _ in results]
+        total = None
+        for _, packed in results:
+            if packed is not None:
+                total = blocks.merge_partials(name, total, blocks.unpack(packed))
+        return total
+
+    def _pass_rdd(self):
+        """The cached blocks, grouped into at most one task per core.
+
+        More partitions than cores (the direct reader cuts at 256 MB) would mean
+        waves of tasks and, with treeAggregate, a shuffle stage; a coalesce is a
+        narrow dependency (no shuffle) that keeps the cache's locality, so a task
+        reads blocks of its own executor. The partials sent to the driver are then
+        one per core, whatever the input's size: p x p each for gram and tsqr.
+        """
+        slots = max(1, self.spark.sparkContext.defaultParallelism)
+        if self.n_partitions <= slots:
+            return self.cached
+        if getattr(self, '_coalesced', None) is None:
+            self._coalesced = self.cached.coalesce(slots)
+        return self._coalesced
 
     def _note_recovery(self, sc, tracker, jobs_before, rebuilt):
         """Count and say what Spark recovered from in this pass (see the module notes)."""
@@ -207,6 +234,7 @@ class RDDEngine(Engine):
             self.cached.foreach(_remove_block)
             self.cached.unpersist()
             self.cached = None
+            self._coalesced = None
 
     def close(self):
         """Release the cache; stop the session if this engine started it."""
@@ -264,27 +292,32 @@ def _file_rank(files, name):
 
 
 class _PassTask:
-    """The task of one pass: the block function over a partition's block, as JSON.
+    """The task of one pass: the block function over a task's blocks, packed as bytes.
 
     A module-level class, so that executors import this module (and with it the
-    core's registered aggregates) to run it.
+    core's registered aggregates) to run it. ``params`` is the JSON text of the
+    pass's parameters (it travels in the pickled task). Yields one
+    ``(seconds, packed partial or None)``: the seconds are the task's compute.
     """
 
-    def __init__(self, name, design, shared, first_pass=False):
+    def __init__(self, name, design, params, first_pass=False):
         self.name = name
         self.design = design
-        self.shared = shared
+        self.params = params
         self.first_pass = first_pass
 
     def __call__(self, blocks_of_partition):
         if self.first_pass and os.environ.get(FAULT_ENV):
             _injected_fault(os.environ[FAULT_ENV])
-        params = json.loads(self.shared.value)
+        t0 = time.perf_counter()
+        params = json.loads(self.params)
         total = None
         for b in blocks_of_partition:
             total = blocks.merge_partials(
                 self.name, total, blocks.block_partial(self.name, b.parsed, self.design, params))
-        yield None if total is None else json.dumps(blocks.encode(total))
+        # raw float64 bytes: a p x p partial is 8 p^2 bytes, not a JSON text of it
+        packed = None if total is None else blocks.pack(total)
+        yield time.perf_counter() - t0, packed
 
 
 def _injected_fault(wanted):
@@ -342,18 +375,3 @@ def _sorted_range(buckets):
         total = total.merge(blocks.AucRange.from_counts(*counts))
     yield json.dumps(total.to_json())
 
-
-class _MergeJSON:
-    """Merge of two JSON partials (treeAggregate's seqOp and combOp)."""
-
-    def __init__(self, name):
-        self.name = name
-
-    def __call__(self, a, b):
-        if a is None:
-            return b
-        if b is None:
-            return a
-        total = blocks.merge_partials(self.name, blocks.decode(json.loads(a)),
-                                      blocks.decode(json.loads(b)))
-        return json.dumps(blocks.encode(total))

@@ -78,6 +78,11 @@ class MLlibEngine(Engine):
             return self.rdd.prepare(options)
         check_method(options)
         schema = self.rdd.prepare(options)
+        try:
+            check_width(options, self._n_features(schema, options))
+        except DistregError:
+            self.close()
+            raise
         t0 = time.perf_counter()
         spark = self.rdd.spark
         from pyspark.ml.functions import array_to_vector
@@ -97,6 +102,14 @@ class MLlibEngine(Engine):
             self.rdd.release_cache()
         self.load_seconds = self.rdd.load_seconds + time.perf_counter() - t0
         return schema
+
+    def _n_features(self, schema, options):
+        """Model columns MLlib is given (the intercept is its own): from the header, or the blocks."""
+        design = Design(intercept=False, degree=options.poly_degree)
+        if schema.format == 'csv' and schema.n_fields:
+            return design.n_coef(schema.n_fields - 1)
+        widths = self.rdd.cached.map(_width).collect()
+        return design.n_coef(max(widths, default=0))
 
     def solve(self, options):
         """Train with MLlib; return what the core's solvers return (see :func:`distreg.fit.fit`)."""
@@ -158,6 +171,29 @@ def check_method(options):
         raise DistregError('spark-mllib --method newton (GeneralizedLinearRegression IRLS) '
                            'cannot apply --ridge as distreg defines it (its penalty scales with '
                            'each step\'s weights); use --method lbfgs for a ridge fit')
+
+
+#: MLlib's normal-equation solver (WeightedLeastSquares: LinearRegression solver='normal'
+#: and GeneralizedLinearRegression's IRLS) refuses more features than this, with a Java
+#: exception in the middle of training.
+MAX_NORMAL_FEATURES = 4096
+#: (model, method) pairs that run WeightedLeastSquares.
+_NORMAL_SOLVER = {('linear', 'normal'), ('logistic', 'newton')}
+
+
+def check_width(options, n_features):
+    """Refuse, before training, a problem wider than MLlib's normal-equation solver takes."""
+    if (options.model, options.method) in _NORMAL_SOLVER and n_features > MAX_NORMAL_FEATURES:
+        other = ('--engine spark-rdd --method qr' if options.model == 'linear'
+                 else '--engine spark-rdd --method newton')
+        raise DistregError('spark-mllib --method %s (%s) takes at most %d features and this '
+                           'input has %d: use %s, or --method lbfgs on spark-mllib'
+                           % (options.method, MLLIB_METHODS[(options.model, options.method)],
+                              MAX_NORMAL_FEATURES, n_features, other))
+
+
+def _width(block):
+    return block.parsed.X.shape[1] if block.parsed is not None else 0
 
 
 class _Rows:

@@ -1,4 +1,4 @@
-"""Regression on a cached PySpark RDD: the core's aggregates by mapPartitions + treeAggregate.
+"""Regression on a cached PySpark RDD: the core's aggregates by mapPartitions + collect, one partial per core.
 
 Usage: spark-submit [--master M] spark_jobs/rdd_regression.py INPUT [--method normal|qr|gd|lbfgs|newton] [--model linear|logistic] [options of distreg fit]
 

@@ -109,6 +109,10 @@ def get_session(app_name, master=None):
     # spark-submit starts the JVM itself (and tells us its port); its --master wins
     if master or 'PYSPARK_GATEWAY_PORT' not in os.environ:
         builder = builder.master(master or DEFAULT_MASTER)
+        if (master or DEFAULT_MASTER).startswith('local'):
+            # one executor: every task is as local as it can be, and delay scheduling
+            # (waiting up to 3 s for a 'better' slot) only adds latency to short passes
+            builder = builder.config('spark.locality.wait', '0s')
     if is_yarn(master):
         # before the JVM starts: HADOOP_CONF_DIR and the archives' paths are read from its env
         for key, value in prepare_yarn(spark_home(), import_pyspark().__version__).items():

@@ -99,3 +99,19 @@ def test_logistic_agrees_across_engines(spark, logistic_csv):
         # MLlib's l-bfgs bounds this (see the module docstring); the others reach 1e-9
         agree = 1e-6 if rec['engine'] == 'spark-mllib' and rec['method'] == 'lbfgs' else 1e-9
         assert rel_diff(theta_of(rec), ref) <= agree, (rec['engine'], rec['method'])
+
+
+@pytest.mark.parametrize('model,method,other', [('linear', 'normal', '--method qr'),
+                                                ('logistic', 'newton', '--method newton')])
+def test_more_than_4096_features_refused_before_training(spark, tmp_path, model, method, other):
+    """MLlib's normal-equation solver (WeightedLeastSquares) takes at most 4,096 features:
+    one line of distreg's, naming spark-rdd, instead of a Java exception mid-training."""
+    from distreg.generate import generate
+    path = str(tmp_path / 'wide.csv')
+    generate(20, 4097, path, model=model, seed=33)
+    with pytest.raises(DistregError) as err:
+        spark_fit(spark, path, 'spark-mllib', method=method, model=model)
+    message = str(err.value)
+    assert '\n' not in message
+    assert 'at most 4096 features and this input has 4097' in message
+    assert '--engine spark-rdd %s' % other in message
