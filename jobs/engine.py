@@ -36,7 +36,7 @@ from jobs.tsqr import MRTSQR
 RUNNERS = {'mrjob-inline': 'inline', 'mrjob-local': 'local', 'mrjob-hadoop': 'hadoop',
            'mrjob-emr': 'emr'}
 JOBS = {'gram': MRNormalEquations, 'tsqr': MRTSQR, 'refine': MRRefinePass,
-        'gradient': MRLossGradient, 'hessian': MRHessian}
+        'gradient': MRLossGradient, 'hessian': MRHessian, 'evaluate': MREvaluate}
 
 DEFAULT_CONF = os.path.join(PROJECT_ROOT, 'configs', 'mrjob.conf')
 
@@ -222,7 +222,7 @@ class MRJobEngine(Engine):
 
     def evaluate(self, params):
         """One job: the ``evaluate`` partial and (logistic) the reducers' AUC ranges merged."""
-        part, ranges = self._collect(self._run('evaluate', MREvaluate, params, _values))
+        part, ranges = self._collect(self._run('evaluate', JOBS['evaluate'], params, _values))
         auc = None
         if params['model'] == 'logistic':
             auc = blocks.AucRange()

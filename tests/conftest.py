@@ -1,9 +1,19 @@
 """Shared fixtures (the helpers they use are in helpers.py)."""
 
 import pytest
+# scikit-learn (the metrics' reference) sets KMP_DUPLICATE_LIB_OK / KMP_INIT_AT_FORK in
+# os.environ when first imported: import it now, not inside the first test that uses it
+import sklearn  # noqa: F401
 
 from helpers import lstsq, make_linear, write_csv
 from spark_jobs.session import get_session
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The tests on a YARN SparkSession (fixture ``yarn_session``) run first, whatever the
+    order of the paths given: a process holds one SparkContext, and the local[2] session of
+    the other Spark tests lives until the end of the run."""
+    items.sort(key=lambda item: 'yarn_session' not in getattr(item, 'fixturenames', ()))
 
 
 @pytest.fixture(scope='session')

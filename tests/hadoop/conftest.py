@@ -4,6 +4,7 @@ Started on first use and stopped at the end of the session, also when tests fail
 cannot start, every test that needs it fails with the reason: these tests never skip.
 """
 
+import os
 import socket
 import uuid
 
@@ -34,6 +35,21 @@ def hadoop_cluster(_minicluster, monkeypatch):
     for name, value in _minicluster.env().items():
         monkeypatch.setenv(name, value)
     return _minicluster
+
+
+@pytest.fixture(scope="module")
+def hadoop_cluster_for_module(_minicluster):
+    """The running MiniCluster for module-scoped fixtures (data put on HDFS once, a YARN
+    SparkSession): from the fixture's set-up to the module's end ``os.environ`` holds the
+    cluster's client environment, and all of ``os.environ`` is put back as it was then (also
+    what Spark's set-up adds: PYSPARK_ARCHIVES_PATH, PYSPARK_PYTHON, ...)."""
+    before = dict(os.environ)
+    os.environ.update(_minicluster.env())
+    try:
+        yield _minicluster
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ def wait_final(cluster, app_id, timeout=60):
 
 
 @pytest.fixture(scope="module")
-def linear_on_hdfs(hadoop_cluster, tmp_path_factory):
+def linear_on_hdfs(hadoop_cluster_for_module, tmp_path_factory):
     y, X = make_linear(20_000, 5, seed=71)
     local = write_csv(tmp_path_factory.mktemp("yarn") / "d.csv", y, X)
     remote = "/tests/yarn/d.csv"
@@ -94,13 +94,24 @@ def test_cli_fit_on_yarn_agrees_and_succeeds(hadoop_cluster, linear_on_hdfs, tmp
     assert wait_final(hadoop_cluster, app["id"]) == ("FINISHED", "SUCCEEDED")
 
 
-@pytest.fixture(scope="module")
-def yarn_session(hadoop_cluster):
+@pytest.fixture
+def yarn_session(hadoop_cluster_for_module):
+    """A SparkSession on the MiniCluster's YARN, for one test: it holds YARN's containers, so
+    it must end before another YARN application of the module is submitted. One SparkContext
+    per process: the tests that use it run before any other Spark test (tests/conftest.py
+    orders them first). What Spark's set-up puts in os.environ is taken out again."""
+    from pyspark import SparkContext
+    assert SparkContext._active_spark_context is None, "a Spark session runs already"
+    before = dict(os.environ)
     session = get_session("distreg-tests-yarn", "yarn")
-    yield session
-    app_id = session.sparkContext.applicationId
-    session.stop()
-    assert wait_final(hadoop_cluster, app_id) == ("FINISHED", "SUCCEEDED")
+    try:
+        yield session
+    finally:
+        app_id = session.sparkContext.applicationId
+        session.stop()
+        os.environ.clear()
+        os.environ.update(before)
+    assert wait_final(hadoop_cluster_for_module, app_id) == ("FINISHED", "SUCCEEDED")
 
 
 def test_mllib_and_predict_evaluate_in_a_yarn_session(hadoop_cluster, yarn_session,
@@ -127,21 +138,38 @@ def test_mllib_and_predict_evaluate_in_a_yarn_session(hadoop_cluster, yarn_sessi
     assert archive_mtime() == before   # the jars went up once, not per application
 
 
-def test_logistic_evaluate_on_yarn_and_on_hadoop(hadoop_cluster, yarn_session, tmp_path):
-    write_tied_logistic(tmp_path / "train.csv", 3000, seed=1)
-    y, X = write_tied_logistic(tmp_path / "held.csv", 4000, seed=2)
-    held = str(tmp_path / "held.csv")
+@pytest.fixture(scope="module")
+def tied_logistic(hadoop_cluster_for_module, tmp_path_factory):
+    """(local held-out file, its HDFS copy, labels, the test's own probabilities, the model)."""
+    d = tmp_path_factory.mktemp("tied")
+    write_tied_logistic(d / "train.csv", 3000, seed=1)
+    y, X = write_tied_logistic(d / "held.csv", 4000, seed=2)
+    held = str(d / "held.csv")
     hdfs.put(held, "/tests/yarn/held.csv", overwrite=True)
-    model = scoring.Model(fit(NumpyEngine(str(tmp_path / "train.csv")),
+    model = scoring.Model(fit(NumpyEngine(str(d / "train.csv")),
                               FitOptions(model="logistic", method="newton")))
     prob = 1 / (1 + np.exp(-(np.column_stack([np.ones(len(X)), X]) @ model.theta)))
-    for engine in (make_engine("spark-rdd", "hdfs:///tests/yarn/held.csv", spark=yarn_session),
-                   MRJobEngine(held, "mrjob-hadoop")):
-        try:
-            m = scoring.evaluate(engine, model)
-        finally:
-            engine.close()
-        check_logistic_metrics(m, y, prob)
+    return held, "hdfs:///tests/yarn/held.csv", y, prob, model
+
+
+def evaluate_and_check(engine, model, y, prob):
+    try:
+        m = scoring.evaluate(engine, model)
+    finally:
+        engine.close()
+    check_logistic_metrics(m, y, prob)
+
+
+def test_logistic_evaluate_on_yarn(hadoop_cluster, yarn_session, tied_logistic):
+    _, remote, y, prob, model = tied_logistic
+    evaluate_and_check(make_engine("spark-rdd", remote, spark=yarn_session), model, y, prob)
+
+
+# Not beside the YARN session's test: a streaming job submitted while that session holds its
+# containers waits for YARN's memory until the session ends.
+def test_logistic_evaluate_on_hadoop(hadoop_cluster, tied_logistic):
+    held, _, y, prob, model = tied_logistic
+    evaluate_and_check(MRJobEngine(held, "mrjob-hadoop"), model, y, prob)
 
 
 def test_predict_on_hadoop_local_and_hdfs_outputs(hadoop_cluster, linear_on_hdfs, tmp_path):
