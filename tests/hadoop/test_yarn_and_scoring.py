@@ -187,8 +187,9 @@ def test_predict_on_hadoop_local_and_hdfs_outputs(hadoop_cluster, linear_on_hdfs
     assert close_predictions([float(v) for v in lines], expected)
 
 
-def test_spark_submit_on_yarn(hadoop_cluster, linear_on_hdfs, tmp_path):
+def test_spark_submit_on_yarn(hadoop_cluster, linear_on_hdfs, tmp_path, monkeypatch):
     _, remote, reference = linear_on_hdfs
+    monkeypatch.setenv("PYSPARK_ARCHIVES_PATH", "")   # yarn_submit_args sets it: undone after
     since = int(time.time() * 1000)
     cmd, env = spark_submit()
     args = yarn_submit_args()          # also puts HADOOP_CONF_DIR, PYSPARK_ARCHIVES_PATH in env
