@@ -42,7 +42,7 @@ from distreg.generate import generate  # noqa: E402
 from distreg.result import theta_of  # noqa: E402
 from hdfs_utils import faults as hdfs_faults  # noqa: E402
 from hdfs_utils import hdfs, minicluster  # noqa: E402
-from hdfs_utils.env import RUN_DIR, hadoop_bin  # noqa: E402
+from hdfs_utils.env import RUN_DIR, environment, hadoop_bin  # noqa: E402
 
 #: The fault scenarios' own MiniCluster (apart from make hadoop-up's and the tests' clusters).
 FAULT_RUN_DIR = RUN_DIR / 'hadoop-faults'
@@ -81,13 +81,8 @@ def hadoop_cluster(run_dir=FAULT_RUN_DIR, say=_quiet):
     with minicluster.running(run_dir, timeout=300, datanodes=3, replication=2) as info:
         say('MiniCluster up in %.0f s: 3 DataNodes, replication 2 (%s)'
             % (time.monotonic() - t0, info.namenode))
-        saved = dict(os.environ)
-        os.environ.update(info.env())
-        try:
+        with environment(info.env()):
             yield info
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
 
 
 def make_input(path, rows=38_000, features=5, seed=11):

@@ -98,16 +98,11 @@ def run_mrjob(path, iters, name='mrjob-local'):
 
 def run_hadoop(path, iters):
     from hdfs_utils import minicluster
+    from hdfs_utils.env import environment
     run_dir = os.path.join(ROOT, '.run', 'hadoop-thesis')
     print('== starting a Hadoop MiniCluster (HDFS + YARN) in %s' % run_dir, file=sys.stderr)
-    saved = dict(os.environ)
-    with minicluster.running(run_dir) as info:
-        try:
-            os.environ.update(info.env())
-            return run_mrjob(path, iters, 'mrjob-hadoop')
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+    with minicluster.running(run_dir) as info, environment(info.env()):
+        return run_mrjob(path, iters, 'mrjob-hadoop')
 
 
 def run_spark(path, iters, master, label, compute):

@@ -5,6 +5,7 @@ uses them. Without them the project's own Hadoop home ``.hadoop/`` (``make hadoo
 talking to the MiniCluster that ``make hadoop-up`` started, if one runs.
 """
 
+import contextlib
 import os
 import shutil
 import xml.etree.ElementTree as ElementTree
@@ -135,3 +136,16 @@ def conf_value(name, conf_dir=None, default=None):
             if prop.findtext("name") == name:
                 value = prop.findtext("value", default)
     return value
+
+
+@contextlib.contextmanager
+def environment(updates=None):
+    """``with environment(cluster.env()):`` ``os.environ`` with ``updates`` set, and all of it
+    put back as it was on the way out (also what was set meanwhile, e.g. by Spark's set-up)."""
+    saved = dict(os.environ)
+    os.environ.update(updates or {})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -4,14 +4,13 @@ Started on first use and stopped at the end of the session, also when tests fail
 cannot start, every test that needs it fails with the reason: these tests never skip.
 """
 
-import os
 import socket
 import uuid
 
 import pytest
 
 from hdfs_utils import minicluster
-from hdfs_utils.env import RUN_DIR
+from hdfs_utils.env import RUN_DIR, environment
 
 # Apart from `make hadoop-up`'s .run/hadoop, so a developer's cluster and the tests' never meet.
 TEST_RUN_DIR = RUN_DIR / "hadoop-tests"
@@ -43,13 +42,8 @@ def hadoop_cluster_for_module(_minicluster):
     SparkSession): from the fixture's set-up to the module's end ``os.environ`` holds the
     cluster's client environment, and all of ``os.environ`` is put back as it was then (also
     what Spark's set-up adds: PYSPARK_ARCHIVES_PATH, PYSPARK_PYTHON, ...)."""
-    before = dict(os.environ)
-    os.environ.update(_minicluster.env())
-    try:
+    with environment(_minicluster.env()):
         yield _minicluster
-    finally:
-        os.environ.clear()
-        os.environ.update(before)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from distreg.engine import make_engine
 from distreg.fit import FitOptions, fit
 from distreg.numpy_engine import NumpyEngine
 from hdfs_utils import hdfs
+from hdfs_utils.env import environment
 from jobs.engine import MRJobEngine
 from spark_jobs import yarn
 from spark_jobs.session import get_session, spark_submit, yarn_submit_args
@@ -102,15 +103,13 @@ def yarn_session(hadoop_cluster_for_module):
     orders them first). What Spark's set-up puts in os.environ is taken out again."""
     from pyspark import SparkContext
     assert SparkContext._active_spark_context is None, "a Spark session runs already"
-    before = dict(os.environ)
-    session = get_session("distreg-tests-yarn", "yarn")
-    try:
-        yield session
-    finally:
-        app_id = session.sparkContext.applicationId
-        session.stop()
-        os.environ.clear()
-        os.environ.update(before)
+    with environment():
+        session = get_session("distreg-tests-yarn", "yarn")
+        try:
+            yield session
+        finally:
+            app_id = session.sparkContext.applicationId
+            session.stop()
     assert wait_final(hadoop_cluster_for_module, app_id) == ("FINISHED", "SUCCEEDED")
 
 
