@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from distreg import blocks, optim  # noqa: E402,F401  (optim registers 'gradient')
+from distreg import blocks  # noqa: E402
 from distreg.fit import FitOptions, fit  # noqa: E402
 from distreg.loader import Parsed  # noqa: E402
 from benchmarks.common import ROOT, ensure_data  # noqa: E402
