@@ -77,8 +77,11 @@ demo: setup data/demo.csv data/demo-logistic.csv data/demo-heldout.csv data/demo
 	$(DISTREG) evaluate results/spark-rdd-qr.json data/demo-heldout.csv --engine numpy --out results/heldout-metrics.json
 	$(DISTREG) evaluate results/logistic-mrjob-local-newton.json data/demo-logistic-heldout.csv --engine spark-rdd --out results/heldout-logistic-metrics.json
 
+# Two pytest-xdist workers (the machine's two cores); TEST_WORKERS=0 runs the suite in one
+# process. Each real cluster's tests stay on one worker (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: setup hadoop ## run the whole test suite (real engines; the Hadoop tests start their own MiniCluster)
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 bench: setup ## speed targets: ratios measured side by side in one run
 	$(PY) benchmarks/bench_mrjob.py
@@ -103,12 +106,23 @@ faults: setup hadoop ## fault tolerance shown: corrupt and lost HDFS replicas, f
 hadoop: $(LOCAL_HADOOP_HOME)/.installed ## resolve Apache Hadoop 3.5.0 from Maven Central into .hadoop/ (bin/hadoop)
 
 # Jars of an older pom would linger on the classpath, hence the clean share/ before copying.
-$(LOCAL_HADOOP_HOME)/.installed: $(HADOOP_POM) configs/hadoop/hadoop $(wildcard configs/hadoop/conf/*)
+$(LOCAL_HADOOP_HOME)/.installed: $(HADOOP_POM) configs/hadoop/hadoop configs/hadoop/cds-core-site.xml \
+		$(wildcard configs/hadoop/conf/*)
 	rm -rf $(LOCAL_HADOOP_HOME)/share
 	$(MVN) --batch-mode --quiet -f $(HADOOP_POM) generate-resources -Dhadoop.home=$(abspath $(LOCAL_HADOOP_HOME))
 	install -D -m 755 configs/hadoop/hadoop $(LOCAL_HADOOP_HOME)/bin/hadoop
 	install -D -m 644 -t $(LOCAL_HADOOP_HOME)/etc/hadoop configs/hadoop/conf/*
 	$(LOCAL_HADOOP_HOME)/bin/hadoop version | head -1
+	@# the launcher puts the conf dir after the jars: no jar may carry its own *-site.xml
+	$(PYTHON) -c 'import glob, sys, zipfile; bad = [j for j in glob.glob(sys.argv[1] + "/*.jar") \
+	  if any(n.endswith("-site.xml") and "/" not in n for n in zipfile.ZipFile(j).namelist())]; \
+	  sys.exit("these jars hold a *-site.xml that would shadow HADOOP_CONF_DIR: %s" % bad if bad else 0)' \
+	  $(LOCAL_HADOOP_HOME)/share/hadoop/lib
+	@# the clients' class data archive (see configs/hadoop/hadoop): one HDFS client run that
+	@# loads the HDFS client's classes and exits (no NameNode at 127.0.0.1:1, no retries)
+	conf=$$(mktemp -d) && cp configs/hadoop/cds-core-site.xml $$conf/core-site.xml && \
+	  HADOOP_CDS_DUMP=1 HADOOP_CONF_DIR=$$conf $(LOCAL_HADOOP_HOME)/bin/hadoop fs -ls / >/dev/null 2>&1; \
+	  rm -rf $$conf; test -s $(LOCAL_HADOOP_HOME)/share/hadoop/client.jsa
 	touch $@
 
 hadoop-up: setup hadoop ## start the Hadoop MiniCluster (HDFS + YARN on 127.0.0.1) in the background

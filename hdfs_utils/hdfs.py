@@ -380,7 +380,7 @@ def verify(local, remote, conf_dir=None):
     return len(local_files)
 
 
-def put(local, remote, overwrite=False, verify_upload=True, conf_dir=None):
+def put(local, remote, overwrite=False, verify_upload=True, conf_dir=None, new_parent=False):
     """Upload the local file or directory ``local`` to exactly ``remote`` and verify it.
 
     Parameters
@@ -393,6 +393,10 @@ def put(local, remote, overwrite=False, verify_upload=True, conf_dir=None):
         Replace an existing ``remote``. Default False: an existing one is an error.
     verify_upload : bool
         Compare sizes and checksums after the upload (see :func:`verify`). Default True.
+    new_parent : bool
+        The caller made ``remote``'s parent name unique (a new random directory): skip the
+        probe of whether ``remote`` and its parent exist (one client JVM) and create the
+        parent. ``-put`` still refuses an existing ``remote``.
 
     Returns
     -------
@@ -402,7 +406,8 @@ def put(local, remote, overwrite=False, verify_upload=True, conf_dir=None):
     local = Path(local)
     if not local.exists():
         raise HdfsNotFound(f"no local file or directory {local}")
-    remote_exists, parent_exists = _probe_destination(remote, conf_dir)
+    remote_exists, parent_exists = ((False, False) if new_parent
+                                    else _probe_destination(remote, conf_dir))
     if remote_exists:
         if not overwrite:
             raise HdfsError(f"{remote} already exists on HDFS (pass overwrite to replace it)")

@@ -82,7 +82,12 @@ class MRJobEngine(Engine):
         # the options travel as one JSON argument (distreg/options.py), as the schema does
         args = ['-r', RUNNERS[self.name], '--conf-path', self.conf_path, '--emit', 'partial',
                 '--engine-label', self.name, '--fit-options', options_mod.to_json(o)]
-        args += runner_args(self.name) + self.extra_args + [self.job_input or self.path]
+        args += runner_args(self.name) + self.extra_args
+        if self._uploaded:
+            # distreg's own upload, just verified: mrjob's `fs -ls` of it would be one more
+            # client JVM per job
+            args.append('--no-check-input-paths')
+        args.append(self.job_input or self.path)
         # an uploaded input's headers are read from the local files (a `hadoop fs -cat`
         # per part file would start a JVM each); tasks know the files by their HDFS paths
         self.schema = MRNormalEquations(args)._sniff_schema(
@@ -118,7 +123,7 @@ class MRJobEngine(Engine):
         self._uploaded = base
         try:
             for remote, local in self._local_of.items():
-                hdfs.put(local, remote)
+                hdfs.put(local, remote, new_parent=True)
         except hdfs.HdfsError as e:
             raise DistregError('uploading %s to HDFS failed: %s' % (path, e))
         if len(matches) == 1 and matches[0] == path:

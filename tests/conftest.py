@@ -1,5 +1,7 @@
 """Shared fixtures (the helpers they use are in helpers.py)."""
 
+import os
+
 import pytest
 # scikit-learn (the metrics' reference) sets KMP_DUPLICATE_LIB_OK / KMP_INIT_AT_FORK in
 # os.environ when first imported: import it now, not inside the first test that uses it
@@ -9,11 +11,38 @@ from helpers import lstsq, make_linear, write_csv
 from spark_jobs.session import get_session
 
 
+def _xdist_group(item):
+    """The unit of work a pytest-xdist worker takes whole (``--dist loadgroup``): the tests of
+    the session's MiniCluster, of the fault tests' MiniCluster and of the Spark standalone
+    clusters each stay on one worker (one cluster each, started once); the rest go by module
+    (its module-scoped fixtures are made once)."""
+    if item.get_closest_marker('hadoop'):
+        return 'hadoop-faults' if item.path.name == 'test_faults.py' else 'hadoop'
+    if item.get_closest_marker('spark_cluster'):
+        return 'spark-cluster'
+    return item.path.name
+
+
+#: With pytest-xdist the long cluster groups are handed out first (run with
+#: --no-loadscope-reorder: xdist then keeps the order below).
+_FIRST = {'hadoop': 0, 'hadoop-faults': 1, 'spark-cluster': 2}
+
+
+@pytest.hookimpl(tryfirst=True)   # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(session, config, items):
     """The tests on a YARN SparkSession (fixture ``yarn_session``) run first, whatever the
     order of the paths given: a process holds one SparkContext, and the local[2] session of
-    the other Spark tests lives until the end of the run."""
+    the other Spark tests lives until the end of the run. Under pytest-xdist (``make test``
+    runs two workers) each test gets its group (:func:`_xdist_group`), and the groups of
+    the real clusters come first, the MiniCluster's (with the YARN session's tests) first
+    of all."""
     items.sort(key=lambda item: 'yarn_session' not in getattr(item, 'fixturenames', ()))
+    if not getattr(config.option, 'numprocesses', None) and not os.environ.get(
+            'PYTEST_XDIST_WORKER'):
+        return
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
+    items.sort(key=lambda item: _FIRST.get(_xdist_group(item), len(_FIRST)))
 
 
 @pytest.fixture(scope='session')

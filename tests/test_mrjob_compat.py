@@ -6,7 +6,7 @@ import mrjob
 
 from jobs import mrjob_compat
 from jobs.block_job import BlockJob
-from jobs.mrjob_compat import OVERRIDES, CompatJob, local_runner_class
+from jobs.mrjob_compat import OVERRIDES, CompatJob, hadoop_runner_class, local_runner_class
 
 
 def test_mrjob_is_the_version_the_overrides_were_measured_on():
@@ -15,8 +15,11 @@ def test_mrjob_is_the_version_the_overrides_were_measured_on():
 
 def test_every_private_name_used_still_exists_in_mrjob():
     from mrjob.job import MRJob
+    from mrjob.fs.hadoop import HadoopFilesystem
+    from mrjob.hadoop import HadoopJobRunner
     from mrjob.local import LocalMRJobRunner
-    classes = {'MRJob': MRJob, 'LocalMRJobRunner': LocalMRJobRunner}
+    classes = {'MRJob': MRJob, 'LocalMRJobRunner': LocalMRJobRunner,
+               'HadoopJobRunner': HadoopJobRunner, 'HadoopFilesystem': HadoopFilesystem}
     for cls_name, names in OVERRIDES.items():
         cls = classes[cls_name]
         for name in names:
@@ -24,7 +27,7 @@ def test_every_private_name_used_still_exists_in_mrjob():
 
 
 def test_every_override_keeps_mrjobs_signature():
-    for ours in (CompatJob, local_runner_class()):
+    for ours in (CompatJob, local_runner_class(), hadoop_runner_class()):
         base = ours.__mro__[1]
         for name, fn in vars(ours).items():
             if not callable(fn) or name.startswith('__') or not hasattr(base, name):
@@ -81,3 +84,9 @@ def test_hadoop_runner_still_records_the_yarn_application_id():
     class Ran:
         _log_interpretations = [{'step': step}, {'step': {}}]
     assert mrjob_compat.yarn_application_ids(Ran()) == ['application_1764049_0007']
+
+
+def test_hadoop_filesystem_still_caches_its_version_there():
+    """FewerClientsHadoopRunner seeds HadoopFilesystem's per-instance version cache."""
+    from mrjob.fs.hadoop import HadoopFilesystem
+    assert HadoopFilesystem(['hadoop'])._hadoop_version is None
