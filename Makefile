@@ -78,10 +78,10 @@ demo: setup data/demo.csv data/demo-logistic.csv data/demo-heldout.csv data/demo
 	$(DISTREG) evaluate results/logistic-mrjob-local-newton.json data/demo-logistic-heldout.csv --engine spark-rdd --out results/heldout-logistic-metrics.json
 
 # Two pytest-xdist workers (the machine's two cores); TEST_WORKERS=0 runs the suite in one
-# process. Each real cluster's tests stay on one worker (tests/conftest.py).
+# process. The session MiniCluster's tests stay on one worker (tests/conftest.py).
 TEST_WORKERS ?= 2
 test: setup hadoop ## run the whole test suite (real engines; the Hadoop tests start their own MiniCluster)
-	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --no-loadscope-reorder $(PYTEST_ARGS)
 
 bench: setup ## speed targets: ratios measured side by side in one run
 	$(PY) benchmarks/bench_mrjob.py

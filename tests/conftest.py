@@ -11,38 +11,53 @@ from helpers import lstsq, make_linear, write_csv
 from spark_jobs.session import get_session
 
 
-def _xdist_group(item):
-    """The unit of work a pytest-xdist worker takes whole (``--dist loadgroup``): the tests of
-    the session's MiniCluster, of the fault tests' MiniCluster and of the Spark standalone
-    clusters each stay on one worker (one cluster each, started once); the rest go by module
-    (its module-scoped fixtures are made once)."""
-    if item.get_closest_marker('hadoop'):
-        return 'hadoop-faults' if item.path.name == 'test_faults.py' else 'hadoop'
-    if item.get_closest_marker('spark_cluster'):
-        return 'spark-cluster'
-    return item.path.name
+def _xdist_scope(nodeid):
+    """The unit of work a pytest-xdist worker takes whole (scheduler below): the tests of the
+    session's MiniCluster (every tests/hadoop module but the fault tests, which start their
+    own) stay on one worker, so one MiniCluster starts; every other module is a unit of its
+    own (its module-scoped fixtures, a Spark standalone cluster among them, are made once)."""
+    path = nodeid.split('::', 1)[0]
+    if path.startswith('tests/hadoop/') and not path.endswith('/test_faults.py'):
+        return 'tests/hadoop'
+    return path
 
 
-#: With pytest-xdist the long cluster groups are handed out first (run with
-#: --no-loadscope-reorder: xdist then keeps the order below).
-_FIRST = {'hadoop': 0, 'hadoop-faults': 1, 'spark-cluster': 2}
+#: Under pytest-xdist the long units are handed out first, in this order (xdist keeps the
+#: collection's order with --no-loadscope-reorder).
+_FIRST = ('tests/hadoop', 'tests/hadoop/test_faults.py', 'tests/spark_jobs/test_spark_submit.py',
+          'tests/spark_jobs/test_faults_spark.py')
 
 
-@pytest.hookimpl(tryfirst=True)   # before xdist's own hook, which reads the groups
+def _under_xdist(config):
+    return bool(getattr(config.option, 'numprocesses', None)
+                or os.environ.get('PYTEST_XDIST_WORKER'))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's load-by-scope scheduler with :func:`_xdist_scope` as the scope. (Its
+    ``--dist loadgroup`` marks do not reach the scheduler with pytest 9: the group suffix
+    it adds to ``item._nodeid`` is no longer part of ``item.nodeid``.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ClusterScopeScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return _xdist_scope(nodeid)
+
+    return ClusterScopeScheduling(config, log)
+
+
 def pytest_collection_modifyitems(session, config, items):
     """The tests on a YARN SparkSession (fixture ``yarn_session``) run first, whatever the
     order of the paths given: a process holds one SparkContext, and the local[2] session of
     the other Spark tests lives until the end of the run. Under pytest-xdist (``make test``
-    runs two workers) each test gets its group (:func:`_xdist_group`), and the groups of
-    the real clusters come first, the MiniCluster's (with the YARN session's tests) first
-    of all."""
+    runs two workers) the units of the real clusters come first (:data:`_FIRST`), the
+    MiniCluster's (with the YARN session's tests) first of all."""
     items.sort(key=lambda item: 'yarn_session' not in getattr(item, 'fixturenames', ()))
-    if not getattr(config.option, 'numprocesses', None) and not os.environ.get(
-            'PYTEST_XDIST_WORKER'):
-        return
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
-    items.sort(key=lambda item: _FIRST.get(_xdist_group(item), len(_FIRST)))
+    if _under_xdist(config):
+        def rank(item):
+            scope = _xdist_scope(item.nodeid)
+            return _FIRST.index(scope) if scope in _FIRST else len(_FIRST)
+        items.sort(key=rank)
 
 
 @pytest.fixture(scope='session')
