@@ -160,11 +160,7 @@ class BlockJob(CompatJob):
             for path in sorted(fs.ls(uri)):
                 if os.path.basename(path).startswith(('_', '.')):
                     continue
-                data = b''
-                for piece in fs.cat(path):
-                    data += piece
-                    if b'\n' in data:
-                        break
+                data = _first_line(fs, path)
                 line = data.split(b'\n', 1)[0].decode('utf-8', 'replace') if data else None
                 out.append((path, line, ()))
         return out
@@ -410,3 +406,33 @@ def _task_env(*names):
         if os.environ.get(name):
             return os.environ[name]
     return None
+
+
+def _first_line(fs, path, chunk=1 << 16):
+    """The bytes of ``path`` up to its first line end (or all of a shorter file).
+
+    An uncompressed HDFS file is read with :func:`hdfs_utils.hdfs.open_stream`, which stops
+    its ``hadoop fs -cat`` when closed; mrjob's ``fs.cat`` (compressed files, s3://) leaves
+    its ``-cat`` JVM blocked on a full pipe once the reader stops early (seen: one such JVM
+    per HDFS fit, alive until the process exits).
+    """
+    from mrjob.cat import is_compressed
+    data = b''
+    if path.startswith('hdfs://') and not is_compressed(path):
+        from hdfs_utils import hdfs
+        with hdfs.open_stream(path) as stream:
+            while b'\n' not in data:
+                piece = stream.read(chunk)
+                if not piece:
+                    break
+                data += piece
+        return data
+    pieces = fs.cat(path)
+    try:
+        for piece in pieces:
+            data += piece
+            if b'\n' in data:
+                break
+    finally:
+        pieces.close()
+    return data
