@@ -187,19 +187,25 @@ def datanode_loss_scenario(info, remote, reference, say=_quiet, timeout=90):
                 record=record, rel_diff=diff, seconds=seconds)
 
 
-def task_failure_scenario(remote, reference, kind, say=_quiet):
-    """The first attempt of task 0 of ``kind`` ('map' or 'reduce') exits 1."""
+def task_failure_scenario(remote, reference, kinds=('map', 'reduce'), say=_quiet):
+    """One fit in which the first attempt of task 0 of each of ``kinds`` exits 1.
+
+    Returns, per kind, the job's failed and launched attempts of that kind, and the record."""
+    fault = ','.join('%s:0' % kind for kind in kinds)
     t0 = time.monotonic()
-    record, counters = fit_hadoop(remote, fault='%s:0' % kind)
+    record, counters = fit_hadoop(remote, fault=fault)
     seconds = time.monotonic() - t0
-    failed = job_counter(counters, 'Failed %s tasks' % kind)
-    launched = job_counter(counters, 'Launched %s tasks' % kind)
     diff = rel_diff(record, reference)
-    say('DISTREG_FAULT=%s:0 (%.0f s): job counters: %d failed %s task attempt(s), %d launched; '
-        'YARN ran it again; coefficients differ from the fit without the fault by %.1e'
-        % (kind, seconds, failed, kind, launched, diff))
-    return dict(failed=failed, launched=launched, record=record, rel_diff=diff,
-                seconds=seconds)
+    seen = dict(record=record, rel_diff=diff, seconds=seconds)
+    for kind in kinds:
+        seen[kind] = dict(failed=job_counter(counters, 'Failed %s tasks' % kind),
+                          launched=job_counter(counters, 'Launched %s tasks' % kind))
+    say('DISTREG_FAULT=%s (%.0f s): job counters: %s; YARN ran them again; coefficients '
+        'differ from the fit without the fault by %.1e'
+        % (fault, seconds, ', '.join('%d failed %s task attempt(s) of %d launched'
+                                     % (seen[k]['failed'], k, seen[k]['launched'])
+                                     for k in kinds), diff))
+    return seen
 
 
 def run_hadoop(say=None):
@@ -217,9 +223,8 @@ def run_hadoop(say=None):
                reference['intercept']))
         say('-- a corrupted replica')
         corrupt_replica_scenario(info, copy, reference, say)
-        say('-- a failed map task, then a failed reduce task')
-        task_failure_scenario(remote, reference, 'map', say)
-        task_failure_scenario(remote, reference, 'reduce', say)
+        say('-- a failed map task and a failed reduce task (one job)')
+        task_failure_scenario(remote, reference, ('map', 'reduce'), say)
         say('-- a lost DataNode')
         datanode_loss_scenario(info, remote, reference, say)
 

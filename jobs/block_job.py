@@ -387,15 +387,16 @@ def _position(bad):
 
 
 def _injected_fault():
-    """Exit 1 when :data:`FAULT_ENV` names this task and this is its first attempt."""
+    """Exit 1 when :data:`FAULT_ENV` (``KIND:TASK``, several separated by commas, e.g.
+    ``map:0,reduce:0``) names this task and this is its first attempt."""
     wanted = os.environ.get(FAULT_ENV)
     # attempt_<cluster ts>_<job>_<m|r>_<task>_<attempt>, from Hadoop streaming's job conf
     attempt = _task_env('mapreduce_task_attempt_id', 'mapred_task_id')
     if not wanted or not attempt:
         return
     kind, task, number = attempt.split('_')[-3:]
-    if wanted == '%s:%d' % ({'m': 'map', 'r': 'reduce'}.get(kind, kind), int(task)) \
-            and number == '0':
+    this = '%s:%d' % ({'m': 'map', 'r': 'reduce'}.get(kind, kind), int(task))
+    if this in wanted.split(',') and number == '0':
         print('distreg: %s=%s: attempt %s fails on purpose (a test-only fault)'
               % (FAULT_ENV, wanted, attempt), file=sys.stderr)
         sys.exit(1)

@@ -11,20 +11,32 @@ from helpers import lstsq, make_linear, write_csv
 from spark_jobs.session import get_session
 
 
+#: The tests/hadoop modules of the session MiniCluster that run Spark on YARN (and the
+#: iterative MapReduce jobs, to even the two units out): one unit, the other modules another.
+_SPARK_ON_YARN = ('tests/hadoop/test_yarn_and_scoring.py',
+                  'tests/hadoop/test_mrjob_hadoop_iterative.py',
+                  'tests/hadoop/test_pyspark_hdfs.py', 'tests/hadoop/test_spark_engines_hdfs.py')
+
+
 def _xdist_scope(nodeid):
-    """The unit of work a pytest-xdist worker takes whole (scheduler below): the tests of the
+    """The unit of work a pytest-xdist worker takes whole (scheduler below). The tests of the
     session's MiniCluster (every tests/hadoop module but the fault tests, which start their
-    own) stay on one worker, so one MiniCluster starts; every other module is a unit of its
-    own (its module-scoped fixtures, a Spark standalone cluster among them, are made once)."""
+    own) are two units of about equal length, 'tests/hadoop:mapreduce' and
+    'tests/hadoop:spark-yarn'; a worker starts one MiniCluster for the units it runs
+    (tests/hadoop/conftest.py), so the two can run side by side. Every other module is a unit
+    of its own (its module-scoped fixtures, a Spark standalone cluster among them, are made
+    once)."""
     path = nodeid.split('::', 1)[0]
+    if path in _SPARK_ON_YARN:
+        return 'tests/hadoop:spark-yarn'
     if path.startswith('tests/hadoop/') and not path.endswith('/test_faults.py'):
-        return 'tests/hadoop'
+        return 'tests/hadoop:mapreduce'
     return path
 
 
 #: Under pytest-xdist the long units are handed out first, in this order (xdist keeps the
 #: collection's order with --no-loadscope-reorder).
-_FIRST = ('tests/hadoop', 'tests/hadoop/test_faults.py', 'tests/spark_jobs/test_spark_submit.py',
+_FIRST = ('tests/hadoop:mapreduce', 'tests/hadoop:spark-yarn', 'tests/hadoop/test_faults.py', 'tests/spark_jobs/test_spark_submit.py',
           'tests/spark_jobs/test_faults_spark.py')
 
 

@@ -1,9 +1,12 @@
-"""One Hadoop MiniCluster (HDFS + YARN) for the whole test session.
+"""One Hadoop MiniCluster (HDFS + YARN) for the whole test session (one per pytest-xdist
+worker that runs these tests: tests/conftest.py gives the MapReduce modules to one worker and
+the Spark-on-YARN ones to the other, each with a cluster of its own).
 
 Started on first use and stopped at the end of the session, also when tests fail. When it
 cannot start, every test that needs it fails with the reason: these tests never skip.
 """
 
+import os
 import socket
 import uuid
 
@@ -12,8 +15,10 @@ import pytest
 from hdfs_utils import minicluster
 from hdfs_utils.env import RUN_DIR, environment
 
-# Apart from `make hadoop-up`'s .run/hadoop, so a developer's cluster and the tests' never meet.
-TEST_RUN_DIR = RUN_DIR / "hadoop-tests"
+# Apart from `make hadoop-up`'s .run/hadoop, so a developer's cluster and the tests' never meet;
+# under pytest-xdist one per worker (gw0, gw1, ...): the clusters pick free ports.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+TEST_RUN_DIR = RUN_DIR / ("hadoop-tests-%s" % _WORKER if _WORKER else "hadoop-tests")
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,25 @@ def data_50k(tmp_path_factory):
     return path, reference, ols_reference(X, y)
 
 
+@pytest.fixture(scope="module")
+def parts_50k(tmp_path_factory, data_50k):
+    """The same 50,000 rows as a local directory of two part files whose headers name the
+    columns in different orders (issue 11: read by name, not by the first file's order)."""
+    path, _, _ = data_50k
+    lines = open(path).read().splitlines()
+    names = lines[0].split(",")
+    order = list(range(len(names)))[::-1]          # x8,...,x1,y
+    d = tmp_path_factory.mktemp("parts50k") / "parts"
+    d.mkdir()
+    (d / "part-0.csv").write_text("\n".join(lines[:20_001]) + "\n")
+    with open(d / "part-1.csv", "w") as f:
+        f.write(",".join(names[j] for j in order) + "\n")
+        for line in lines[20_001:]:
+            fields = line.split(",")
+            f.write(",".join(fields[j] for j in order) + "\n")
+    return str(d)
+
+
 def rel(a, b):
     a, b = np.asarray(a, float), np.asarray(b, float)
     return np.max(np.abs(a - b)) / np.max(np.abs(b))
@@ -47,8 +66,12 @@ def launched_maps(counters):
     return job["Launched map tasks"]
 
 
-def test_local_input_is_uploaded_and_agrees_with_numpy(hadoop_cluster, data_50k, capfd):
-    path, reference, lstsq = data_50k
+def test_local_input_is_uploaded_and_agrees_with_numpy(hadoop_cluster, data_50k, parts_50k,
+                                                       capfd):
+    """A local directory (two part files, columns in another order in the second) is uploaded,
+    read by column name in the Hadoop tasks and removed from HDFS again."""
+    _, reference, lstsq = data_50k
+    path = parts_50k
     engine = MRJobEngine(path, "mrjob-hadoop", extra_args=THREE_MAPS)
     try:
         record = fit(engine, FitOptions(method="normal"))
@@ -64,29 +87,6 @@ def test_local_input_is_uploaded_and_agrees_with_numpy(hadoop_cluster, data_50k,
     assert "uploading %s" % path in err and "to HDFS" in err
     assert record["engine"] == "mrjob-hadoop" and record["method"] == "normal"
     assert record["n_rows"] == 50_000 and record["n_bad_rows"] == 0
-    assert rel(theta(record), theta(reference)) <= 1e-9
-    assert rel(theta(record), lstsq["theta"]) <= 1e-9
-    for key in ("std_errors", "residual_sd", "rmse", "r2"):
-        np.testing.assert_allclose(record["stats"][key], lstsq[key], rtol=1e-9, err_msg=key)
-
-
-def test_qr_on_an_hdfs_input_agrees_with_numpy(hadoop_cluster, hdfs_dir, data_50k, capfd):
-    path, reference, lstsq = data_50k
-    remote = f"{hdfs_dir}/d50k.csv"
-    hdfs.put(path, remote)
-    engine = MRJobEngine(f"{hadoop_cluster.namenode}{remote}", "mrjob-hadoop",
-                         extra_args=THREE_MAPS)
-    try:
-        record = fit(engine, FitOptions(method="qr"))
-        assert launched_maps(engine.counters) >= 2
-    finally:
-        engine.close()
-    # the TSQR pass and each refinement pass: one YARN application each
-    assert_ran_on_yarn(hadoop_cluster.resourcemanager_web, engine.app_ids,
-                       len(record["timings"]["pass_seconds"]))
-    assert "uploading" not in capfd.readouterr().err
-    assert hdfs.exists(remote), "the user's own HDFS input is never removed"
-    assert record["method"] == "qr" and record["n_rows"] == 50_000
     assert rel(theta(record), theta(reference)) <= 1e-9
     assert rel(theta(record), lstsq["theta"]) <= 1e-9
     for key in ("std_errors", "residual_sd", "rmse", "r2"):
@@ -113,20 +113,29 @@ def test_job_script_runs_on_hadoop(hadoop_cluster, hdfs_dir, data_50k):
 
 
 @pytest.mark.parametrize("name", ["Wampler3"])
-def test_nist_qr_keeps_nist_digits_on_hadoop(hadoop_cluster, name):
+def test_nist_qr_on_an_hdfs_input_keeps_nist_digits(hadoop_cluster, hdfs_dir, name, capfd):
     """Coefficients, standard errors, residual SD and R² to the dataset's least LRE
-    (helpers.NIST_MIN_LRE) on Hadoop: Wampler3, the degree-5 polynomial (expanded in the
-    tasks) whose standard errors are hardest. A qr fit here is 4 YARN jobs of about half a
-    minute each, so one dataset; every set runs on mrjob-local, which runs the same jobs."""
+    (helpers.NIST_MIN_LRE) on Hadoop, from an hdfs:// input cut into 3 map tasks: Wampler3,
+    the degree-5 polynomial (expanded in the tasks) whose standard errors are hardest. A qr fit
+    here is a TSQR pass and refinement passes, one YARN application each (about half a minute
+    each), so one dataset; every set runs on mrjob-local, which runs the same jobs."""
     c = nist_certified()[name]
-    engine = MRJobEngine(str(NIST_DIR / f"{name}.csv"), "mrjob-hadoop")
+    remote = f"{hdfs_dir}/{name}.csv"
+    hdfs.put(str(NIST_DIR / f"{name}.csv"), remote)
+    engine = MRJobEngine(f"{hadoop_cluster.namenode}{remote}", "mrjob-hadoop",
+                         extra_args=THREE_MAPS)
     try:
         record = fit(engine, FitOptions(method="qr", intercept=c["intercept"],
                                         poly_degree=c.get("degree", 1)))
+        assert launched_maps(engine.counters) >= 2
     finally:
         engine.close()
     assert_ran_on_yarn(hadoop_cluster.resourcemanager_web, engine.app_ids,
                        len(record["timings"]["pass_seconds"]))
+    assert "uploading" not in capfd.readouterr().err
+    assert hdfs.exists(remote), "the user's own HDFS input is never removed"
+    rows = len(open(NIST_DIR / f"{name}.csv").read().splitlines()) - 1
+    assert record["method"] == "qr" and record["n_rows"] == rows
     digits = check_nist_digits(name, record, c, "mrjob-hadoop")
     print(f"{name} on mrjob-hadoop: LRE {digits}")
 
