@@ -157,8 +157,9 @@ def datanode_loss_scenario(info, remote, reference, say=_quiet, timeout=90):
     held = [replicas[0].block_id for replicas in blocks
             if any(r.xfer == victim.xfer for r in replicas)]
     before = hdfs_faults.namenode_state(info)
-    say('DataNode %s holds a replica of %d of the %d blocks; NameNode: %d live, %d dead'
-        % (victim.xfer, len(held), len(blocks), before['NumLiveDataNodes'],
+    say('DataNode %s (data transfer; IPC port %d) holds a replica of %d of the %d blocks; '
+        'NameNode: %d live, %d dead'
+        % (victim.xfer, victim.ipc_port, len(held), len(blocks), before['NumLiveDataNodes'],
            before['NumDeadDataNodes']))
     say('hdfs dfsadmin -shutdownDatanode 127.0.0.1:%d: %s'
         % (victim.ipc_port, hdfs_faults.stop_datanode(info, victim)))
