@@ -36,8 +36,8 @@ def _xdist_scope(nodeid):
 
 #: Under pytest-xdist the long units are handed out first, in this order (xdist keeps the
 #: collection's order with --no-loadscope-reorder).
-_FIRST = ('tests/hadoop:mapreduce', 'tests/hadoop:spark-yarn', 'tests/hadoop/test_faults.py', 'tests/spark_jobs/test_spark_submit.py',
-          'tests/spark_jobs/test_faults_spark.py')
+_FIRST = ('tests/hadoop:mapreduce', 'tests/hadoop:spark-yarn', 'tests/hadoop/test_faults.py',
+          'tests/spark_jobs/test_spark_submit.py', 'tests/spark_jobs/test_faults_spark.py')
 
 
 def _under_xdist(config):
