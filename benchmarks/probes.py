@@ -58,6 +58,10 @@ class Probe:
     def load_seconds(self):
         return self.engine.load_seconds
 
+    @property
+    def recovery(self):
+        return getattr(self.engine, 'recovery', None)
+
     def prepare(self, options):
         return self.engine.prepare(options)
 

@@ -99,7 +99,7 @@ def fit(engine, options, names=None, checked=False, progress=None):
     timings = dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds)
     # what an engine says it recovered from on the way (spark-rdd: failed task attempts,
     # cached partitions recomputed from the input), so that a record shows its fit survived
-    timings.update(engine.recovery or {})
+    timings.update(getattr(engine, 'recovery', None) or {})   # optional (distreg.engine)
     record = result.make_record(
         engine.name, options.method, options.model, out['theta'], options.intercept,
         out['n_rows'], out['n_bad_rows'], out['iterations'], out['converged'], out['stats'],
