@@ -18,7 +18,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.common import DISTREG, alternate, ensure_data  # noqa: E402
+from benchmarks.common import DATA_DIR, DISTREG, alternate, ensure_data  # noqa: E402
 
 
 def main(argv=None):
@@ -31,7 +31,7 @@ def main(argv=None):
     engines = a.engines.split(',')
     tmp = tempfile.mkdtemp(prefix='distreg-bench-')
     for model, method in (('linear', 'qr'), ('logistic', 'newton')):
-        data = ensure_data(os.path.join(ROOT, 'data', 'bench-%s-%dx%d.csv'
+        data = ensure_data(os.path.join(DATA_DIR, 'bench-%s-%dx%d.csv'
                                         % (model, a.rows, a.features)),
                            a.rows, a.features, model)
         record = os.path.join(tmp, model + '.json')

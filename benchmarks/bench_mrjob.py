@@ -11,7 +11,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import DISTREG, PYTHON, ROOT, alternate, ensure_data, report  # noqa
+from benchmarks.common import (DATA_DIR, DISTREG, PYTHON, ROOT, alternate,  # noqa: E402
+                               ensure_data, report)
 
 
 def main(argv=None):
@@ -20,7 +21,7 @@ def main(argv=None):
     p.add_argument('--features', type=int, default=20)
     p.add_argument('--repeats', type=int, default=3)
     a = p.parse_args(argv)
-    path = ensure_data(os.path.join(ROOT, 'data', 'bench_%dx%d.csv' % (a.rows, a.features)),
+    path = ensure_data(os.path.join(DATA_DIR, 'bench_%dx%d.csv' % (a.rows, a.features)),
                        a.rows, a.features)
     print('input: %s (%.0f MB)' % (path, os.path.getsize(path) / 1e6))
     medians, times = alternate({

@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 from distreg import blocks  # noqa: E402
 from distreg.fit import FitOptions, fit  # noqa: E402
 from distreg.loader import Parsed  # noqa: E402
-from benchmarks.common import ROOT, ensure_data  # noqa: E402
+from benchmarks.common import DATA_DIR, ensure_data  # noqa: E402
 from spark_jobs.engine import RDDEngine  # noqa: E402
 from spark_jobs.session import get_session  # noqa: E402
 
@@ -238,7 +238,7 @@ def main(argv=None):
     if args.repeats < 1:
         p.error('--repeats must be >= 1')
     if args.data is None:
-        args.data = ensure_data(os.path.join(ROOT, 'data', 'bench_%dx%d.csv'
+        args.data = ensure_data(os.path.join(DATA_DIR, 'bench_%dx%d.csv'
                                              % (args.rows, args.features)),
                                 args.rows, args.features)
     elif not os.path.exists(args.data):
@@ -267,7 +267,7 @@ def run_floors(args):
     ok = True
     rows_list = args.floor_rows or ((1_000_000, 10_000_000) if args.big else (1_000_000,))
     for rows in rows_list:
-        path = ensure_data(os.path.join(ROOT, 'data', 'bench_logistic_%dx20.csv' % rows),
+        path = ensure_data(os.path.join(DATA_DIR, 'bench_logistic_%dx20.csv' % rows),
                            rows, 20, model='logistic')
         print()
         ok &= report_floors(path, rows, floors(path, args.master, args.repeats))

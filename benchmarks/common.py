@@ -13,6 +13,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
 DISTREG = [PYTHON, '-m', 'distreg.cli']
+#: where the benchmarks generate their inputs once (git-ignored; ``make clean`` removes it);
+#: ``DISTREG_BENCH_DATA`` puts them elsewhere (the benchmarks' own tests use a temp dir)
+DATA_DIR = os.environ.get('DISTREG_BENCH_DATA') or os.path.join(ROOT, 'data')
 
 
 def ensure_data(path, rows, features, model='linear'):

@@ -47,7 +47,7 @@ class Probe:
         self.spark = spark
         #: {aggregate name: seconds of the block function on one partition's arrays}
         self.compute = compute or {}
-        self.passes = []
+        self._passes = []
         self._group = 0
 
     @property
@@ -78,12 +78,24 @@ class Probe:
         part = self.engine.aggregate(name, params)
         wall = time.perf_counter() - t0
         entry = dict(aggregate=name, seconds=wall)
-        if self.spark is not None:
-            entry.update(spark_split(self.spark, group, wall, self.compute.get(name)))
-        elif getattr(self.engine, 'counters', None) is not None:
+        if self.spark is None and getattr(self.engine, 'counters', None) is not None:
             entry.update(mr_split(self.engine.counters, wall))
-        self.passes.append(entry)
+        # Spark's split is read from its status store after the fit (:attr:`passes`): its
+        # queries cost the driver tens of milliseconds, which must not land in the
+        # iteration's own seconds
+        self._passes.append((entry, group))
         return part
+
+    @property
+    def passes(self):
+        """One dict per pass: aggregate, seconds and the split of the seconds."""
+        out = []
+        for entry, group in self._passes:
+            if group is not None and 'split' not in entry:
+                entry.update(spark_split(self.spark, group, entry['seconds'],
+                                         self.compute.get(entry['aggregate'])))
+            out.append(entry)
+        return out
 
 
 def _counter(counters, group, name):

@@ -33,7 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import ROOT, ensure_data  # noqa: E402
+from benchmarks.common import DATA_DIR, ROOT, ensure_data  # noqa: E402
 from benchmarks.probes import Probe  # noqa: E402
 from distreg.fit import FitOptions, fit  # noqa: E402
 from distreg.numpy_engine import NumpyEngine  # noqa: E402
@@ -47,7 +47,7 @@ def int_list(text):
 
 
 def data_path(rows, features):
-    return ensure_data(os.path.join(ROOT, 'data', 'scaling-%dx%d.csv' % (rows, features)),
+    return ensure_data(os.path.join(DATA_DIR, 'scaling-%dx%d.csv' % (rows, features)),
                        rows, features)
 
 
@@ -156,8 +156,9 @@ def picture(doc, path):
     for ax in axes:
         ax.grid(True, which='both', alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle('Summation form (--method normal): %s, %d cores, machine shared with other '
-                 'jobs' % (doc['date'][:10], doc['machine']['cores']), fontsize=10)
+    fig.suptitle('Summation form (--method normal): %s, %d cores, load average %.1f at the '
+                 'start' % (doc['date'][:10], doc['machine']['cores'],
+                            doc['machine']['load_average_at_start'][0]), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -176,6 +177,7 @@ def main(argv=None):
     if set(engines) - set(ENGINES):
         ap.error('engines must be among %s' % ', '.join(ENGINES))
     t_start = time.time()
+    load_at_start = os.getloadavg()
     runner = Runner()
     rows_sweep = {e: [] for e in engines}
     features_sweep = {e: [] for e in engines}
@@ -219,8 +221,10 @@ def main(argv=None):
         slopes['features'][e] = slope([p['features'] for p in pts], [p['seconds'] for p in pts])
     doc = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                machine=dict(cores=os.cpu_count(), platform=platform.platform(),
+                            load_average_at_start=load_at_start,
                             load_average_at_end=os.getloadavg(),
-                            note='shared with other jobs: absolute seconds are noisy'),
+                            note='a shared machine: absolute seconds move with its load, '
+                                 'ratios measured in one run less so'),
                method='normal', engines=engines, features_for_rows=FEATURES_FOR_ROWS,
                fixed_rows=args.fixed_rows, rows_sweep=rows_sweep,
                features_sweep=features_sweep, slopes=slopes, workers=workers,

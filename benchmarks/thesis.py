@@ -40,7 +40,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import ROOT, ensure_data  # noqa: E402
+from benchmarks.common import DATA_DIR, ROOT, ensure_data  # noqa: E402
 from benchmarks.probes import Probe, compute_floor  # noqa: E402
 from distreg.fit import FitOptions, fit  # noqa: E402
 from distreg.numpy_engine import NumpyEngine  # noqa: E402
@@ -260,9 +260,10 @@ def picture(doc, path):
     ax.set_xticklabels(names, fontsize=9)
     ax.set_ylabel('seconds (log scale)')
     ax.set_title('Logistic regression, gd, %s rows x %d features: seconds per iteration\n'
-                 '(%s, %d cores; machine shared with other jobs)'
+                 '(%s, %d cores, load average %.1f at the start)'
                  % ('{:,}'.format(doc['rows']), doc['features'], doc['date'][:10],
-                    doc['machine']['cores']), fontsize=10)
+                    doc['machine']['cores'], doc['machine']['load_average_at_start'][0]),
+                 fontsize=10)
     ax.legend()
     ax.grid(True, axis='y', which='both', alpha=0.3)
     fig.tight_layout()
@@ -286,12 +287,13 @@ def main(argv=None):
         ap.error('unknown engines: %s' % ', '.join(sorted(unknown)))
     if 'numpy' not in engines:
         engines.insert(0, 'numpy')  # the reference of the loss check
-    path = ensure_data(os.path.join(ROOT, 'data', 'thesis-logistic-%dx%d.csv'
+    path = ensure_data(os.path.join(DATA_DIR, 'thesis-logistic-%dx%d.csv'
                                     % (args.rows, args.features)),
                        args.rows, args.features, model='logistic')
     print('== thesis: logistic gd, %d x %d, %d iterations (mrjob-hadoop: %d), tol 0'
           % (args.rows, args.features, args.iters, args.hadoop_iters), file=sys.stderr)
     t_start = time.time()
+    load_at_start = os.getloadavg()
     compute = None
     if any(e.startswith('spark-') and e != 'spark-mllib' for e in engines):
         compute = compute_floor(path, options(args.iters), partitions=2)
@@ -329,8 +331,10 @@ def main(argv=None):
                 results[name]['later_median'] / base
     doc = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                machine=dict(cores=os.cpu_count(), platform=platform.platform(),
+                            load_average_at_start=load_at_start,
                             load_average_at_end=os.getloadavg(),
-                            note='shared with other jobs: absolute seconds are noisy'),
+                            note='a shared machine: absolute seconds move with its load, '
+                                 'ratios measured in one run less so'),
                rows=args.rows, features=args.features, data_bytes=os.path.getsize(path),
                iterations=args.iters,
                hadoop_iterations=args.hadoop_iters, method='gd', tol=0.0,
@@ -344,9 +348,10 @@ def main(argv=None):
     with open(os.path.join(args.out_dir, 'thesis.md'), 'w') as f:
         hadoop = (' (mrjob-hadoop %d)' % args.hadoop_iters) if 'mrjob-hadoop' in results else ''
         f.write('Logistic regression (gd, tol 0), %s rows x %d features, %d iterations%s; '
-                '%s, %d cores, machine shared with other jobs.\n\n%s\n'
+                '%s, %d cores, load average %.1f at the start, %.1f at the end.\n\n%s\n'
                 % ('{:,}'.format(args.rows), args.features, args.iters, hadoop,
-                   doc['date'], doc['machine']['cores'], md))
+                   doc['date'], doc['machine']['cores'], load_at_start[0],
+                   doc['machine']['load_average_at_end'][0], md))
     picture(doc, os.path.join(args.out_dir, 'thesis.png'))
     print('\n' + md)
     print('\nloss check (same loss at every iteration as numpy, rtol %g):' % LOSS_RTOL)

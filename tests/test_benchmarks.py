@@ -1,0 +1,68 @@
+"""`make thesis` and `make scaling` run end to end (small sizes, inputs in a temp dir).
+
+Both benchmarks drive the core through their own engine wrapper (benchmarks/probes.py); a
+change of the engine contract that the wrapper does not follow stops them with a traceback,
+which is what happened once (the engine's ``recovery`` counts): the run must exit 0, write its
+JSON and its picture, and its numbers must be the fit's (gd from zero coefficients starts at
+the loss n log 2 on every engine, and the engines agree at every iteration).
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+from helpers import ROOT
+
+
+def run_benchmark(script, args, tmp_path):
+    env = dict(os.environ, DISTREG_BENCH_DATA=str(tmp_path / 'data'))
+    done = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', script)] + args
+                          + ['--out-dir', str(tmp_path / 'out')], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert 'Traceback' not in done.stderr
+    assert sorted(os.listdir(tmp_path / 'data')), 'the inputs go to DISTREG_BENCH_DATA'
+    return done
+
+
+def test_thesis_runs_every_local_engine_and_checks_the_losses(tmp_path):
+    rows, iters = 3000, 3
+    done = run_benchmark('thesis.py', ['--rows', str(rows), '--features', '3', '--iters',
+                                       str(iters), '--engines', 'numpy,mrjob-local,spark-rdd'],
+                         tmp_path)
+    doc = json.loads((tmp_path / 'out' / 'thesis.json').read_text())
+    assert set(doc['engines']) == {'numpy', 'mrjob-local', 'spark-rdd'}
+    for name, entry in doc['engines'].items():
+        loss = entry['loss']
+        assert len(loss) == iters + 1, name               # tol 0: every iteration is run
+        assert abs(loss[0] - rows * math.log(2)) <= 1e-12 * rows, name
+        reference = doc['engines']['numpy']['loss']
+        assert max(abs(a - b) / abs(b) for a, b in zip(loss, reference)) <= 1e-9, name
+        assert len(entry['later_iteration_seconds']) == iters
+    assert doc['engines']['mrjob-local']['split']['parse'] >= 0     # from the tasks' counters
+    assert doc['engines']['spark-rdd']['tasks'] >= 1                # from Spark's status store
+    assert all(c['ok'] for c in doc['loss_check'].values())
+    assert 'mrjob-local / spark-rdd (later iteration)' in doc['ratios']
+    assert 'load_average_at_start' in doc['machine']
+    table = (tmp_path / 'out' / 'thesis.md').read_text()
+    assert all(name in table for name in doc['engines'])
+    assert (tmp_path / 'out' / 'thesis.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert 'ok' in done.stdout and 'FAIL' not in done.stdout
+
+
+def test_scaling_sweeps_rows_features_and_workers(tmp_path):
+    run_benchmark('scaling.py', ['--rows', '2000,4000', '--features', '3,5', '--fixed-rows',
+                                 '2000', '--engines', 'numpy,mrjob-local'], tmp_path)
+    doc = json.loads((tmp_path / 'out' / 'scaling.json').read_text())
+    for name in ('numpy', 'mrjob-local'):
+        assert [p['rows'] for p in doc['rows_sweep'][name]] == [2000, 4000]
+        assert [p['features'] for p in doc['features_sweep'][name]] == [3, 5]
+        assert all(p['seconds'] > 0 for p in doc['rows_sweep'][name])
+        assert doc['slopes']['rows'][name]['all'] is not None
+    mr = doc['rows_sweep']['mrjob-local']
+    assert all(p['bytes'] > 0 and p['tasks'] >= 1 for p in mr)    # the MR counters were read
+    assert set(doc['workers']) == {'mrjob-local'}
+    assert doc['workers']['mrjob-local']['speedup'] > 0
+    assert (tmp_path / 'out' / 'scaling.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
