@@ -39,7 +39,8 @@ def rates(doc, scaling=None):
     e = doc['engines']
     n, size = doc['rows'], doc['data_bytes']
     out = dict(rows=n, data_bytes=size, bytes_per_row=size / n, features=doc['features'],
-               date=doc['date'])
+               date=doc['date'],
+               load=(doc['machine'].get('load_average_at_start') or [None])[0])
     mr = e['mrjob-local']
     s, maps = mr['split'], mr['map_tasks']
     per_task_bytes, per_task_rows = size / maps, n / maps
@@ -71,7 +72,7 @@ def rates(doc, scaling=None):
             out['spark_load_Bps'] = 1.0 / (b * 2)
             out['spark_load_fixed_s'] = my - b * mx
             out['spark_load_source'] = ('slope of load seconds vs bytes over %d sizes, '
-                                        'results/scaling.json' % len(pts))
+                                        'scaling.json' % len(pts))
     out['cached_bytes_per_row'] = 8 * (doc['features'] + 1)
     if 'spark-cluster' in e and e['spark-cluster'].get('split'):
         c = e['spark-cluster']['split']
@@ -120,9 +121,11 @@ def human(s):
 
 
 def report(r):
-    lines = ['Measured (results/thesis.json, %s; %s rows x %d features, %.0f bytes of CSV '
-             'per row; machine shared, per core):' % (r['date'], '{:,}'.format(r['rows']),
-                                                      r['features'], r['bytes_per_row']), '']
+    load = ('load average %.1f at the start' % r['load'] if r.get('load') is not None
+            else 'load not recorded')
+    lines = ['Measured (thesis.json, %s; %s rows x %d features, %.0f bytes of CSV per row; '
+             '%s; per core):' % (r['date'], '{:,}'.format(r['rows']), r['features'],
+                                 r['bytes_per_row'], load), '']
     m = [('MapReduce task: read (page cache)', '%.0f MB/s' % (r['mr_read_Bps'] / 1e6)),
          ('MapReduce task: parse (pyarrow)', '%.0f MB/s' % (r['mr_parse_Bps'] / 1e6)),
          ('MapReduce task: gradient arithmetic', '%.3g rows/s' % r['mr_compute_rows_per_s']),
