@@ -1,4 +1,5 @@
-"""`make thesis` and `make scaling` run end to end (small sizes, inputs in a temp dir).
+"""`make thesis` and `make scaling` run end to end (small sizes, inputs in a temp dir), and
+benchmarks/predict.py reads what the thesis wrote.
 
 Both benchmarks drive the core through their own engine wrapper (benchmarks/probes.py); a
 change of the engine contract that the wrapper does not follow stops them with a traceback,
@@ -50,6 +51,14 @@ def test_thesis_runs_every_local_engine_and_checks_the_losses(tmp_path):
     assert all(name in table for name in doc['engines'])
     assert (tmp_path / 'out' / 'thesis.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert 'ok' in done.stdout and 'FAIL' not in done.stdout
+    # docs/scaling.md's predictions are computed from this file
+    predicted = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', 'predict.py'),
+                                '--thesis', str(tmp_path / 'out' / 'thesis.json'),
+                                '--scaling', str(tmp_path / 'none.json')],
+                               cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    assert '%s rows x 3 features' % '{:,}'.format(rows) in predicted.stdout
+    assert 'load average' in predicted.stdout and '| 1 TB | 100 |' in predicted.stdout
 
 
 def test_scaling_sweeps_rows_features_and_workers(tmp_path):
