@@ -5,6 +5,7 @@ reported is the ratio of medians of runs interleaved in time.
 """
 
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -16,6 +17,15 @@ DISTREG = [PYTHON, '-m', 'distreg.cli']
 #: where the benchmarks generate their inputs once (git-ignored; ``make clean`` removes it);
 #: ``DISTREG_BENCH_DATA`` puts them elsewhere (the benchmarks' own tests use a temp dir)
 DATA_DIR = os.environ.get('DISTREG_BENCH_DATA') or os.path.join(ROOT, 'data')
+
+
+def machine(load_at_start):
+    """The ``machine`` entry of a benchmark's JSON: cores, platform, the load average at the
+    start (``os.getloadavg()`` taken then) and now."""
+    return dict(cores=os.cpu_count(), platform=platform.platform(),
+                load_average_at_start=load_at_start, load_average_at_end=os.getloadavg(),
+                note='a shared machine: absolute seconds move with its load, '
+                     'ratios measured in one run less so')
 
 
 def ensure_data(path, rows, features, model='linear'):

@@ -27,13 +27,12 @@ import datetime
 import json
 import math
 import os
-import platform
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import DATA_DIR, ROOT, ensure_data  # noqa: E402
+from benchmarks.common import DATA_DIR, ROOT, ensure_data, machine  # noqa: E402
 from benchmarks.probes import Probe  # noqa: E402
 from distreg.fit import FitOptions, fit  # noqa: E402
 from distreg.numpy_engine import NumpyEngine  # noqa: E402
@@ -220,11 +219,7 @@ def main(argv=None):
         pts = features_sweep[e]
         slopes['features'][e] = slope([p['features'] for p in pts], [p['seconds'] for p in pts])
     doc = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-               machine=dict(cores=os.cpu_count(), platform=platform.platform(),
-                            load_average_at_start=load_at_start,
-                            load_average_at_end=os.getloadavg(),
-                            note='a shared machine: absolute seconds move with its load, '
-                                 'ratios measured in one run less so'),
+               machine=machine(load_at_start),
                method='normal', engines=engines, features_for_rows=FEATURES_FOR_ROWS,
                fixed_rows=args.fixed_rows, rows_sweep=rows_sweep,
                features_sweep=features_sweep, slopes=slopes, workers=workers,

@@ -33,14 +33,13 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import DATA_DIR, ROOT, ensure_data  # noqa: E402
+from benchmarks.common import DATA_DIR, ROOT, ensure_data, machine  # noqa: E402
 from benchmarks.probes import Probe, compute_floor  # noqa: E402
 from distreg.fit import FitOptions, fit  # noqa: E402
 from distreg.numpy_engine import NumpyEngine  # noqa: E402
@@ -330,11 +329,7 @@ def main(argv=None):
             ratios['%s / spark-rdd (later iteration)' % name] = \
                 results[name]['later_median'] / base
     doc = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-               machine=dict(cores=os.cpu_count(), platform=platform.platform(),
-                            load_average_at_start=load_at_start,
-                            load_average_at_end=os.getloadavg(),
-                            note='a shared machine: absolute seconds move with its load, '
-                                 'ratios measured in one run less so'),
+               machine=machine(load_at_start),
                rows=args.rows, features=args.features, data_bytes=os.path.getsize(path),
                iterations=args.iters,
                hadoop_iterations=args.hadoop_iters, method='gd', tol=0.0,
