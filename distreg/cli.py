@@ -15,12 +15,12 @@ reason) or when ``compare`` finds a disagreement; 2 on a usage error.
 import argparse
 import json
 import os
-import signal
 import sys
 
 from distreg import compare as compare_mod
 from distreg import fit as fit_mod
 from distreg import generate as generate_mod
+from distreg import interrupt
 from distreg import options as options_mod
 from distreg import result
 from distreg import scoring
@@ -112,7 +112,8 @@ def run_fit(engine, args, options=None):
     try:
         record = fit_mod.fit(engine, options, names=names, checked=True, progress=progress)
     finally:
-        engine.close()
+        with interrupt.deferred():  # a clean-up runs whole
+            engine.close()
     rejects = engine.rejects
     if len(rejects) != record['n_bad_rows']:
         raise DistregError('internal error: %d rows rejected but %d kept'
@@ -158,28 +159,12 @@ def check_readable(path):
             raise DistregError('input %s cannot be read: %s' % (f, e.strerror or e))
 
 
-class Interrupted(BaseException):
-    """SIGTERM, raised where the fit is so that its clean-up (``finally``) runs."""
-
-
-_MAIN_PID = []
-
-
-def _on_sigterm(signum, frame):
-    if os.getpid() not in _MAIN_PID:
-        # a forked worker (mrjob's local pool) is ended by its parent: die as by default
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-        return
-    raise Interrupted()
-
-
 def main(argv=None):
     args = _parser().parse_args(argv)
     # SIGTERM unwinds like Ctrl-C: the engine's close() removes its HDFS upload, Spark
     # stops, and --out is written whole or not at all
-    _MAIN_PID[:] = [os.getpid()]
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    # (distreg/interrupt.py: where it is raised, and where it waits)
+    previous = interrupt.install()
     try:
         return {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare,
                 'predict': cmd_predict, 'evaluate': cmd_evaluate,
@@ -190,11 +175,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print('distreg: interrupted; nothing written', file=sys.stderr)
         return 130
-    except Interrupted:
+    except interrupt.Interrupted:
         print('distreg: terminated; nothing written', file=sys.stderr)
         return 143
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        interrupt.uninstall(previous)
 
 
 def cmd_generate(args):
@@ -259,7 +244,8 @@ def cmd_predict(args):
     try:
         summary = scoring.predict(engine, model, args.out, bad_rows=args.bad_rows)
     finally:
-        engine.close()
+        with interrupt.deferred():  # a clean-up runs whole
+            engine.close()
     if engine.rejects:
         _write_rejects(engine.rejects, args)
     print('distreg: wrote %d predictions (%d rows rejected) to %s in %.2f s'
@@ -273,7 +259,8 @@ def cmd_evaluate(args):
     try:
         m = scoring.evaluate(engine, model, bad_rows=args.bad_rows)
     finally:
-        engine.close()
+        with interrupt.deferred():  # a clean-up runs whole
+            engine.close()
     if engine.rejects:
         _write_rejects(engine.rejects, args)
     print(scoring.table(m))

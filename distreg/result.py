@@ -84,17 +84,19 @@ def write_atomic(path, text):
     directory, then a rename (a failed or interrupted write leaves ``path`` as it was)."""
     import os
     import tempfile
+    from distreg.interrupt import deferred
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp',
-                               dir=folder)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with deferred():  # a SIGTERM waits: no temporary file is left between mkstemp and try
+        fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp',
+                                   dir=folder)
+        try:
+            with os.fdopen(fd, 'w') as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
 
 
 def load(path):

@@ -31,6 +31,7 @@ import time
 
 from distreg import result
 from distreg.errors import DistregError
+from distreg.interrupt import deferred
 from distreg.blocks import check_rows
 from distreg.fit import FitOptions
 
@@ -134,8 +135,9 @@ def local_output(path):
             yield f
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        with deferred():
+            if os.path.exists(tmp):
+                os.remove(tmp)
 
 
 def local_lines(lines):

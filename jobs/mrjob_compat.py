@@ -53,10 +53,14 @@ What lands on HDFS, and where, is unchanged. Measured on a 2,000-row ``mrjob-had
 
 import os
 import shutil
+import subprocess
 import sys
+import threading
 import warnings
 from contextlib import contextmanager
 from functools import partial
+
+from distreg.interrupt import deferred
 
 #: mrjob's version these overrides were written and measured against (see the test
 #: tests/test_mrjob_compat.py, which fails when mrjob's internals change).
@@ -261,8 +265,111 @@ def local_runner_class():
                 self._task_input_path('combiner', step_num, task_num),
                 self._task_output_path('combiner', step_num, task_num))
 
+        # tasks in threads, each a subprocess this runner can stop (see _TaskProcesses)
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self._tasks = _TaskProcesses()
+
+        def _invoke_task_func(self, task_type, step_num, task_num):
+            return partial(self._tasks.invoke, task_type, step_num, task_num,
+                           self._substep_args(step_num, task_type), self._num_steps())
+
+        def _run_multiple(self, funcs, num_processes=None):
+            _run_in_threads(list(funcs), self._num_cores(), self._tasks)
+
+        def _get_local_tmp_dir(self):
+            with deferred():  # made and recorded, or not made
+                return super()._get_local_tmp_dir()
+
+        def cleanup(self, mode=None):
+            with deferred():  # a SIGTERM cannot stop the rmtree half-way
+                super().cleanup(mode)
+
     _LOCAL_RUNNER.append(BlockSplitLocalRunner)
     return BlockSplitLocalRunner
+
+
+class _TaskProcesses:
+    """The task subprocesses of one local runner, which the runner can stop.
+
+    Replaces: mrjob's ``_run_multiple`` (a ``multiprocessing.Pool`` per map and per reduce
+    phase, whose workers each run one task with ``check_call``). Each task is still a
+    subprocess, started here from a thread: the Pool's forked workers could not be stopped
+    cleanly (a SIGTERM or Ctrl-C raised while the Pool was being made left workers that
+    held the caller's stdout open for ever, and a terminated worker left its task running on
+    in the scratch directory being removed). Here an interrupted or failed phase terminates
+    every running task, waits for it, and only then lets the exception go on.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running = set()
+        self._stopped = False
+
+    def invoke(self, task_type, step_num, task_num, args, num_steps, stdin, stdout, stderr,
+               wd, env):
+        """mrjob's ``_invoke_task_in_subprocess``, with the subprocess kept for :meth:`stop`."""
+        from mrjob.local import _TaskFailedException
+        with self._lock:
+            if self._stopped:
+                raise _Stopped()
+            proc = subprocess.Popen(args, stdin=stdin, stdout=stdout, stderr=stderr, cwd=wd,
+                                    env=env)
+            self._running.add(proc)
+        try:
+            returncode = proc.wait()
+        finally:
+            with self._lock:
+                self._running.discard(proc)
+        if returncode:
+            raise _TaskFailedException(
+                reason=str(subprocess.CalledProcessError(returncode, args)),
+                step_num=step_num, num_steps=num_steps, task_type=task_type,
+                task_num=task_num)
+
+    def stop(self, grace=5.0):
+        """Start no more tasks; terminate the running ones (SIGKILL after ``grace`` s)."""
+        with self._lock:
+            self._stopped = True
+            procs = list(self._running)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def reset(self):
+        with self._lock:
+            self._stopped = False
+
+
+class _Stopped(Exception):
+    """A task not started: its phase was being stopped."""
+
+
+def _run_in_threads(funcs, workers, tasks):
+    """Run no-argument functions, ``workers`` at a time, as mrjob's ``_run_multiple`` does:
+    the first failure (in task order) is raised once the others are stopped."""
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+    tasks.reset()
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
+        futures = [pool.submit(f) for f in funcs]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            if future.done() and future.exception() is not None:
+                raise future.exception()
+    except BaseException:
+        with deferred():
+            tasks.stop()
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 _HADOOP_RUNNER = []
@@ -392,5 +499,6 @@ OVERRIDES = {
                          '_env_for_task', '_run_mapper_and_combiner_func', '_jobconf_for_step',
                          '_num_cores', '_uses_input_manifest', '_yield_split_fileobjs',
                          '_get_step', '_task_dir', '_run_task_func', '_sort_input_func',
-                         '_task_output_path', '_task_input_path'),
+                         '_task_output_path', '_task_input_path', '_invoke_task_func',
+                         '_run_multiple', '_get_local_tmp_dir', '_substep_args', '_num_steps'),
 }

@@ -3,7 +3,6 @@ columns, a failing fit that truncated --out; each on numpy and the mrjob engines
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -199,36 +198,6 @@ def test_unwritable_out_fails_before_the_fit(rank_files, tmp_path, engine, capsy
         assert err.count('\n') == 1 and err.startswith('distreg: error: --out %s' % out)
         assert why in err
         assert time.perf_counter() - t0 < 5
-
-
-def test_sigterm_leaves_no_out_and_no_scratch(tmp_path):
-    """A real subprocess, terminated in the middle of an iterative mrjob-local fit."""
-    y, X = make_linear(20000, 4, seed=9)
-    data = tmp_path / 'd.csv'
-    write_rows(data, ['y', 'a', 'b', 'c', 'd'], [y, *X.T], range(len(y)))
-    out = tmp_path / 'out' / 'r.json'
-    scratch = tmp_path / 'tmp'
-    scratch.mkdir()
-    env = dict(os.environ, TMPDIR=str(scratch))
-    proc = subprocess.Popen(
-        [sys.executable, '-m', 'distreg.cli', 'fit', str(data), '--engine', 'mrjob-local',
-         # a tolerance it never reaches: the fit is still running when the signal comes
-         '--method', 'gd', '--tol', '1e-300', '--max-iter', '1000000', '--out', str(out)],
-        cwd=str(ROOT), env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # wait until the first job's scratch directory exists: the fit is under way
-    deadline = time.time() + 120
-    while time.time() < deadline and not os.listdir(scratch):
-        time.sleep(0.2)
-    assert os.listdir(scratch), 'the fit never started'
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 143, err
-    assert 'distreg: terminated' in err and 'Traceback' not in err
-    assert not out.exists()
-    assert [p for p in os.listdir(out.parent)] == [] if out.parent.exists() else True
-    assert os.listdir(scratch) == [], os.listdir(scratch)
 
 
 def test_two_fits_at_once_share_no_scratch(tmp_path):

@@ -1,0 +1,159 @@
+"""SIGTERM and Ctrl-C at awkward moments: distreg/interrupt.py and the local runner's tasks.
+
+Found by CI: a SIGTERM that arrived while mrjob's local runner was making its
+``multiprocessing.Pool`` left two pool workers behind, holding the caller's stdout and
+stderr open (the test waiting for the process hung for 120 s); one that arrived inside a
+clean-up's ``rmtree`` left the job's scratch directory behind.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from helpers import ROOT, make_linear
+from distreg import interrupt
+from jobs.mrjob_compat import _run_in_threads, _TaskProcesses
+
+
+@pytest.fixture
+def installed():
+    previous = interrupt.install()
+    yield
+    interrupt.uninstall(previous)
+
+
+def test_sigterm_raises_interrupted(installed):
+    with pytest.raises(interrupt.Interrupted):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler runs before this returns
+
+
+def test_sigterm_waits_for_the_end_of_a_deferred_block(installed):
+    done = []
+    with pytest.raises(interrupt.Interrupted):
+        with interrupt.deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)
+            with interrupt.deferred():  # nested: raised only when the outer block ends
+                time.sleep(0.1)
+            done.append('block')
+        done.append('after')  # not reached
+    assert done == ['block']
+
+
+def test_only_the_first_sigterm_is_raised(installed):
+    with pytest.raises(interrupt.Interrupted):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    # the clean-up after the first one is not interrupted by a second
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.2)
+
+
+def test_deferred_without_a_handler_does_nothing():
+    with interrupt.deferred():
+        pass
+
+
+def _sleeper(tasks, seconds, out):
+    """A task function as the runner makes them: a real subprocess that sleeps."""
+    def run():
+        with open(os.devnull, 'rb') as stdin, open(os.devnull, 'wb') as null:
+            tasks.invoke('mapper', 0, len(out), [sys.executable, '-c',
+                                                 'import time; time.sleep(%r)' % seconds],
+                         1, stdin, null, null, str(ROOT), dict(os.environ))
+        out.append('done')
+    return run
+
+
+@pytest.fixture
+def ctrl_c():
+    """SIGUSR2 raises KeyboardInterrupt in the main thread, as Ctrl-C does (a real SIGINT
+    would also reach pytest's own handler)."""
+    def raise_it(signum, frame):
+        raise KeyboardInterrupt()
+    previous = signal.signal(signal.SIGUSR2, raise_it)
+    yield signal.SIGUSR2
+    signal.signal(signal.SIGUSR2, previous)
+
+
+def test_an_interrupted_phase_stops_its_tasks_before_going_on(ctrl_c):
+    """Ctrl-C while four 60 s tasks run two at a time: both running are terminated, the
+    other two never start, and the exception goes on within seconds."""
+    tasks, out = _TaskProcesses(), []
+    funcs = [_sleeper(tasks, 60, out) for _ in range(4)]
+    main = threading.get_ident()
+    started = []
+
+    def interrupt_soon():
+        while len(tasks._running) < 2:
+            time.sleep(0.01)
+        started.extend(p.pid for p in tasks._running)
+        signal.pthread_kill(main, ctrl_c)
+
+    threading.Thread(target=interrupt_soon, daemon=True).start()
+    t0 = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        _run_in_threads(funcs, 2, tasks)
+    assert time.time() - t0 < 20
+    assert len(started) == 2 and not tasks._running and out == []
+    for pid in started:  # reaped: no such process
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_a_failing_task_stops_the_others_and_is_raised():
+    from mrjob.local import _TaskFailedException
+    tasks, out = _TaskProcesses(), []
+
+    def fail():
+        with open(os.devnull, 'rb') as stdin, open(os.devnull, 'wb') as null:
+            tasks.invoke('reducer', 0, 1, [sys.executable, '-c', 'raise SystemExit(3)'],
+                         1, stdin, null, null, str(ROOT), dict(os.environ))
+
+    t0 = time.time()
+    with pytest.raises(_TaskFailedException) as e:
+        _run_in_threads([_sleeper(tasks, 60, out), fail], 2, tasks)
+    assert time.time() - t0 < 20 and out == []
+    assert e.value.task_type == 'reducer' and e.value.task_num == 1
+    assert 'exit status 3' in e.value.reason
+
+
+def test_sigterm_at_many_moments_of_a_mrjob_local_fit(tmp_path):
+    """A real subprocess fit terminated at 6 moments (making the tasks, running them,
+    cleaning up): each exits 143 at once, no --out, nothing left in its scratch directory.
+    (Was test_wrong_answers.py's one SIGTERM at 1 s, the test that hung in CI.)"""
+    from test_wrong_answers import write_rows
+    y, X = make_linear(20000, 4, seed=9)
+    data = write_rows(tmp_path / 'd.csv', ['y', 'a', 'b', 'c', 'd'], [y, *X.T], range(len(y)))
+    for k, delay in enumerate((0.0, 0.15, 0.3, 0.45, 0.7, 1.1)):
+        scratch = tmp_path / ('tmp%d' % k)
+        scratch.mkdir()
+        out = tmp_path / ('out%d' % k) / 'r.json'
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'distreg.cli', 'fit', data, '--engine', 'mrjob-local',
+             '--method', 'gd', '--tol', '1e-300', '--max-iter', '1000000', '--out', str(out)],
+            cwd=str(ROOT), env=dict(os.environ, TMPDIR=str(scratch)),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        while time.time() < deadline and not os.listdir(scratch):
+            time.sleep(0.02)
+        assert os.listdir(scratch), 'the fit never started'
+        time.sleep(delay)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError('delay %.2f s: still running (or its stdout held open) '
+                                 '60 s after SIGTERM' % delay)
+        assert proc.returncode == 143, (delay, err)
+        assert 'distreg: terminated' in err and 'Traceback' not in err, (delay, err)
+        # no record, no temporary record beside it, no scratch
+        assert not out.parent.exists() or os.listdir(out.parent) == [], (delay, err)
+        assert os.listdir(scratch) == [], (delay, os.listdir(scratch))
