@@ -52,6 +52,7 @@ What lands on HDFS, and where, is unchanged. Measured on a 2,000-row ``mrjob-had
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -434,8 +435,65 @@ def hadoop_runner_class():
             # concatenation is the same lines as mrjob's one `-cat` per part
             return self.fs.hadoop._cat_file(posixpath.join(output_dir, 'part-*'))
 
+        def _run_hadoop(self, hadoop_args, env, record_callback):
+            # Replaces: nothing; mrjob leaves a job it submitted running when its client is
+            # interrupted (its _cleanup_job is disabled, mrjob #1241). A step interrupted
+            # (SIGTERM, Ctrl-C) after YARN took it is killed, so that no application runs
+            # on, reading an input and writing a tmp dir that are being removed. The
+            # application id comes from the client's log records, which mrjob 0.7.4 hands to
+            # its module's _log_record_from_hadoop (it ignores ``record_callback``): tapped
+            # for the step, put back after.
+            import mrjob.hadoop
+            submitted, log_record = [], mrjob.hadoop._log_record_from_hadoop
+
+            def tap(record):
+                m = _SUBMITTED.search(record.get('message') or '')
+                if m:
+                    submitted.append(m.group(1))
+                log_record(record)
+
+            mrjob.hadoop._log_record_from_hadoop = tap
+            try:
+                return super()._run_hadoop(hadoop_args, env, record_callback)
+            except BaseException:
+                with deferred():
+                    for app in submitted:
+                        _kill_application(self.get_hadoop_bin(), app, env)
+                raise
+            finally:
+                mrjob.hadoop._log_record_from_hadoop = log_record
+
+        def cleanup(self, mode=None):
+            with deferred():  # the HDFS and local tmp dirs go whole
+                super().cleanup(mode)
+
     _HADOOP_RUNNER.append(FewerClientsHadoopRunner)
     return FewerClientsHadoopRunner
+
+
+#: the streaming client's log line naming the job's YARN application
+_SUBMITTED = re.compile(r'Submitted application (application_\d+_\d+)')
+
+
+def _kill_application(hadoop_bin, app, env, timeout=120):
+    """``yarn application -kill APP`` (Hadoop's ApplicationCLI, run by the ``hadoop``
+    command as any main class); says what it did on stderr."""
+    args = list(hadoop_bin) + ['org.apache.hadoop.yarn.client.cli.ApplicationCLI',
+                               'application', '-kill', app]
+    try:
+        done = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=timeout)
+        why = None if done.returncode == 0 else (
+            done.stdout.decode('utf-8', 'replace').strip().splitlines() or ['exit %d'
+                                                                           % done.returncode])[-1]
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = str(e)
+    if why is None:
+        print('distreg: killed YARN application %s (its step was interrupted)' % app,
+              file=sys.stderr)
+    else:
+        print('distreg: warning: could not kill YARN application %s (%s); kill it with '
+              '`yarn application -kill %s`' % (app, why, app), file=sys.stderr)
 
 
 def _map_then_combine(run_mapper, run_combiner, sort_input, mapper_output, combiner_input,
@@ -493,7 +551,7 @@ OVERRIDES = {
     'MRJob': ('_runner_class', 'run_mapper', 'pick_protocols', 'load_args'),
     'HadoopJobRunner': ('get_hadoop_version', '_copy_files_to_wd_mirror', '_upload_local_files',
                         'cat_output', 'get_hadoop_bin', '_wd_mirror', '_dest_in_wd_mirror',
-                        'get_output_dir'),
+                        'get_output_dir', '_run_hadoop'),
     'HadoopFilesystem': ('invoke_hadoop', '_cat_file', 'get_hadoop_version'),
     'LocalMRJobRunner': ('_num_mappers', '_pick_mapper_split_size', '_split_mapper_input',
                          '_env_for_task', '_run_mapper_and_combiner_func', '_jobconf_for_step',

@@ -90,3 +90,16 @@ def test_hadoop_filesystem_still_caches_its_version_there():
     """FewerClientsHadoopRunner seeds HadoopFilesystem's per-instance version cache."""
     from mrjob.fs.hadoop import HadoopFilesystem
     assert HadoopFilesystem(['hadoop'])._hadoop_version is None
+
+
+def test_hadoop_runner_still_logs_the_clients_records_through_its_module_function():
+    """The hadoop runner's _run_hadoop taps mrjob.hadoop._log_record_from_hadoop for the
+    step's YARN application id (to kill it when the step is interrupted): mrjob 0.7.4 passes
+    that function, not its ``record_callback`` argument, to the log parser."""
+    import mrjob.hadoop
+    assert callable(mrjob.hadoop._log_record_from_hadoop)
+    source = inspect.getsource(mrjob.hadoop.HadoopJobRunner._run_hadoop)
+    assert source.count('record_callback=_log_record_from_hadoop') == 2
+    from jobs.mrjob_compat import _SUBMITTED
+    line = 'Submitted application application_1764049_0007'
+    assert _SUBMITTED.search(line).group(1) == 'application_1764049_0007'

@@ -58,3 +58,53 @@ def test_newton_two_iterations_on_yarn_agree_with_numpy(hadoop_cluster, tmp_path
     np.testing.assert_allclose([h["loss"] for h in rec["history"]], losses, rtol=1e-9, atol=0)
     np.testing.assert_allclose([h["loss"] for h in rec["history"]],
                                [h["loss"] for h in ref["history"]], rtol=1e-9, atol=0)
+
+
+def test_sigterm_kills_the_running_yarn_application(hadoop_cluster, tmp_path):
+    """A mrjob-hadoop fit terminated while its job runs on YARN: the process exits 143, the
+    ResourceManager lists the application KILLED (mrjob alone leaves it running, reading an
+    input that is being removed), and the input's upload and mrjob's tmp dirs leave HDFS."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from helpers import ROOT, yarn_applications
+    from hdfs_utils import hdfs
+    path = str(tmp_path / "logistic.csv")
+    generate(20_000, 4, path, model="logistic", seed=62)
+    before = set(yarn_applications(hadoop_cluster.resourcemanager_web))
+    import getpass
+    user = os.environ.get("HADOOP_USER_NAME") or getpass.getuser()
+
+    def tmp_dirs():
+        """distreg's input uploads and mrjob's job dirs on HDFS."""
+        return {e.path for d in ("/user/%s/tmp/distreg" % user, "/user/%s/tmp/mrjob" % user)
+                if hdfs.exists(d) for e in hdfs.ls(d)}
+
+    left_before = tmp_dirs()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distreg.cli", "fit", path, "--engine", "mrjob-hadoop",
+         "--model", "logistic", "--method", "gd", "--tol", "1e-300", "--max-iter", "1000",
+         "--quiet", "--out", str(tmp_path / "r.json")],
+        cwd=str(ROOT), env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    running, deadline = None, time.monotonic() + 240
+    while running is None and time.monotonic() < deadline and proc.poll() is None:
+        apps = yarn_applications(hadoop_cluster.resourcemanager_web)
+        running = next((a for a, v in apps.items() if a not in before
+                        and v["state"] == "RUNNING"), None)
+        time.sleep(0.5)
+    assert running, "no YARN application ran: %s" % (proc.poll(),)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 143, err
+    assert "distreg: killed YARN application %s" % running in err, err
+    assert "Traceback" not in err, err
+    deadline = time.monotonic() + 60
+    while yarn_applications(hadoop_cluster.resourcemanager_web)[running]["state"] != "KILLED":
+        assert time.monotonic() < deadline, yarn_applications(
+            hadoop_cluster.resourcemanager_web)[running]
+        time.sleep(1)
+    assert not (tmp_path / "r.json").exists()
+    assert tmp_dirs() <= left_before, tmp_dirs() - left_before
