@@ -20,7 +20,8 @@ and has:
 ``load_seconds``
     time spent in ``prepare`` (load + parse + cache);
 ``close()``
-    release what the engine holds (cache, session, uploads); always safe to call;
+    release what the engine holds (cache, session, uploads); always safe to call (the
+    command line runs it under :func:`distreg.interrupt.deferred`: a SIGTERM waits for it);
 ``predict(params, out) -> n`` and ``evaluate(params) -> (partial, AucRange or None)``
     use a fitted model (``distreg predict`` / ``evaluate``, see :mod:`distreg.scoring`):
     one line per input row to ``out``; the ``evaluate`` partial and the exact ROC AUC
