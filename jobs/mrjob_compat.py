@@ -25,9 +25,11 @@ per core instead of two: a distreg map task is a uniform byte range of
 vectorised work with a fixed start-up cost (interpreter, imports, its combiner),
 so a second round of tasks only adds that cost. Hadoop's hint for the number of
 map tasks, ``mapreduce.job.maps``, overrides the aim (as mrjob's own sim runner
-leaves for later). Everything else (tasks in subprocesses, one per core, sort,
-combiners, reducers) is mrjob's own. Compressed inputs and input manifests go
-to mrjob unchanged.
+leaves for later). Its tasks are subprocesses started from threads, not from
+mrjob's ``multiprocessing.Pool``, so that an interrupted fit stops them all and
+leaves nothing behind (see :class:`_TaskProcesses`). Everything else (one task
+per core at a time, the task command lines, sort, combiners, reducers) is
+mrjob's own. Compressed inputs and input manifests go to mrjob unchanged.
 
 A map task whose output is a single record skips its combiner: there is
 nothing to combine, and Hadoop's contract lets a combiner run any number of
