@@ -43,7 +43,7 @@ from distreg.engine import Engine
 from distreg.errors import BadInputError
 from distreg.loader import check_headers, fill_line_numbers, local_path, sniff_schema
 from spark_jobs import reader as rd
-from spark_jobs.session import get_session, import_pyspark
+from spark_jobs.session import cancellable, get_session, import_pyspark
 
 # the engine's library, at import: a missing one is reported with the extra to install
 import_pyspark()
@@ -87,6 +87,7 @@ class RDDEngine(Engine):
 
     # ------------------------------------------------------------------ protocol
 
+    @cancellable
     def prepare(self, options):
         """Read, parse and cache the input; fail on its first bad row (policy 'fail')."""
         if self.spark is None:
@@ -124,6 +125,7 @@ class RDDEngine(Engine):
         self.load_seconds = time.perf_counter() - t0
         return self.schema
 
+    @cancellable
     def aggregate(self, name, params):
         """One pass: the merged partial of aggregate ``name`` at ``params``."""
         # one stage, one task per core: the parameters ride in the task's closure (a
@@ -183,6 +185,7 @@ class RDDEngine(Engine):
 
     # ------------------------------------------------------------------ predict, evaluate
 
+    @cancellable
     def predict(self, params, out):
         """One line per row, partitions in input order: a local ``out`` through the driver
         (partition by partition), an ``hdfs://`` or ``s3a://`` one by ``saveAsTextFile``."""
@@ -203,6 +206,7 @@ class RDDEngine(Engine):
             shared.unpersist()
         return self.n_rows + len(self.rejects)
 
+    @cancellable
     def evaluate(self, params):
         """The ``evaluate`` partial; for a logistic model, ROC AUC by Spark's sort of the scores.
 

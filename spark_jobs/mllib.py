@@ -43,6 +43,7 @@ from distreg.design import Design
 from distreg.engine import Engine
 from distreg.errors import DistregError
 from spark_jobs.engine import RDDEngine
+from spark_jobs.session import cancellable
 
 #: (model, method) -> what MLlib runs.
 MLLIB_METHODS = {('linear', 'normal'): 'LinearRegression(solver=normal)',
@@ -67,6 +68,7 @@ class MLlibEngine(Engine):
     def rejects(self):
         return self.rdd.rejects
 
+    @cancellable
     def prepare(self, options):
         """Check the method, read and parse the rows, cache them as a DataFrame.
 
@@ -111,6 +113,7 @@ class MLlibEngine(Engine):
         widths = self.rdd.cached.map(_width).collect()
         return design.n_coef(max(widths, default=0))
 
+    @cancellable
     def solve(self, options):
         """Train with MLlib; return what the core's solvers return (see :func:`distreg.fit.fit`)."""
         if self.n_rows == 0:

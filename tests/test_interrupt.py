@@ -157,3 +157,18 @@ def test_sigterm_at_many_moments_of_a_mrjob_local_fit(tmp_path):
         # no record, no temporary record beside it, no scratch
         assert not out.parent.exists() or os.listdir(out.parent) == [], (delay, err)
         assert os.listdir(scratch) == [], (delay, os.listdir(scratch))
+
+
+def test_a_sigterm_in_a_deferred_block_calls_its_hurry_up_once(installed):
+    """deferred(on_signal=...): what the Spark engines use to cancel their running jobs."""
+    calls = []
+    with pytest.raises(interrupt.Interrupted):
+        with interrupt.deferred(on_signal=lambda: calls.append('cancel')):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)
+            os.kill(os.getpid(), signal.SIGTERM)  # a second one: no second call
+            time.sleep(0.2)
+            assert calls == ['cancel']
+    with interrupt.deferred(on_signal=lambda: calls.append('later')):
+        pass  # no signal, no call; and the callback is gone after its block
+    assert calls == ['cancel'] and interrupt._STATE['on_signal'] == []

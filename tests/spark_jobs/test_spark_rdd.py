@@ -160,3 +160,43 @@ def test_wide_gram_pass_holds_p_squared(spark, tmp_path):
     # the same sums in other blocks: rounding only
     assert rel_diff(got['xtx'], ref['xtx']) <= 1e-13
     assert rel_diff(got['xty'], ref['xty']) <= 1e-13
+
+
+@pytest.mark.parametrize('engine', ['spark-rdd', 'spark-mllib'])
+def test_sigterm_mid_fit_exits_143_without_a_traceback(engine, tmp_path):
+    """A real fit terminated while its passes run (spark-rdd: after its third iteration;
+    spark-mllib: 12 s in, inside MLlib's own training): exit 143 within seconds, no traceback, no
+    --out. Before, the SIGTERM landed inside a py4j call and the clean-up's next call read
+    that call's answer: ``KeyError: 'c'``, a traceback, exit 1."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from helpers import ROOT
+    from distreg.generate import generate
+    path = str(tmp_path / 'd.csv')
+    generate(200_000, 5, path, model='logistic', seed=5)
+    out = tmp_path / 'out' / 'r.json'
+    method = 'gd' if engine == 'spark-rdd' else 'lbfgs'
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'distreg.cli', 'fit', path, '--engine', engine, '--model',
+         'logistic', '--method', method, '--tol', '1e-300', '--max-iter', '100000',
+         '--out', str(out)],
+        cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    if engine == 'spark-rdd':
+        for line in proc.stderr:  # one line per iteration: wait for the third
+            seen.append(line)
+            if 'gd iteration 3:' in line:
+                break
+    else:
+        time.sleep(12)  # MLlib says nothing until it ends: its session is up, it trains
+    assert proc.poll() is None, ''.join(seen)
+    proc.send_signal(signal.SIGTERM)
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=120)
+    err = ''.join(seen) + err
+    assert proc.returncode == 143, err
+    assert 'distreg: terminated; nothing written' in err and 'Traceback' not in err, err
+    assert time.monotonic() - t0 < 60
+    assert not out.parent.exists() or os.listdir(out.parent) == []
