@@ -7,8 +7,8 @@ the main thread is running, so the code that starts or stops processes, and the 
 themselves, run under :func:`deferred`: a SIGTERM that arrives there waits until the block is
 done. (Measured: raised inside ``multiprocessing.Pool()``'s constructor, it left two pool
 workers forked after the exit's clean-up, holding the caller's stdout and stderr open for
-ever; raised inside a clean-up's ``rmtree``, it left the job's scratch directory behind;
-raised inside a py4j call, it left that call's answer unread on the thread's connection, and
+ever; a scratch directory was also left behind 1 time in 40, most likely by one raised inside
+a clean-up's ``rmtree`` (not caught in a stack); raised inside a py4j call, it left that call's answer unread on the thread's connection, and
 the clean-up's next Spark call read it: ``KeyError: 'c'`` and a traceback.) The Spark engines
 run each Spark action under :func:`deferred` with a callback that cancels the running jobs,
 so a terminated pass ends at once, between two py4j calls.
