@@ -54,7 +54,6 @@ What lands on HDFS, and where, is unchanged. Measured on a 2,000-row ``mrjob-had
 """
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -446,12 +445,13 @@ def hadoop_runner_class():
             # its module's _log_record_from_hadoop (it ignores ``record_callback``): tapped
             # for the step, put back after.
             import mrjob.hadoop
+            from mrjob.logs.step import _SUBMITTED_APPLICATION_RE  # the id mrjob parses
             submitted, log_record = [], mrjob.hadoop._log_record_from_hadoop
 
             def tap(record):
-                m = _SUBMITTED.search(record.get('message') or '')
+                m = _SUBMITTED_APPLICATION_RE.match(record.get('message') or '')
                 if m:
-                    submitted.append(m.group(1))
+                    submitted.append(m.group('application_id'))
                 log_record(record)
 
             mrjob.hadoop._log_record_from_hadoop = tap
@@ -473,10 +473,6 @@ def hadoop_runner_class():
     return FewerClientsHadoopRunner
 
 
-#: the streaming client's log line naming the job's YARN application
-_SUBMITTED = re.compile(r'Submitted application (application_\d+_\d+)')
-
-
 def _kill_application(hadoop_bin, app, env, timeout=120):
     """``yarn application -kill APP`` (Hadoop's ApplicationCLI, run by the ``hadoop``
     command as any main class); says what it did on stderr."""
@@ -485,9 +481,9 @@ def _kill_application(hadoop_bin, app, env, timeout=120):
     try:
         done = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               timeout=timeout)
-        why = None if done.returncode == 0 else (
-            done.stdout.decode('utf-8', 'replace').strip().splitlines() or ['exit %d'
-                                                                           % done.returncode])[-1]
+        lines = done.stdout.decode('utf-8', 'replace').strip().splitlines()
+        why = None if done.returncode == 0 else (lines[-1] if lines
+                                                 else 'exit %d' % done.returncode)
     except (OSError, subprocess.TimeoutExpired) as e:
         why = str(e)
     if why is None:

@@ -100,6 +100,7 @@ def test_hadoop_runner_still_logs_the_clients_records_through_its_module_functio
     assert callable(mrjob.hadoop._log_record_from_hadoop)
     source = inspect.getsource(mrjob.hadoop.HadoopJobRunner._run_hadoop)
     assert source.count('record_callback=_log_record_from_hadoop') == 2
-    from jobs.mrjob_compat import _SUBMITTED
+    from mrjob.logs.step import _SUBMITTED_APPLICATION_RE
     line = 'Submitted application application_1764049_0007'
-    assert _SUBMITTED.search(line).group(1) == 'application_1764049_0007'
+    assert _SUBMITTED_APPLICATION_RE.match(line).group('application_id') == \
+        'application_1764049_0007'
