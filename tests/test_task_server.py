@@ -1,0 +1,206 @@
+"""The local runner's task server (jobs/task_server.py): a step's tasks forked from one warm
+interpreter must behave as ``python SCRIPT ARGS`` subprocesses do (files, directory,
+environment, command line, exit status, errors), stop when the phase is stopped, and fail
+(not hang) when the server goes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import numpy as np
+
+from helpers import lstsq, make_linear, theta, write_csv
+from jobs.mrjob_compat import _run_in_threads, _TaskProcesses, _TaskServer
+
+pytestmark = pytest.mark.skipif(not _TaskServer.enabled(), reason='needs Linux pidfds')
+
+SCRIPT = r'''
+import json, os, sys, time
+if __name__ == '__main__':
+    mode = sys.argv[1]
+    if mode == 'report':
+        data = sys.stdin.read()
+        print(json.dumps({'ppid': os.getppid(), 'argv': sys.argv, 'cwd': os.getcwd(),
+                          'env': os.environ.get('TASK_VALUE'), 'stdin': data,
+                          'path0': sys.path[0], 'name': __name__}))
+        print('to stderr', file=sys.stderr)
+    elif mode == 'exit':
+        sys.exit(int(sys.argv[2]))
+    elif mode == 'raise':
+        raise ValueError('boom in the task')
+    elif mode == 'sleep':
+        print('started', flush=True)
+        time.sleep(60)
+'''
+
+
+@pytest.fixture
+def step(tmp_path):
+    cache = tmp_path / 'cache'
+    cache.mkdir()
+    (cache / 'job.py').write_text(SCRIPT)
+    wd = tmp_path / 'wd'
+    wd.mkdir()
+    os.symlink(cache / 'job.py', wd / 'job.py')  # as mrjob's working dirs link to the cache
+    return tmp_path
+
+
+def _run(tasks, step, n, args, env_of=lambda i: {}, stdin=b'in', server=True):
+    """Run ``n`` tasks through ``tasks`` (with a fresh server); their outputs and errors."""
+    tasks.server = _TaskServer(str(step), {'TASK_VALUE'}) if server else None
+    funcs, outs = [], []
+    for i in range(n):
+        inp, out, err = (step / ('%s-%d' % (k, i)) for k in ('in', 'out', 'err'))
+        inp.write_bytes(stdin)
+        outs.append((out, err))
+
+        def task(i=i, inp=inp, out=out, err=err):
+            env = dict(os.environ, TASK_VALUE='v%d' % i, **env_of(i))
+            with open(inp, 'rb') as a, open(out, 'wb') as b, open(err, 'wb') as c:
+                tasks.invoke('mapper', 0, i, [sys.executable, 'job.py'] + args(i), 1,
+                             a, b, c, str(step / 'wd'), env)
+        funcs.append(task)
+    try:
+        _run_in_threads(funcs, 2, tasks)
+    finally:
+        if tasks.server is not None:
+            tasks.server.close()
+    return outs
+
+
+def test_a_forked_task_gets_its_files_directory_environment_and_command_line(step):
+    tasks = _TaskProcesses()
+    outs = _run(tasks, step, 3, lambda i: ['report', 'arg%d' % i], stdin=b'the input\n')
+    for i, (out, err) in enumerate(outs):
+        got = json.loads(out.read_text())
+        assert got['ppid'] != os.getpid()  # forked by the server, not started by this process
+        assert got['argv'] == ['job.py', 'report', 'arg%d' % i]
+        assert got['cwd'] == str(step / 'wd')
+        assert got['env'] == 'v%d' % i  # a per-task variable
+        assert got['stdin'] == 'the input\n'
+        assert got['path0'] == str(step / 'cache')  # the script's directory, link resolved
+        assert got['name'] == '__main__'
+        assert err.read_text() == 'to stderr\n'
+    assert len({json.loads(o.read_text())['ppid'] for o, _ in outs}) == 1  # one server
+
+
+def test_a_task_whose_environment_differs_elsewhere_is_a_subprocess(step):
+    tasks = _TaskProcesses()
+    outs = _run(tasks, step, 2, lambda i: ['report'],
+                env_of=lambda i: {'OTHER': 'x'} if i == 1 else {})
+    ppids = [json.loads(o.read_text())['ppid'] for o, _ in outs]
+    assert ppids[1] == os.getpid() != ppids[0]
+
+
+def test_off_switch_and_the_same_output_either_way(step, monkeypatch):
+    monkeypatch.setenv('DISTREG_TASK_SERVER', '0')
+    assert not _TaskServer.enabled()
+    tasks = _TaskProcesses()
+    outs = _run(tasks, step, 1, lambda i: ['report'], server=False)
+    got = json.loads(outs[0][0].read_text())
+    assert got['ppid'] == os.getpid() and got['path0'] == str(step / 'cache')
+
+
+@pytest.mark.parametrize('args,code,in_stderr', [
+    (['exit', '3'], 3, ''),
+    (['raise'], 1, 'ValueError: boom in the task'),
+])
+def test_a_failing_task_keeps_its_exit_status_and_its_traceback(step, args, code, in_stderr):
+    from mrjob.local import _TaskFailedException
+    tasks = _TaskProcesses()
+    with pytest.raises(_TaskFailedException) as info:
+        _run(tasks, step, 1, lambda i: args)
+    assert 'returned non-zero exit status %d' % code in str(info.value)
+    assert in_stderr in (step / 'err-0').read_text()
+
+
+def test_a_stopped_phase_terminates_its_forked_tasks(step):
+    tasks = _TaskProcesses()
+    done = []
+
+    def stop_soon():
+        for _ in range(300):
+            if all((step / ('out-%d' % i)).exists() and (step / ('out-%d' % i)).read_bytes()
+                   for i in range(2)):
+                break
+            time.sleep(0.05)
+        tasks.stop()
+        done.append(time.time())
+
+    threading.Thread(target=stop_soon).start()
+    t0 = time.time()
+    with pytest.raises(Exception):
+        _run(tasks, step, 2, lambda i: ['sleep'])
+    assert time.time() - t0 < 20  # not the tasks' 60 s
+    assert done
+    for i in range(2):
+        assert (step / ('out-%d' % i)).read_text() == 'started\n'
+
+
+def test_a_task_fails_and_does_not_hang_when_its_server_dies(step):
+    from mrjob.local import _TaskFailedException
+    tasks = _TaskProcesses()
+    killed = []
+
+    def kill_server():
+        for _ in range(300):
+            server = tasks.server
+            out = step / 'out-0'
+            if server is not None and out.exists() and out.read_bytes():
+                os.kill(server._proc.pid, signal.SIGKILL)
+                killed.append(server._proc.pid)
+                return
+            time.sleep(0.05)
+
+    threading.Thread(target=kill_server).start()
+    t0 = time.time()
+    with pytest.raises(_TaskFailedException) as info:
+        _run(tasks, step, 1, lambda i: ['sleep'])
+    assert killed and time.time() - t0 < 20
+    assert "task server ended before the task did" in str(info.value)
+
+
+def test_a_server_that_cannot_import_the_script_leaves_the_tasks_to_subprocesses(step):
+    (step / 'cache' / 'job.py').write_text(SCRIPT + '\nimport no_such_module_here\n')
+    tasks = _TaskProcesses()
+    from mrjob.local import _TaskFailedException
+    with pytest.raises(_TaskFailedException):
+        _run(tasks, step, 1, lambda i: ['report'])
+    # the task ran as a subprocess and failed there, with Python's own message
+    assert "No module named 'no_such_module_here'" in (step / 'err-0').read_text()
+
+
+def test_mrjob_local_fits_agree_with_and_without_the_server(tmp_path, monkeypatch):
+    from distreg.fit import FitOptions, fit
+    from jobs.engine import MRJobEngine
+    forked, fork = [], _TaskServer.fork
+
+    def counting_fork(self, *args):
+        proc = fork(self, *args)
+        forked.append(proc is not None)
+        return proc
+    monkeypatch.setattr(_TaskServer, 'fork', counting_fork)
+    y, X = make_linear(3000, 4, seed=11)
+    path = tmp_path / 'data.csv'
+    write_csv(path, y, X)
+    coefs = {}
+    for on in ('1', '0'):
+        os.environ['DISTREG_TASK_SERVER'] = on
+        try:
+            engine = MRJobEngine(str(path), 'mrjob-local')
+            rec = fit(engine, FitOptions(method='qr'))
+        finally:
+            del os.environ['DISTREG_TASK_SERVER']
+        coefs[on] = theta(rec)
+        assert rec['n_rows'] == 3000
+        # on: every task of the qr fit's jobs (2 map tasks and a reducer each) was forked
+        assert (len(forked) >= 3 and all(forked)) if on == '1' else not forked
+        del forked[:]
+    np.testing.assert_allclose(coefs['1'], lstsq(y, X), rtol=1e-10)
+    assert list(coefs['1']) == list(coefs['0'])  # the same code on the same splits
