@@ -204,3 +204,36 @@ def test_mrjob_local_fits_agree_with_and_without_the_server(tmp_path, monkeypatc
         del forked[:]
     np.testing.assert_allclose(coefs['1'], lstsq(y, X), rtol=1e-10)
     assert list(coefs['1']) == list(coefs['0'])  # the same code on the same splits
+
+
+def test_a_dirs_archive_is_reused_only_while_its_directory_is_unchanged(tmp_path):
+    import tarfile
+    from jobs import mrjob_compat
+    from jobs.engine import DEFAULT_CONF
+    from jobs.normal import MRNormalEquations
+    y, X = make_linear(20, 2)
+    data = tmp_path / 'data.csv'
+    write_csv(data, y, X)
+    extra = tmp_path / 'extra'
+    extra.mkdir()
+    (extra / 'a.txt').write_text('one')
+
+    class Job(MRNormalEquations):
+        def dirs(self):
+            return [str(extra) + '#extra']
+
+    def archive():
+        job = Job(['-r', 'local', '--conf-path', DEFAULT_CONF, str(data)])
+        with job.make_runner() as runner:
+            runner._create_dir_archives()
+            with tarfile.open(runner._dir_archive_path(str(extra))) as t:
+                return {m.name: t.extractfile(m).read() for m in t.getmembers() if m.isfile()}
+
+    assert archive() == {'a.txt': b'one'}
+    kept = mrjob_compat._DIR_ARCHIVES[str(extra)]
+    assert archive() == {'a.txt': b'one'}
+    assert mrjob_compat._DIR_ARCHIVES[str(extra)] is kept  # written from the kept bytes
+    (extra / 'a.txt').write_text('two!')
+    (extra / 'b.txt').write_text('new')
+    assert archive() == {'a.txt': b'two!', 'b.txt': b'new'}
+    assert mrjob_compat._DIR_ARCHIVES[str(extra)] is not kept
