@@ -3,7 +3,9 @@
     python benchmarks/bench_mrjob.py [--rows 1000000] [--features 20] [--repeats 3]
 
 Target (issue 2): `distreg fit --engine mrjob-local --method normal` takes at most
-1.0x the wall time of benchmarks/baseline_pandas.py on the same file.
+1.0x the wall time of benchmarks/baseline_pandas.py on the same file. Also printed: the
+same fit with every task a fresh interpreter (``DISTREG_TASK_SERVER=0``, mrjob's own
+way) against the local runner's task server (jobs/task_server.py).
 """
 
 import argparse
@@ -31,10 +33,19 @@ def main(argv=None):
                                                 '--method', 'normal', '--quiet'],
         'distreg numpy normal': DISTREG + ['fit', path, '--engine', 'numpy', '--method',
                                            'normal', '--quiet'],
+        # the local runner as mrjob has it: every task a fresh interpreter (jobs/task_server.py)
+        'mrjob-local, fresh python per task': ['env', 'DISTREG_TASK_SERVER=0'] + DISTREG + [
+            'fit', path, '--engine', 'mrjob-local', '--method', 'normal', '--quiet'],
     }, repeats=a.repeats)
-    return {'mrjob-local / pandas': report(
+    out = {'mrjob-local / pandas': report(
         'summation form on MapReduce (mrjob local runner, all cores)', medians, times,
         'distreg mrjob-local normal', 'pandas-chunked + numpy Gram', 1.0)}
+    out['task server / fresh python per task'] = ratio = (
+        medians['distreg mrjob-local normal'] / medians['mrjob-local, fresh python per task'])
+    print('  ratio mrjob-local with its task server / with a fresh python per task = %.2f '
+          '(%.2f s less per job)' % (ratio, medians['mrjob-local, fresh python per task']
+                                     - medians['distreg mrjob-local normal']))
+    return out
 
 
 if __name__ == '__main__':

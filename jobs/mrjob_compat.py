@@ -374,15 +374,15 @@ class _TaskProcesses:
         """mrjob's ``_invoke_task_in_subprocess``, with the process kept for :meth:`stop`:
         forked by the step's task server when it can run this task, else a subprocess."""
         from mrjob.local import _TaskFailedException
-        server = self.server
-        if server is not None and not server.ready(args, wd, env):
-            server = None
+        server, proc = self.server, None
+        if server is not None and server.ready(args, wd, env) and not self._stopped:
+            proc = server.fork(args, wd, env, stdin, stdout, stderr)
         with self._lock:
             if self._stopped:
+                if proc is not None:  # forked as the phase was being stopped: not left on
+                    proc.kill()
+                    proc.wait()
                 raise _Stopped()
-            proc = None
-            if server is not None:
-                proc = server.fork(args, wd, env, stdin, stdout, stderr)
             if proc is None:
                 proc = subprocess.Popen(args, stdin=stdin, stdout=stdout, stderr=stderr,
                                         cwd=wd, env=env)
@@ -430,8 +430,9 @@ class _TaskServer:
     first task (with that task's interpreter, script and environment), which forks every
     task it can run: the same interpreter and script, and an environment that differs from
     the first task's only in the variables mrjob sets per task (its simulated jobconf:
-    ``mapreduce_task_id``, ``map_input_file``, ...) and :data:`IN_PLACE_ENV`. Any other task, or every task when the server cannot start, is a
-    subprocess as in mrjob. ``DISTREG_TASK_SERVER=0`` turns it off.
+    ``mapreduce_task_id``, ``map_input_file``, ...) and :data:`IN_PLACE_ENV`. Any other
+    task, or every task when the server cannot start, is a subprocess as in mrjob.
+    ``DISTREG_TASK_SERVER=0`` turns it off.
     """
 
     #: how long a task waits for the server to import the job script
@@ -507,8 +508,13 @@ class _TaskServer:
             self._failed = self._failed or self.why()
             self._ready.set()
 
+    #: how long the server may take to say it forked a task
+    FORK_TIMEOUT = 60.0
+
     def fork(self, args, wd, env, stdin, stdout, stderr):
-        """A :class:`_ForkedTask` for this task, or None (the server has gone: a subprocess)."""
+        """A :class:`_ForkedTask` for this task, or None when the request could not be sent
+        (nothing was forked: the task can run as a subprocess). A request sent but not
+        answered is a task lost (its ``wait()`` says None), never a task run twice."""
         import socket
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         request = json.dumps({'args': list(args), 'cwd': wd, 'env': dict(env)}).encode()
@@ -516,15 +522,20 @@ class _TaskServer:
             with self._send_lock:
                 socket.send_fds(self._control, [request], [theirs.fileno(), stdin.fileno(),
                                                            stdout.fileno(), stderr.fileno()])
-            theirs.close()
-            reply = ours.recv(256)
         except OSError:
-            reply = b''
-        finally:
-            theirs.close()
-        if not reply:
             ours.close()
             return None
+        finally:
+            theirs.close()
+        try:
+            ours.settimeout(self.FORK_TIMEOUT)
+            reply = ours.recv(256)
+            ours.settimeout(None)
+        except OSError:
+            reply = b''
+        if not reply:
+            ours.close()
+            return _ForkedTask(None, None)
         return _ForkedTask(json.loads(reply)['pid'], ours)
 
     def why(self):
@@ -572,26 +583,26 @@ class _ForkedTask:
 
     def __init__(self, pid, conn):
         self.pid = pid
-        self._conn = conn
+        self._conn = conn  # None: lost before the server said it was forked
         self._done = threading.Event()
+        self._reader = threading.Lock()  # one thread reads the status, others wait for it
         self.returncode = None
-        self._ended = False
+        if conn is None:
+            self._done.set()
 
     def wait(self, timeout=None):
-        if self._done.is_set():
+        if timeout is None and self._reader.acquire(blocking=False):
+            if not self._done.is_set():
+                try:
+                    reply = self._conn.recv(256)
+                except OSError:
+                    reply = b''
+                self.returncode = json.loads(reply)['status'] if reply else None
+                self._conn.close()
+                self._done.set()
             return self.returncode
-        if timeout is not None:
-            # stop()'s wait: the invoking thread reads the status
-            if not self._done.wait(timeout):
-                raise subprocess.TimeoutExpired(self.pid, timeout)
-            return self.returncode
-        try:
-            reply = self._conn.recv(256)
-        except OSError:
-            reply = b''
-        self.returncode = json.loads(reply)['status'] if reply else None
-        self._conn.close()
-        self._done.set()
+        if not self._done.wait(timeout):
+            raise subprocess.TimeoutExpired(self.pid, timeout)
         return self.returncode
 
     def poll(self):
@@ -599,7 +610,8 @@ class _ForkedTask:
 
     def _send(self, what):
         try:
-            self._conn.send(what)
+            if not self._done.is_set():
+                self._conn.send(what)
         except OSError:
             pass
 

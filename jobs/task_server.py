@@ -26,7 +26,8 @@ stdin, stdout, stderr) on the control socket; the server answers on the task's
 socket with ``{"pid"}`` and, when the task ends, ``{"status"}`` (a returncode as
 ``subprocess`` gives it); ``T`` or ``K`` sent on the task's socket terminate or
 kill the task. When the control socket closes (the runner ended, or died), the
-server kills the tasks still running and exits.
+server kills the tasks still running and exits; a server killed outright takes its
+tasks with it (``PR_SET_PDEATHSIG``).
 """
 
 import io
@@ -42,10 +43,23 @@ import traceback
 #: What the server writes on the control socket once the job script is imported.
 READY = b'ready'
 
+_PR_SET_PDEATHSIG = 1
+_PRCTL = None
+
+
+def _load_prctl():
+    global _PRCTL
+    try:
+        import ctypes
+        _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        _PRCTL = None
+
 
 def serve(control_fd, script):
     """The server's main loop (in the process the runner started)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what a Ctrl-C stops
+    _load_prctl()
     control = socket.socket(fileno=control_fd)
     sys.path[0] = os.path.dirname(os.path.abspath(script))
     runpy.run_path(script, run_name='__distreg_preload__')
@@ -108,9 +122,15 @@ def _start(msg, fds, control, sel, tasks):
     conn = socket.socket(fileno=conn_fd)
     sys.stdout.flush()
     sys.stderr.flush()
+    server = os.getpid()
     pid = os.fork()
     if pid == 0:
         try:
+            # a task whose server is gone (killed) is killed too, not left running on
+            if _PRCTL is not None:
+                _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != server:
+                os._exit(70)
             os.dup2(stdin, 0)
             os.dup2(stdout, 1)
             os.dup2(stderr, 2)

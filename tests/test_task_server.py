@@ -35,7 +35,7 @@ if __name__ == '__main__':
     elif mode == 'raise':
         raise ValueError('boom in the task')
     elif mode == 'sleep':
-        print('started', flush=True)
+        print('started', os.getpid(), flush=True)
         time.sleep(60)
 '''
 
@@ -140,7 +140,7 @@ def test_a_stopped_phase_terminates_its_forked_tasks(step):
     assert time.time() - t0 < 20  # not the tasks' 60 s
     assert done
     for i in range(2):
-        assert (step / ('out-%d' % i)).read_text() == 'started\n'
+        assert (step / ('out-%d' % i)).read_text().startswith('started ')
 
 
 def test_a_task_fails_and_does_not_hang_when_its_server_dies(step):
@@ -164,6 +164,22 @@ def test_a_task_fails_and_does_not_hang_when_its_server_dies(step):
         _run(tasks, step, 1, lambda i: ['sleep'])
     assert killed and time.time() - t0 < 20
     assert "task server ended before the task did" in str(info.value)
+    # and the task went with its server (not left running on, orphaned)
+    task = int((step / 'out-0').read_text().split()[1])
+    for _ in range(100):
+        if not _alive(task):
+            break
+        time.sleep(0.05)
+    assert not _alive(task)
+
+
+def _alive(pid):
+    """Whether process ``pid`` runs (a zombie waiting for its reaper does not)."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
 
 
 def test_a_server_that_cannot_import_the_script_leaves_the_tasks_to_subprocesses(step):
