@@ -291,10 +291,29 @@ def local_runner_class():
         def _run_multiple(self, funcs, num_processes=None):
             _run_in_threads(list(funcs), self._num_cores(), self._tasks)
 
+        _first_server = None
+
+        def run(self):
+            # the first step's task server warms up while the job makes its archives and
+            # distributed cache (jobs/task_server.py)
+            if _TaskServer.enabled() and 'mapper' in self._get_step(0):
+                self._first_server = _TaskServer(self._step_dir(0), self._per_task_env)
+                self._first_server.spawn(self._substep_args(0, 'mapper'),
+                                         self._env_for_task('mapper', 0, 0))
+            try:
+                return super().run()
+            finally:
+                with deferred():
+                    if self._first_server is not None:  # the first step never started
+                        self._first_server.close()
+                        self._first_server = None
+
         def _run_streaming_step(self, step, step_num):
             # one warm interpreter per step forks its tasks (jobs/task_server.py)
-            self._tasks.server = (_TaskServer(self._step_dir(step_num), self._per_task_env)
-                                  if _TaskServer.enabled() else None)
+            server, self._first_server = self._first_server, None
+            if server is None and _TaskServer.enabled():
+                server = _TaskServer(self._step_dir(step_num), self._per_task_env)
+            self._tasks.server = server
             try:
                 return super()._run_streaming_step(step, step_num)
             finally:
@@ -304,24 +323,24 @@ def local_runner_class():
                         server.close()
 
         def _create_dir_archive(self, dir_path):
-            # mrjob tars and gzips (level 9) every `dirs` entry for every job, ~25-40 ms each
-            # for distreg/ and jobs/: an iterative fit paid it on every pass. The archive of
-            # a directory unchanged since an earlier job of this process (the same files,
-            # sizes and mtimes) is written from that job's bytes instead.
+            # mrjob tars and gzips (level 9) every `dirs` entry for every job: ~110 ms for
+            # distreg/ and jobs/ before any task starts, and again on every pass of an
+            # iterative fit. Here a local directory's archive is the same tar of the same
+            # files (every file mrjob's own would hold, under the same names) gzipped at
+            # level 1, and a directory unchanged since an earlier job of this process (the
+            # same files, sizes and mtimes) gets that job's bytes again.
             tar_gz_path = self._dir_archive_path(dir_path)
-            if tar_gz_path in self._dir_archives_created or not os.path.isdir(dir_path):
+            if (tar_gz_path in self._dir_archives_created or '://' in dir_path
+                    or not os.path.isdir(dir_path)):
                 return super()._create_dir_archive(dir_path)
             signature = _dir_signature(dir_path)
             hit = _DIR_ARCHIVES.get(dir_path)
-            if hit is not None and hit[0] == signature:
-                os.makedirs(os.path.dirname(tar_gz_path), exist_ok=True)
-                with open(tar_gz_path, 'wb') as f:
-                    f.write(hit[1])
-                self._dir_archives_created.add(tar_gz_path)
-                return
-            super()._create_dir_archive(dir_path)
-            with open(tar_gz_path, 'rb') as f:
-                _DIR_ARCHIVES[dir_path] = (signature, f.read())
+            if hit is None or hit[0] != signature:
+                hit = _DIR_ARCHIVES[dir_path] = (signature, _tar_gz(dir_path, signature))
+            os.makedirs(os.path.dirname(tar_gz_path), exist_ok=True)
+            with open(tar_gz_path, 'wb') as f:
+                f.write(hit[1])
+            self._dir_archives_created.add(tar_gz_path)
 
         def _get_local_tmp_dir(self):
             with deferred():  # made and recorded, or not made
@@ -340,14 +359,27 @@ _DIR_ARCHIVES = {}
 
 
 def _dir_signature(dir_path):
-    """What a directory's archive depends on: every file's path, size and mtime."""
+    """What a directory's archive depends on: every file's path, size and mtime (the files
+    mrjob's local filesystem lists: symlinked directories followed)."""
     out = []
-    for root, dirs, files in os.walk(dir_path):
+    for root, dirs, files in os.walk(dir_path, followlinks=True):
         dirs.sort()
         for name in sorted(files):
             st = os.stat(os.path.join(root, name))
             out.append((os.path.join(root, name), st.st_size, st.st_mtime_ns))
     return tuple(out)
+
+
+def _tar_gz(dir_path, signature):
+    """The bytes of a .tar.gz of the files listed in ``signature`` (level 1), named
+    relative to ``dir_path``, as mrjob names them."""
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w:gz', compresslevel=1) as tar:
+        for path, _, _ in signature:
+            tar.add(path, os.path.relpath(path, dir_path), recursive=False)
+    return buf.getvalue()
 
 
 class _TaskProcesses:
@@ -458,10 +490,13 @@ class _TaskServer:
         self._failed = None
 
     def ready(self, args, wd, env):
-        """Whether this task can be forked by the server (started by the first task asked)."""
+        """Whether this task can be forked by the server (started by the first task asked,
+        unless :meth:`spawn` started it; given the job script by the first task asked)."""
         with self._lock:
             if self._proc is None and self._failed is None:
-                self._start(args, wd, env)
+                self.spawn(args[:2], env)
+            if self._failed is None and not self._preloading:
+                self._preload(args, wd)
         if self._failed is None:
             self._ready.wait(self.START_TIMEOUT)
         if self._failed is not None or not self._ready.is_set():
@@ -471,21 +506,23 @@ class _TaskServer:
         keys = (set(env) | set(self._env)) - self._per_task_env
         return all(env.get(k) == self._env.get(k) for k in keys)
 
-    def _start(self, args, wd, env):
+    def spawn(self, args, env):
+        """Start the server: interpreter ``args[0]``, for tasks of the job script ``args[1]``
+        (as the tasks' command lines name it), with the tasks' environment ``env``."""
         import socket
         if len(args) < 2 or not args[1].endswith('.py'):
             self._failed = 'not a python job script: %r' % (args[:2],)
             return
-        script = os.path.realpath(os.path.join(wd, args[1]))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        os.makedirs(self._dir, exist_ok=True)
         self._stderr = os.path.join(self._dir, 'task-server-stderr')
         try:
             with open(self._stderr, 'wb') as err:
                 self._proc = subprocess.Popen(
                     [args[0], os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                           'task_server.py'), str(theirs.fileno()), script],
+                                           'task_server.py'), str(theirs.fileno())],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                    cwd=os.path.dirname(script), env=env, pass_fds=[theirs.fileno()])
+                    cwd=self._dir, env=env, pass_fds=[theirs.fileno()])
         except OSError as e:
             ours.close()
             self._failed = str(e)
@@ -493,6 +530,21 @@ class _TaskServer:
         finally:
             theirs.close()
         self._control, self._args, self._env = ours, list(args[:2]), dict(env)
+
+    _preloading = False
+
+    def _preload(self, args, wd):
+        """Have the server import the job script of this task (from the step's cache)."""
+        self._preloading = True
+        if list(args[:2]) != self._args:
+            self._failed = 'started for %r, asked for %r' % (self._args, list(args[:2]))
+            return
+        script = os.path.realpath(os.path.join(wd, args[1]))
+        try:
+            self._control.send(json.dumps({'script': script}).encode())
+        except OSError as e:
+            self._failed = str(e)
+            return
         threading.Thread(target=self._await_ready, daemon=True).start()
 
     def _await_ready(self):
@@ -830,5 +882,5 @@ OVERRIDES = {
                          '_task_output_path', '_task_input_path', '_invoke_task_func',
                          '_run_multiple', '_get_local_tmp_dir', '_substep_args', '_num_steps',
                          '_run_streaming_step', '_step_dir', '_simulate_jobconf_for_step',
-                         '_create_dir_archive', '_dir_archive_path'),
+                         '_create_dir_archive', '_dir_archive_path', 'run'),
 }

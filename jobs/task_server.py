@@ -7,10 +7,12 @@ start together and its reducer after them, so that cost is paid twice per job,
 by every pass of an iterative fit (measured on a 1,000-row normal fit: 0.34 s
 for the map phase and 0.34 s for the reduce phase, of a 0.79 s job).
 
-Here the runner starts this server once per step, in the step's distributed
-cache directory (where the job script and the shipped ``distreg`` and ``jobs``
-archives are, the ``sys.path[0]`` of a task), with the first task's
-environment. It imports the job script once; each task is then a ``fork()`` of
+Here the runner starts this server once per step, with the environment of the
+step's tasks, as the job starts (while the runner makes its archives and its
+distributed cache, the server imports numpy and mrjob); it then imports the job
+script from the step's distributed cache directory (where the script and the
+shipped ``distreg`` and ``jobs`` archives are, the ``sys.path[0]`` of a task)
+once. Each task is then a ``fork()`` of
 it that takes the task's stdin, stdout and stderr files (passed as file
 descriptors), working directory, environment and command line, and runs the
 job script as ``__main__`` there, exactly as ``python job.py ...`` would
@@ -21,6 +23,7 @@ Every job starts its own server: a MapReduce job still launches its workers
 anew, which is the cost the thesis measures (``make thesis``).
 
 Protocol (Unix ``SOCK_SEQPACKET`` sockets, JSON, no pickle): the runner sends
+``{"script"}`` (the server answers ``ready`` once it is imported), then for each task
 ``{"args", "cwd", "env"}`` with four descriptors (a socket of the task's own,
 stdin, stdout, stderr) on the control socket; the server answers on the task's
 socket with ``{"pid"}`` and, when the task ends, ``{"status"}`` (a returncode as
@@ -56,12 +59,34 @@ def _load_prctl():
         _PRCTL = None
 
 
-def serve(control_fd, script):
+def warm_up():
+    """What every distreg task imports, before the step's job script is known.
+
+    mrjob.conf imports PyYAML when it can (20 ms here), to read mrjob.conf files,
+    which a task never does (the runner read them): hidden from the tasks' imports, so
+    mrjob takes its JSON fallback, which no task reaches.
+    """
+    sys.modules.setdefault('yaml', None)
+    try:
+        import numpy  # noqa: F401
+        import mrjob.job  # noqa: F401
+    except ImportError:
+        pass  # the job script's own import says what is missing
+
+
+def serve(control_fd):
     """The server's main loop (in the process the runner started)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what a Ctrl-C stops
     _load_prctl()
     control = socket.socket(fileno=control_fd)
-    sys.path[0] = os.path.dirname(os.path.abspath(script))
+    warm_up()
+    # then the step's job script, in its distributed cache directory
+    msg = control.recv(1 << 16)
+    if not msg:
+        return
+    script = json.loads(msg)['script']
+    os.chdir(os.path.dirname(script))
+    sys.path[0] = os.path.dirname(script)
     runpy.run_path(script, run_name='__distreg_preload__')
     sys.stdout.flush()
     sys.stderr.flush()
@@ -200,5 +225,5 @@ def _run_task(request):
 
 
 if __name__ == '__main__':
-    serve(int(sys.argv[1]), sys.argv[2])
+    serve(int(sys.argv[1]))
     os._exit(0)  # nothing to tear down: its tasks are reaped, its output is theirs
