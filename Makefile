@@ -95,7 +95,7 @@ thesis: setup hadoop ## iterative logistic regression on MapReduce vs Spark: res
 # `make scaling ROWS=100000,300000 FEATURES=10,50 FIXED_ROWS=100000` for a quick run.
 scaling: setup ## how the summation form's cost grows with rows, features, workers: results/scaling.{json,png}
 	$(PY) benchmarks/scaling.py $(if $(ROWS),--rows $(ROWS)) $(if $(FEATURES),--features $(FEATURES)) \
-	    $(if $(FIXED_ROWS),--fixed-rows $(FIXED_ROWS))
+	    $(if $(FIXED_ROWS),--fixed-rows $(FIXED_ROWS)) $(if $(REPEATS),--repeats $(REPEATS))
 
 # Each scenario injects a real fault into a real fit, prints the evidence the system gives of it
 # and how the answer compares with the fit without the fault. Starts (and stops) a MiniCluster

@@ -18,7 +18,8 @@ numpy (one process, streaming the file), mrjob-local (one job, 2 map tasks) and 
 3. 1 vs 2 workers at the largest row count <= 1e6: mrjob-local with
    ``mapreduce.job.maps=1`` vs 2, spark-rdd on local[1] vs local[2]; the speedup.
 
-The data are generated once under data/ (the 1e7-row file is about 4 GB; ``make clean``
+Every point is the median of ``--repeats`` runs (default 3), the engines taking turns in
+each round. The data are generated once under data/ (the 1e7-row file is about 4 GB; ``make clean``
 removes it). Writes OUT_DIR/scaling.json and scaling.png. The machine is shared: noisy.
 """
 
@@ -170,11 +171,16 @@ def main(argv=None):
     ap.add_argument('--features', type=int_list, default=[10, 50, 100, 200, 400])
     ap.add_argument('--fixed-rows', type=int, default=100000)
     ap.add_argument('--engines', default=','.join(ENGINES))
+    ap.add_argument('--repeats', type=int, default=3,
+                    help='runs per point, the engines in turn; the median is kept. '
+                         'Default: %(default)s')
     ap.add_argument('--out-dir', default=os.path.join(ROOT, 'results'))
     args = ap.parse_args(argv)
     engines = [e for e in args.engines.split(',') if e]
     if set(engines) - set(ENGINES):
         ap.error('engines must be among %s' % ', '.join(ENGINES))
+    if args.repeats < 1:
+        ap.error('--repeats must be >= 1')
     t_start = time.time()
     load_at_start = os.getloadavg()
     runner = Runner()
@@ -182,28 +188,42 @@ def main(argv=None):
     features_sweep = {e: [] for e in engines}
     workers = {}
     workers_rows = max([r for r in args.rows if r <= 1000000] or [min(args.rows)])
+    def measured(path, maps=2):
+        """{engine: (median seconds, every run's seconds, the median run's bytes, record)}:
+        ``--repeats`` rounds, the engines in turn in each (the machine's noise spread
+        over all of them)."""
+        runs = {e: [] for e in engines if maps == 2 or e != 'numpy'}
+        for _ in range(args.repeats):
+            for e in runs:
+                runs[e].append(runner.run(e, path, maps=maps))
+        out = {}
+        for e, got in runs.items():
+            got.sort(key=lambda r: r[0])
+            sec, nbytes, rec = got[len(got) // 2]
+            out[e] = (sec, [r[0] for r in got], nbytes, rec)
+        return out
+
     try:
         for rows in args.rows:
-            path = data_path(rows, FEATURES_FOR_ROWS)
-            for e in engines:
-                sec, nbytes, rec = runner.run(e, path)
-                rows_sweep[e].append(dict(rows=rows, seconds=sec, bytes=nbytes,
+            for e, (sec, all_runs, nbytes, rec) in measured(
+                    data_path(rows, FEATURES_FOR_ROWS)).items():
+                rows_sweep[e].append(dict(rows=rows, seconds=sec, runs=all_runs, bytes=nbytes,
                                           tasks=rec.get('tasks'),
                                           load_seconds=rec['timings']['load_seconds']))
-                print('rows %9d  %-12s %8.2f s  map->reduce %s bytes (%s tasks)'
-                      % (rows, e, sec, nbytes, rec.get('tasks')), file=sys.stderr)
+                print('rows %9d  %-12s %8.2f s (runs %s)  map->reduce %s bytes (%s tasks)'
+                      % (rows, e, sec, _runs(all_runs), nbytes, rec.get('tasks')),
+                      file=sys.stderr)
         for p in args.features:
-            path = data_path(args.fixed_rows, p)
-            for e in engines:
-                sec, nbytes, _ = runner.run(e, path)
-                features_sweep[e].append(dict(features=p, seconds=sec, bytes=nbytes))
-                print('features %4d  %-12s %8.2f s' % (p, e, sec), file=sys.stderr)
+            for e, (sec, all_runs, nbytes, _) in measured(
+                    data_path(args.fixed_rows, p)).items():
+                features_sweep[e].append(dict(features=p, seconds=sec, runs=all_runs,
+                                              bytes=nbytes))
+                print('features %4d  %-12s %8.2f s (runs %s)' % (p, e, sec, _runs(all_runs)),
+                      file=sys.stderr)
         path = data_path(workers_rows, FEATURES_FOR_ROWS)
-        for e in engines:
-            if e == 'numpy':
-                continue
-            one, _, _ = runner.run(e, path, maps=1)
-            two, _, _ = runner.run(e, path, maps=2)
+        ones, twos = measured(path, maps=1), measured(path, maps=2)
+        for e in ones:
+            one, two = ones[e][0], twos[e][0]
             workers[e] = {'1': one, '2': two, 'speedup': one / two}
             print('workers  %-12s 1: %.2f s  2: %.2f s  speedup %.2f'
                   % (e, one, two, one / two), file=sys.stderr)
@@ -221,7 +241,7 @@ def main(argv=None):
     doc = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                machine=machine(load_at_start),
                method='normal', engines=engines, features_for_rows=FEATURES_FOR_ROWS,
-               fixed_rows=args.fixed_rows, rows_sweep=rows_sweep,
+               fixed_rows=args.fixed_rows, repeats=args.repeats, rows_sweep=rows_sweep,
                features_sweep=features_sweep, slopes=slopes, workers=workers,
                workers_rows=workers_rows, wall_seconds=time.time() - t_start)
     os.makedirs(args.out_dir, exist_ok=True)
@@ -245,6 +265,10 @@ def main(argv=None):
         print('  %-12s %.2f s vs %.2f s: speedup %.2f' % (e, w['1'], w['2'], w['speedup']))
     print('wrote %s/scaling.json, scaling.png' % args.out_dir)
     return 0
+
+
+def _runs(values):
+    return ', '.join('%.2f' % v for v in values)
 
 
 def _f(v):

@@ -63,10 +63,13 @@ def test_thesis_runs_every_local_engine_and_checks_the_losses(tmp_path):
 
 def test_scaling_sweeps_rows_features_and_workers(tmp_path):
     run_benchmark('scaling.py', ['--rows', '2000,4000', '--features', '3,5', '--fixed-rows',
-                                 '2000', '--engines', 'numpy,mrjob-local'], tmp_path)
+                                 '2000', '--engines', 'numpy,mrjob-local', '--repeats', '3'],
+                  tmp_path)
     doc = json.loads((tmp_path / 'out' / 'scaling.json').read_text())
     for name in ('numpy', 'mrjob-local'):
         assert [p['rows'] for p in doc['rows_sweep'][name]] == [2000, 4000]
+        for p in doc['rows_sweep'][name] + doc['features_sweep'][name]:
+            assert len(p['runs']) == 3 and p['seconds'] == sorted(p['runs'])[1]  # the median
         assert [p['features'] for p in doc['features_sweep'][name]] == [3, 5]
         assert all(p['seconds'] > 0 for p in doc['rows_sweep'][name])
         assert doc['slopes']['rows'][name]['all'] is not None
