@@ -25,10 +25,14 @@ DISK_BYTES_PER_S = 150e6
 BLOCK_BYTES = 128 * 2 ** 20
 #: Memory a worker can give Spark's cache (an executor of a few GB per core).
 CACHE_BYTES_PER_WORKER = 8 * 2 ** 30
-#: A later map-task wave costs starting its tasks (a process, a Python interpreter, the
-#: imports): taken as the measured launch of an mrjob-local job (one wave of 2 tasks on 2
-#: cores, outside the tasks' own timers). The YARN launch measured on the MiniCluster
-#: (container JVMs on this loaded 2-core machine) is paid once per job, not per wave.
+#: A later map-task wave costs starting its tasks: Hadoop streaming starts every task as a
+#: process with a fresh Python interpreter and its imports (there is no task server on
+#: YARN). Measured as the launch of an mrjob-local job whose tasks each start a fresh
+#: interpreter (``DISTREG_TASK_SERVER=0``, mrjob's own way; the 2026-12-03 08:41 thesis run,
+#: before the local runner's task server): 0.80 s, or the launch of ``mrjob-local-fresh``
+#: when thesis.json has it (``make thesis`` measures it). The YARN launch measured on the
+#: MiniCluster (container JVMs on this 2-core machine) is paid once per job, not per wave.
+TASK_WAVE_START_S = 0.8
 SIZES = (('100 GB', 100e9), ('1 TB', 1e12))
 WORKERS = (10, 100)
 ITERATIONS = 10
@@ -51,7 +55,8 @@ def rates(doc, scaling=None):
     if 'mrjob-hadoop' in e and e['mrjob-hadoop'].get('split'):
         h = e['mrjob-hadoop']['split']
         out['yarn_job_s'] = h['launch']
-    out['yarn_task_start_s'] = out['mr_local_launch_s']
+    fresh = (e.get('mrjob-local-fresh') or {}).get('split') or {}
+    out['yarn_task_start_s'] = fresh.get('launch', TASK_WAVE_START_S)
     sp = e['spark-rdd']
     ss = sp['split']
     tasks = sp.get('tasks') or 2
@@ -129,7 +134,7 @@ def report(r):
     m = [('MapReduce task: read (page cache)', '%.0f MB/s' % (r['mr_read_Bps'] / 1e6)),
          ('MapReduce task: parse (pyarrow)', '%.0f MB/s' % (r['mr_parse_Bps'] / 1e6)),
          ('MapReduce task: gradient arithmetic', '%.3g rows/s' % r['mr_compute_rows_per_s']),
-         ('mrjob job launch, local runner (outside the tasks)',
+         ('mrjob job launch, local runner (outside the tasks; its task server forks them)',
           '%.2f s' % r['mr_local_launch_s'])]
     if 'yarn_job_s' in r:
         m.append(('Hadoop job launch on YARN (MiniCluster, outside the tasks)',
@@ -151,8 +156,9 @@ def report(r):
               '| disk streaming rate per worker | %.0f MB/s |' % (DISK_BYTES_PER_S / 1e6),
               '| map task input (HDFS block) | %d MB |' % (BLOCK_BYTES // 2 ** 20),
               '| Spark cache per worker | %d GB |' % (CACHE_BYTES_PER_WORKER // 2 ** 30),
-              '| start of a later map-task wave | %.1f s (the measured mrjob-local job '
-              'launch: one wave of task processes) |' % r['yarn_task_start_s'],
+              '| start of a later map-task wave | %.1f s (a fresh interpreter per task, '
+              'as Hadoop streaming starts them: the mrjob-local job launch measured with '
+              '`DISTREG_TASK_SERVER=0`) |' % r['yarn_task_start_s'],
               '| cached row | %d bytes (%d doubles) |' % (r['cached_bytes_per_row'],
                                                         r['features'] + 1), '']
     lines += ['| data | workers | rows | map tasks (waves) | Spark cache holds | Hadoop '

@@ -8,7 +8,11 @@ The same logistic regression (gradient descent, ``--tol 0``: every engine runs e
 under data/), on:
 
   numpy          the single-process reference (re-reads the file every pass)
-  mrjob-local    one MapReduce job per pass, local runner (2 map tasks)
+  mrjob-local    one MapReduce job per pass, local runner (2 map tasks), its tasks forked
+                 by the job's task server (jobs/task_server.py)
+  mrjob-local-fresh  the same with a fresh interpreter per task, as mrjob's own local
+                 runner and Hadoop streaming start them (``DISTREG_TASK_SERVER=0``): the
+                 difference is what starting Python costs a MapReduce job
   mrjob-hadoop   one job per pass on YARN, input in HDFS (a MiniCluster started and
                  stopped here); ``--hadoop-iters`` iterations only (default 3): a YARN job
                  costs tens of seconds on this machine
@@ -44,7 +48,8 @@ from benchmarks.probes import Probe, compute_floor  # noqa: E402
 from distreg.fit import FitOptions, fit  # noqa: E402
 from distreg.numpy_engine import NumpyEngine  # noqa: E402
 
-ENGINES = ('numpy', 'mrjob-local', 'mrjob-hadoop', 'spark-rdd', 'spark-cluster', 'spark-mllib')
+ENGINES = ('numpy', 'mrjob-local', 'mrjob-local-fresh', 'mrjob-hadoop', 'spark-rdd',
+           'spark-cluster', 'spark-mllib')
 LOSS_RTOL = 1e-9
 MR_PARTS = ('launch', 'read', 'parse', 'compute', 'reduce')
 SPARK_PARTS = ('driver', 'tasks', 'python', 'compute')
@@ -85,14 +90,21 @@ def run_numpy(path, iters):
     return summarise('numpy', rec), rec
 
 
-def run_mrjob(path, iters, name='mrjob-local'):
+def run_mrjob(path, iters, name='mrjob-local', label=None, environ=None):
     from jobs.engine import MRJobEngine
+    saved = {k: os.environ.get(k) for k in environ or {}}
+    os.environ.update(environ or {})
     probe = Probe(MRJobEngine(path, name))
     try:
         rec = fit(probe, options(iters), progress=sys.stderr)
     finally:
         probe.close()
-    return summarise(name, rec, probe), rec
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return summarise(label or name, rec, probe), rec
 
 
 def run_hadoop(path, iters):
@@ -305,6 +317,9 @@ def main(argv=None):
             results[name], _ = run_numpy(path, args.iters)
         elif name == 'mrjob-local':
             results[name], _ = run_mrjob(path, args.iters)
+        elif name == 'mrjob-local-fresh':
+            results[name], _ = run_mrjob(path, args.iters, label=name,
+                                         environ={'DISTREG_TASK_SERVER': '0'})
         elif name == 'mrjob-hadoop':
             results[name], _ = run_hadoop(path, args.hadoop_iters)
         elif name == 'spark-rdd':
@@ -324,7 +339,7 @@ def main(argv=None):
                      gd_rel_gap=(gd_final - best) / abs(best))
     ratios = {}
     base = results.get('spark-rdd', {}).get('later_median')
-    for name in ('mrjob-local', 'mrjob-hadoop', 'spark-cluster', 'numpy'):
+    for name in ('mrjob-local', 'mrjob-local-fresh', 'mrjob-hadoop', 'spark-cluster', 'numpy'):
         if base and name in results and results[name]['later_median']:
             ratios['%s / spark-rdd (later iteration)' % name] = \
                 results[name]['later_median'] / base

@@ -31,10 +31,11 @@ def run_benchmark(script, args, tmp_path):
 def test_thesis_runs_every_local_engine_and_checks_the_losses(tmp_path):
     rows, iters = 3000, 3
     done = run_benchmark('thesis.py', ['--rows', str(rows), '--features', '3', '--iters',
-                                       str(iters), '--engines', 'numpy,mrjob-local,spark-rdd'],
+                                       str(iters), '--engines',
+                                       'numpy,mrjob-local,mrjob-local-fresh,spark-rdd'],
                          tmp_path)
     doc = json.loads((tmp_path / 'out' / 'thesis.json').read_text())
-    assert set(doc['engines']) == {'numpy', 'mrjob-local', 'spark-rdd'}
+    assert set(doc['engines']) == {'numpy', 'mrjob-local', 'mrjob-local-fresh', 'spark-rdd'}
     for name, entry in doc['engines'].items():
         loss = entry['loss']
         assert len(loss) == iters + 1, name               # tol 0: every iteration is run
@@ -42,7 +43,8 @@ def test_thesis_runs_every_local_engine_and_checks_the_losses(tmp_path):
         reference = doc['engines']['numpy']['loss']
         assert max(abs(a - b) / abs(b) for a, b in zip(loss, reference)) <= 1e-9, name
         assert len(entry['later_iteration_seconds']) == iters
-    assert doc['engines']['mrjob-local']['split']['parse'] >= 0     # from the tasks' counters
+    for name in ('mrjob-local', 'mrjob-local-fresh'):
+        assert doc['engines'][name]['split']['parse'] >= 0          # from the tasks' counters
     assert doc['engines']['spark-rdd']['tasks'] >= 1                # from Spark's status store
     assert all(c['ok'] for c in doc['loss_check'].values())
     assert 'mrjob-local / spark-rdd (later iteration)' in doc['ratios']
