@@ -26,6 +26,7 @@ Spark      driver   = wall - stage walls (job submission, broadcast, collecting,
 """
 
 import time
+import uuid
 
 import numpy as np
 
@@ -49,6 +50,9 @@ class Probe:
         self.compute = compute or {}
         self._passes = []
         self._group = 0
+        # job groups of its own: several probes share a SparkSession (make scaling), and a
+        # reused group name would count an earlier probe's jobs in a later one's passes
+        self._prefix = 'distreg-probe-%s' % uuid.uuid4().hex[:8]
 
     @property
     def rejects(self):
@@ -72,7 +76,7 @@ class Probe:
         group = None
         if self.spark is not None:
             self._group += 1
-            group = 'distreg-probe-%d' % self._group
+            group = '%s-%d' % (self._prefix, self._group)
             self.spark.sparkContext.setJobGroup(group, 'pass %d' % self._group)
         t0 = time.perf_counter()
         part = self.engine.aggregate(name, params)

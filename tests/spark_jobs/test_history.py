@@ -70,3 +70,28 @@ def test_closed_form_has_empty_history(tmp_path):
     generate(500, 2, path, seed=32)
     rec = fit(NumpyEngine(path), FitOptions(method='normal'))
     assert rec['history'] == []
+
+
+def test_probes_sharing_a_session_count_only_their_own_passes(spark, tmp_path):
+    """make scaling runs many fits in one SparkSession: each probe's passes are its own
+    (a reused job group name once counted every earlier fit's tasks in the later ones)."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))))
+    from benchmarks.probes import Probe
+    from distreg.engine import make_engine
+    from distreg.fit import FitOptions, fit
+    from helpers import make_linear, write_csv
+    y, X = make_linear(2000, 3, seed=5)
+    path = tmp_path / 'd.csv'
+    write_csv(path, y, X)
+    seen = []
+    for _ in range(3):
+        probe = Probe(make_engine('spark-rdd', str(path), spark=spark), spark=spark)
+        try:
+            fit(probe, FitOptions(method='normal'))
+        finally:
+            probe.close()
+        seen.append(probe.passes[-1]['tasks'])
+    assert seen[0] >= 1 and seen == [seen[0]] * 3
