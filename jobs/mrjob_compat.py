@@ -458,8 +458,9 @@ class _TaskProcesses:
 
 
 class _TaskServer:
-    """The driver's side of jobs/task_server.py: one server per step, started by the step's
-    first task (with that task's interpreter, script and environment), which forks every
+    """The driver's side of jobs/task_server.py: one server per step, started as the job
+    starts (the first step's, :meth:`BlockSplitLocalRunner.run`) or by the step's first task
+    (a later step's), with the tasks' interpreter, script and environment; it forks every
     task it can run: the same interpreter and script, and an environment that differs from
     the first task's only in the variables mrjob sets per task (its simulated jobconf:
     ``mapreduce_task_id``, ``map_input_file``, ...) and :data:`IN_PLACE_ENV`. Any other
