@@ -91,19 +91,14 @@ def run_numpy(path, iters):
 
 
 def run_mrjob(path, iters, name='mrjob-local', label=None, environ=None):
+    from hdfs_utils.env import environment
     from jobs.engine import MRJobEngine
-    saved = {k: os.environ.get(k) for k in environ or {}}
-    os.environ.update(environ or {})
-    probe = Probe(MRJobEngine(path, name))
-    try:
-        rec = fit(probe, options(iters), progress=sys.stderr)
-    finally:
-        probe.close()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with environment(environ):
+        probe = Probe(MRJobEngine(path, name))
+        try:
+            rec = fit(probe, options(iters), progress=sys.stderr)
+        finally:
+            probe.close()
     return summarise(label or name, rec, probe), rec
 
 

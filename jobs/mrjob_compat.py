@@ -502,7 +502,7 @@ class _TaskServer:
             self._ready.wait(self.START_TIMEOUT)
         if self._failed is not None or not self._ready.is_set():
             return False
-        if list(args[:2]) != self._args[:2]:
+        if list(args[:2]) != self._args:
             return False
         keys = (set(env) | set(self._env)) - self._per_task_env
         return all(env.get(k) == self._env.get(k) for k in keys)
@@ -604,22 +604,23 @@ class _TaskServer:
         code = self._proc.poll() if self._proc is not None else None
         return (tail.splitlines() or ['exit status %s' % code])[-1]
 
-    def abort_start(self):
+    def _shutdown(self):
+        """The control socket shut both ways: the server reads its end, a thread waiting
+        for ``ready`` wakes."""
         import socket
+        try:
+            self._control.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def abort_start(self):
         if self._control is not None and not self._ready.is_set():
-            try:
-                self._control.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self._shutdown()
 
     def close(self, timeout=10.0):
         """End the server: it kills any task still running, then exits."""
-        import socket
         if self._control is not None:
-            try:
-                self._control.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self._shutdown()
             self._control.close()
         if self._proc is not None:
             try:

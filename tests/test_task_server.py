@@ -207,12 +207,8 @@ def test_mrjob_local_fits_agree_with_and_without_the_server(tmp_path, monkeypatc
     write_csv(path, y, X)
     coefs = {}
     for on in ('1', '0'):
-        os.environ['DISTREG_TASK_SERVER'] = on
-        try:
-            engine = MRJobEngine(str(path), 'mrjob-local')
-            rec = fit(engine, FitOptions(method='qr'))
-        finally:
-            del os.environ['DISTREG_TASK_SERVER']
+        monkeypatch.setenv('DISTREG_TASK_SERVER', on)
+        rec = fit(MRJobEngine(str(path), 'mrjob-local'), FitOptions(method='qr'))
         coefs[on] = theta(rec)
         assert rec['n_rows'] == 3000
         # on: every task of the qr fit's jobs (2 map tasks and a reducer each) was forked
