@@ -702,7 +702,7 @@ def _feature_fields(schema):
 
 
 def _column_name(schema, i):
-    if schema.names:
+    if schema.names and i < len(schema.names):  # a message about a bad field never fails
         return 'column %r' % schema.names[i]
     return 'the label column' if i == schema.label else 'a feature column'
 
