@@ -129,7 +129,7 @@ def floors(path, master='local[*]', repeats=3, passes=5, mrjob=True):
     """
     from jobs.engine import MRJobEngine
     options = FitOptions(method='gd', model='logistic')
-    spark = get_session('distreg-bench-floors', master)
+    spark = get_session('distreg-bench-floors', master, python_only=True)
     engine = RDDEngine(path, spark=spark)
     out = {}
     try:
@@ -142,16 +142,17 @@ def floors(path, master='local[*]', repeats=3, passes=5, mrjob=True):
         whole = Parsed(np.concatenate([b.X for b in parts]), np.concatenate([b.y for b in parts]))
         del parts
         # the empty job: the pass's own cached partitions (their handles are still streamed
-        # to the Python workers), a constant per task instead of the block function
-        empty = engine._pass_rdd()
+        # to the Python workers), a count per task instead of the block function; its RDD
+        # built once, as the pass's is. The iterator is drained: a Python worker that leaves
+        # input unread is not reused (Spark forks a new one), which would put a process
+        # start in the floor
+        empty = engine._pass_rdd().mapPartitions(lambda it: [sum(1 for _ in it)])
 
         def numpy_pass():
             return blocks.block_partial('gradient', whole, engine.design, params)
 
         def empty_job():
-            # the iterator is drained: a Python worker that leaves input unread is not
-            # reused (Spark forks a new one), which would put a process start in the floor
-            return empty.mapPartitions(lambda it: [sum(1 for _ in it)]).sum()
+            return sum(empty.collect())
 
         compute = []
 

@@ -62,7 +62,8 @@ class Runner:
         if master not in self.sessions:
             for other in list(self.sessions):
                 self.sessions.pop(other).stop()  # one SparkContext per process
-            spark = self.sessions[master] = get_session('distreg-scaling', master)
+            spark = self.sessions[master] = get_session('distreg-scaling', master,
+                                                                         python_only=True)
             # a first fit starts the Python workers and imports the core in them: not
             # what the first measured size should pay
             from distreg.engine import make_engine

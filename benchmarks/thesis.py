@@ -114,7 +114,7 @@ def run_hadoop(path, iters):
 def run_spark(path, iters, master, label, compute):
     from distreg.engine import make_engine
     from spark_jobs.session import get_session
-    spark = get_session('distreg-thesis-%s' % label, master)
+    spark = get_session('distreg-thesis-%s' % label, master, python_only=True)
     try:
         probe = Probe(make_engine('spark-rdd', path, spark=spark), spark=spark, compute=compute)
         try:

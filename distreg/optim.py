@@ -28,8 +28,9 @@ but the intercept, on the same scale as the closed forms' ``(X'X + L I')``::
     logistic:  f(theta) = sum log(1 + exp(x'theta)) - y x'theta   + L/2 |theta'|^2
 
 so ``gd``/``lbfgs``/``newton`` converge to the answer of ``normal`` with the
-same ``--ridge``. The logistic loss is formed with ``logaddexp`` and the
-probabilities as ``exp(-logaddexp(0, -eta))``: no overflow for any eta.
+same ``--ridge``. The logistic loss and residual are formed from ``e^-|eta|``
+(``distreg.blocks._logistic_piece``): no overflow for any eta, and no cancellation
+in a residual near 0.
 
 Stopping rule (all three): the method stops when its next step, an estimate of
 the distance to the optimum, is at most ``tol`` relative to theta in the max

@@ -6,11 +6,15 @@ It implements the engine contract of :mod:`distreg.engine`:
 - ``prepare`` reads the input once (:mod:`spark_jobs.reader`: one numpy block
   per partition, parsed by the shared loader), ``cache()``\\ s the blocks and
   materialises them, collecting every rejected row (or the first bad one);
-- ``aggregate`` is one pass, one stage: the parameters travel in the task's
-  closure, each task (one per core, see ``_pass_rdd``) runs the block function
-  over its blocks in ``mapPartitions`` and merges them, and the driver collects
-  one partial per task and merges those. Partials travel as raw float64 bytes
-  (:func:`distreg.blocks.pack`), so a p x p partial costs 8 p^2 bytes in the JVM.
+- ``aggregate`` is one pass, one stage: each task (one per core, see ``_pass_rdd``)
+  runs the block function over its blocks in ``mapPartitions`` and merges them, and
+  the driver collects one partial per task and merges those. Partials travel as raw
+  float64 bytes (:func:`distreg.blocks.pack`), so a p x p partial costs 8 p^2 bytes in
+  the JVM. The pass's RDD is built once per aggregate and collected again on every
+  pass; the parameters travel as the JSON text of a local property of the pass's job
+  (:data:`PASS_PROPERTY`, in every task's description, read with
+  ``TaskContext.getLocalProperty``), so a pass pickles no function and makes no new
+  JVM RDD.
 
 Where a cached pass spends its time (see benchmarks/bench_spark.py): a Python
 RDD's cache lives in the JVM as serialised bytes that are streamed to a Python
@@ -52,6 +56,8 @@ import_pyspark()
 #: ``spark:P`` makes the first attempt of partition P's task in the first pass over the cache
 #: raise, so that the tests can watch Spark run it again (read on the executor).
 FAULT_ENV = 'DISTREG_FAULT'
+#: The local property that carries a pass's number and parameters to its tasks (JSON).
+PASS_PROPERTY = 'distreg.pass'
 
 
 class RDDEngine(Engine):
@@ -83,6 +89,8 @@ class RDDEngine(Engine):
         self.recovery = dict(failed_tasks=0, recomputed_partitions=0)
         self._passes = 0
         self._coalesced = None
+        #: {aggregate name: the RDD of its passes}, built on its first pass
+        self._pass_rdds = {}
         self.task_seconds = []
 
     # ------------------------------------------------------------------ protocol
@@ -94,7 +102,8 @@ class RDDEngine(Engine):
             from pyspark import SparkContext
             # getOrCreate joins a running session: stop only one this engine started
             self._own_session = SparkContext._active_spark_context is None
-            self.spark = get_session('distreg-%s' % self.name, self.master)
+            self.spark = get_session('distreg-%s' % self.name, self.master,
+                                     python_only=True)
         # the JVM's start is in the record's seconds, not in the load time
         t0 = time.perf_counter()
         sc = self.spark.sparkContext
@@ -128,22 +137,31 @@ class RDDEngine(Engine):
     @cancellable
     def aggregate(self, name, params):
         """One pass: the merged partial of aggregate ``name`` at ``params``."""
-        # one stage, one task per core: the parameters ride in the task's closure (a
-        # broadcast per pass costs more than it saves for a vector of coefficients),
+        # one stage, one task per core; the parameters ride in a local property of the job
+        # (a broadcast per pass costs more than it saves for a vector of coefficients, and a
+        # new closure per pass would be a new JVM RDD: measured 9 ms a pass at 1M x 20),
         # each task merges its blocks' partials in Python and sends one packed partial
         sc = self.spark.sparkContext
-        tracker = sc.statusTracker()
-        jobs_before = set(tracker.getJobIdsForGroup())
         built_before = self._built.value
         self._passes += 1
-        results = self._pass_rdd().mapPartitions(
-            _PassTask(name, self.design, json.dumps(params), self._passes == 1)).collect()
-        self._note_recovery(sc, tracker, jobs_before, self._built.value - built_before)
+        rdd = self._pass_rdds.get(name)
+        if rdd is None:
+            rdd = self._pass_rdds[name] = self._pass_rdd().mapPartitions(
+                _PassTask(name, self.design))
+        sc.setLocalProperty(PASS_PROPERTY, json.dumps({'pass': self._passes, 'params': params}))
+        try:
+            results = rdd.collect()
+        finally:
+            sc.setLocalProperty(PASS_PROPERTY, None)
+        # a task's successful attempt is its attempt number + 1: the others failed (or were
+        # lost with their executor) and ran again
+        self._note_recovery(sc, sum(attempt for _, attempt, _ in results),
+                            self._built.value - built_before)
         #: seconds each task spent in the block function (its compute; the rest of the
         #: pass is Spark's scheduling, transport and the driver's merge)
-        self.task_seconds = [seconds for seconds, _ in results]
+        self.task_seconds = [seconds for seconds, _, _ in results]
         total = None
-        for _, packed in results:
+        for _, _, packed in results:
             if packed is not None:
                 total = blocks.merge_partials(name, total, blocks.unpack(packed))
         return total
@@ -164,21 +182,16 @@ class RDDEngine(Engine):
             self._coalesced = self.cached.coalesce(slots)
         return self._coalesced
 
-    def _note_recovery(self, sc, tracker, jobs_before, rebuilt):
+    def _note_recovery(self, sc, failed, rebuilt):
         """Count and say what Spark recovered from in this pass (see the module notes)."""
-        failed = 0
-        for job in set(tracker.getJobIdsForGroup()) - jobs_before:
-            info = tracker.getJobInfo(job)
-            for stage in (info.stageIds if info else ()):
-                stage_info = tracker.getStageInfo(stage)
-                failed += stage_info.numFailedTasks if stage_info else 0
+        if not (failed or rebuilt):
+            return
         executors = _live_executors(sc)
-        if failed or rebuilt or executors < self._executors:
-            lost = (', %d executor(s) lost' % (self._executors - executors)
-                    if executors < self._executors else '')
-            print('distreg: spark-rdd pass %d: %d task attempt(s) failed and ran again, %d of '
-                  '%d cached partitions recomputed from the input (lineage)%s'
-                  % (self._passes, failed, rebuilt, self.n_partitions, lost), file=sys.stderr)
+        lost = (', %d executor(s) lost' % (self._executors - executors)
+                if executors < self._executors else '')
+        print('distreg: spark-rdd pass %d: %d task attempt(s) failed and ran again, %d of '
+              '%d cached partitions recomputed from the input (lineage)%s'
+              % (self._passes, failed, rebuilt, self.n_partitions, lost), file=sys.stderr)
         self._executors = executors
         self.recovery['failed_tasks'] += failed
         self.recovery['recomputed_partitions'] += rebuilt
@@ -239,6 +252,7 @@ class RDDEngine(Engine):
             self.cached.unpersist()
             self.cached = None
             self._coalesced = None
+            self._pass_rdds = {}
 
     def close(self):
         """Release the cache; stop the session if this engine started it."""
@@ -296,32 +310,33 @@ def _file_rank(files, name):
 
 
 class _PassTask:
-    """The task of one pass: the block function over a task's blocks, packed as bytes.
+    """The task of a pass: the block function over a task's blocks, packed as bytes.
 
     A module-level class, so that executors import this module (and with it the
-    core's registered aggregates) to run it. ``params`` is the JSON text of the
-    pass's parameters (it travels in the pickled task). Yields one
-    ``(seconds, packed partial or None)``: the seconds are the task's compute.
+    core's registered aggregates) to run it. The pass's number and parameters are the
+    job's local property :data:`PASS_PROPERTY`. Yields one ``(seconds, attempt number,
+    packed partial or None)``: the seconds are the task's compute.
     """
 
-    def __init__(self, name, design, params, first_pass=False):
+    def __init__(self, name, design):
         self.name = name
         self.design = design
-        self.params = params
-        self.first_pass = first_pass
 
     def __call__(self, blocks_of_partition):
-        if self.first_pass and os.environ.get(FAULT_ENV):
+        from pyspark import TaskContext
+        task = TaskContext.get()
+        this_pass = json.loads(task.getLocalProperty(PASS_PROPERTY))
+        if this_pass['pass'] == 1 and os.environ.get(FAULT_ENV):
             _injected_fault(os.environ[FAULT_ENV])
         t0 = time.perf_counter()
-        params = json.loads(self.params)
+        params = this_pass['params']
         total = None
         for b in blocks_of_partition:
             total = blocks.merge_partials(
                 self.name, total, blocks.block_partial(self.name, b.parsed, self.design, params))
         # raw float64 bytes: a p x p partial is 8 p^2 bytes, not a JSON text of it
         packed = None if total is None else blocks.pack(total)
-        yield time.perf_counter() - t0, packed
+        yield time.perf_counter() - t0, task.attemptNumber(), packed
 
 
 def _injected_fault(wanted):

@@ -150,3 +150,33 @@ def test_packed_bytes_refuse_what_pack_did_not_make():
         blocks.unpack(data[:-8])
     with pytest.raises(ValueError, match='not a packed partial'):
         blocks.unpack(b'{"n": 1}')
+
+
+def test_logistic_loss_and_residual_keep_their_digits_at_any_eta():
+    """Against the textbook formulas, row by row in Python floats: the loss
+    log(1 + e^eta) - y eta and the residual p - y, for eta out to +-800 (where e^eta
+    overflows) and across the pieces the core computes them in. A residual near 0 (a
+    well-classified row: p near y) keeps its digits: the old p - y formed it as a
+    difference of two numbers near 1 and gave 0 for 4e-18 at eta = 40."""
+    import math
+    edges = [-800.0, -40.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 40.0, 800.0]
+    rng = np.random.default_rng(3)
+    eta = np.concatenate([edges, rng.normal(scale=20.0, size=blocks.LOGISTIC_CHUNK + 7)])
+    y = np.concatenate([np.ones(len(edges)), rng.integers(0, 2, len(eta) - len(edges))])
+    y[:len(edges) // 2] = 0.0
+    loss, r = blocks._loss_and_residual('logistic', eta, y.astype(float))
+
+    def softplus(v):
+        return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
+
+    def residual(v, label):
+        # p - y: p = 1/(1 + e^-v); 1 - p = 1/(1 + e^v)
+        if label == 1.0:
+            return -1.0 / (1.0 + math.exp(v)) if v < 700 else -math.exp(-v)
+        return 1.0 / (1.0 + math.exp(-v)) if v > -700 else math.exp(v)
+
+    want = np.array([residual(v, label) for v, label in zip(eta, y)])
+    np.testing.assert_allclose(r, want, rtol=1e-14, atol=0)
+    assert r[edges.index(40.0)] < 0.0  # -4.2e-18, not 0
+    want_loss = math.fsum(softplus(v) - label * v for v, label in zip(eta, y))
+    assert abs(loss - want_loss) <= 1e-13 * want_loss

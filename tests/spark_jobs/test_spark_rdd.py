@@ -200,3 +200,31 @@ def test_sigterm_mid_fit_exits_143_without_a_traceback(engine, tmp_path):
     assert 'distreg: terminated; nothing written' in err and 'Traceback' not in err, err
     assert time.monotonic() - t0 < 60
     assert not out.parent.exists() or os.listdir(out.parent) == []
+
+
+def test_passes_reuse_their_rdd_and_take_each_pass_parameters(spark, logistic_csv):
+    """A pass's RDD is built once per aggregate; each pass's theta reaches its tasks (the
+    job's local property, cleared after the pass): every pass equals numpy's at its theta."""
+    from distreg import blocks
+    from distreg.fit import FitOptions
+    from distreg.loader import Parsed
+    from spark_jobs.engine import PASS_PROPERTY, RDDEngine
+    engine = RDDEngine(logistic_csv, spark=spark)
+    try:
+        engine.prepare(FitOptions(method='gd', model='logistic'))
+        X, y = read_csv(logistic_csv)
+        whole = Parsed(X, y)
+        ids = set()
+        for k in range(3):
+            params = {'theta': [0.3 * k - 0.1 * j for j in range(X.shape[1] + 1)],
+                      'model': 'logistic'}
+            got = engine.aggregate('gradient', params)
+            ids.add(engine._pass_rdds['gradient'].id())
+            want = blocks.block_partial('gradient', whole, engine.design, params)
+            np.testing.assert_allclose(got['grad'], want['grad'], rtol=1e-12)
+            assert abs(got['loss'] - want['loss']) <= 1e-12 * want['loss']
+            assert spark.sparkContext.getLocalProperty(PASS_PROPERTY) is None
+        assert len(ids) == 1
+        assert engine.recovery == dict(failed_tasks=0, recomputed_partitions=0)
+    finally:
+        engine.close()
