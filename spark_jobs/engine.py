@@ -154,7 +154,8 @@ class RDDEngine(Engine):
         finally:
             sc.setLocalProperty(PASS_PROPERTY, None)
         # a task's successful attempt is its attempt number + 1: the others failed (or were
-        # lost with their executor) and ran again
+        # lost with their executor) and ran again (with spark.speculation on, which is off
+        # by default, a speculative copy would count too)
         self._note_recovery(sc, sum(attempt for _, attempt, _ in results),
                             self._built.value - built_before)
         #: seconds each task spent in the block function (its compute; the rest of the
