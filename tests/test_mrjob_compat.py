@@ -18,8 +18,10 @@ def test_every_private_name_used_still_exists_in_mrjob():
     from mrjob.fs.hadoop import HadoopFilesystem
     from mrjob.hadoop import HadoopJobRunner
     from mrjob.local import LocalMRJobRunner
+    import mrjob.conf
     classes = {'MRJob': MRJob, 'LocalMRJobRunner': LocalMRJobRunner,
-               'HadoopJobRunner': HadoopJobRunner, 'HadoopFilesystem': HadoopFilesystem}
+               'HadoopJobRunner': HadoopJobRunner, 'HadoopFilesystem': HadoopFilesystem,
+               'mrjob.conf': mrjob.conf}
     for cls_name, names in OVERRIDES.items():
         cls = classes[cls_name]
         for name in names:
@@ -104,3 +106,20 @@ def test_hadoop_runner_still_logs_the_clients_records_through_its_module_functio
     line = 'Submitted application application_1764049_0007'
     assert _SUBMITTED_APPLICATION_RE.match(line).group('application_id') == \
         'application_1764049_0007'
+
+
+def test_a_conf_file_is_parsed_once_while_unchanged_and_each_runner_gets_its_own_copy(
+        tmp_path):
+    import mrjob.conf
+    mrjob_compat.local_runner_class()  # installs the cache
+    conf = tmp_path / 'mrjob.conf'
+    conf.write_text('runners:\n  local:\n    jobconf:\n      a: 1\n')
+    first = mrjob.conf._conf_object_at_path(str(conf))
+    assert first == {'runners': {'local': {'jobconf': {'a': 1}}}}
+    first['runners']['local']['jobconf']['a'] = 99  # what a runner may do to its copy
+    assert mrjob.conf._conf_object_at_path(str(conf))['runners']['local']['jobconf']['a'] == 1
+    conf.write_text('runners:\n  local:\n    jobconf:\n      a: 22\n')  # size changes
+    assert mrjob.conf._conf_object_at_path(str(conf))['runners']['local']['jobconf']['a'] == 22
+    opts = mrjob.conf.load_opts_from_mrjob_conf('local', str(conf))
+    assert opts[0][1] == {'jobconf': {'a': 22}}
+    assert mrjob.conf._conf_object_at_path(None) is None

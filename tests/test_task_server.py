@@ -3,6 +3,7 @@ interpreter must behave as ``python SCRIPT ARGS`` subprocesses do (files, direct
 environment, command line, exit status, errors), stop when the phase is stopped, and fail
 (not hang) when the server goes."""
 
+import importlib.util
 import json
 import os
 import signal
@@ -251,3 +252,30 @@ def test_a_dirs_archive_is_reused_only_while_its_directory_is_unchanged(tmp_path
     (extra / 'b.txt').write_text('new')
     assert archive() == {'a.txt': b'two!', 'b.txt': b'new'}
     assert mrjob_compat._DIR_ARCHIVES[str(extra)] is not kept
+
+
+def test_a_dirs_archive_carries_bytecode_the_interpreter_accepts(tmp_path):
+    """Each .py goes with a .pyc compiled for this interpreter, which an import from the
+    extracted archive uses (python -v says it matches its source); the directory's own
+    __pycache__ (here a stale file) is not shipped; a file that does not compile goes
+    without one."""
+    import io
+    import tarfile
+    from jobs import mrjob_compat
+    src = tmp_path / 'src'
+    (src / 'pk' / '__pycache__').mkdir(parents=True)
+    (src / 'pk' / '__init__.py').write_text('X = 41 + 1\n')
+    (src / 'pk' / 'broken.py').write_text('def (:\n')
+    (src / 'pk' / '__pycache__' / '__init__.cpython-311.pyc').write_bytes(b'stale')
+    data = mrjob_compat._tar_gz(str(src), mrjob_compat._dir_signature(str(src)))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        names = sorted(tar.getnames())
+        tar.extractall(tmp_path / 'out')
+    cached = os.path.relpath(importlib.util.cache_from_source('pk/__init__.py'))
+    assert names == sorted(['pk/__init__.py', 'pk/broken.py', cached])
+    assert (tmp_path / 'out' / cached).read_bytes() != b'stale'
+    out = subprocess.run([sys.executable, '-v', '-c', 'import pk; print(pk.X)'],
+                         cwd=tmp_path / 'out', capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, PYTHONDONTWRITEBYTECODE='1'))
+    assert out.returncode == 0 and out.stdout.strip() == '42', out.stderr[-2000:]
+    assert "code object from '%s'" % (tmp_path / 'out' / cached) in out.stderr
