@@ -88,10 +88,7 @@ class Probe:
                 # engine's clean-up at close, the next fit's load) is not this pass's (make
                 # scaling counted the close's job over every cached partition in the last
                 # pass: 6 and 13 tasks at 3e6 and 1e7 rows, for a pass of 2)
-                sc = self.spark.sparkContext
-                for key in ('spark.jobGroup.id', 'spark.job.description',
-                            'spark.job.interruptOnCancel'):
-                    sc.setLocalProperty(key, None)
+                self.spark.sparkContext._jsc.clearJobGroup()
         entry = dict(aggregate=name, seconds=wall)
         if self.spark is None and getattr(self.engine, 'counters', None) is not None:
             entry.update(mr_split(self.engine.counters, wall))

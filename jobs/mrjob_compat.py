@@ -412,12 +412,12 @@ def _tar_gz(dir_path, signature):
     import tarfile
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode='w:gz', compresslevel=1) as tar:
-        for path, _, _ in signature:
+        for path, size, mtime_ns in signature:
             name = os.path.relpath(path, dir_path)
             if '__pycache__' in name.split(os.sep):
                 continue
             tar.add(path, name, recursive=False)
-            pyc = _bytecode(path) if path.endswith('.py') else None
+            pyc = _bytecode(path, size, mtime_ns) if path.endswith('.py') else None
             if pyc is not None:
                 info = tarfile.TarInfo(os.path.relpath(
                     importlib.util.cache_from_source(path), dir_path))
@@ -426,21 +426,20 @@ def _tar_gz(dir_path, signature):
     return buf.getvalue()
 
 
-def _bytecode(path):
+def _bytecode(path, size, mtime_ns):
     """A timestamp-checked .pyc of ``path`` (PEP 552: the import system's own format; it
-    checks the source's mtime and size, which the archive keeps), or None when the file
-    does not compile (the task then reports that itself)."""
+    checks the source's mtime and size, which the archive keeps: those of the directory's
+    signature), or None when the file does not compile (the task then reports that itself)."""
     import marshal
     with open(path, 'rb') as f:
         source = f.read()
-    st = os.stat(path)
     try:
         code = compile(source, path, 'exec', dont_inherit=True)
     except (SyntaxError, ValueError):
         return None
     return b''.join((importlib.util.MAGIC_NUMBER, (0).to_bytes(4, 'little'),
-                     (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, 'little'),
-                     (st.st_size & 0xFFFFFFFF).to_bytes(4, 'little'), marshal.dumps(code)))
+                     (mtime_ns // 10 ** 9 & 0xFFFFFFFF).to_bytes(4, 'little'),
+                     (size & 0xFFFFFFFF).to_bytes(4, 'little'), marshal.dumps(code)))
 
 
 class _TaskProcesses:
