@@ -195,6 +195,10 @@ class Refine(Aggregate):
     powers keep 64 bits), and the residual, the products and their sums are all
     extended precision: the correction solved from ``g`` then recovers the digits
     that the float64 R factor could not.
+
+    With ``rinv`` (R^-1 of the TSQR partial, scaled units) the pass also sums
+    ``qtq = Q'Q`` for Q = X R^-1 in extended precision: the standard errors of an
+    ill-conditioned fit come from it (:meth:`distreg.solvers.QRState.refine_cov`).
     """
     name = 'refine'
 
@@ -208,11 +212,19 @@ class Refine(Aggregate):
             X = np.ldexp(X, -e[:X.shape[1]])
             y = np.ldexp(y, -e[-1])
         r = y - X @ theta[:X.shape[1]]
-        return dict(g=X.T @ r, rss=np.sum(r * r))
+        out = dict(g=X.T @ r, rss=np.sum(r * r))
+        if params.get('rinv') is not None:
+            rinv = np.asarray(params['rinv'], dtype=LD)
+            Q = X @ rinv[:X.shape[1]]
+            out['qtq'] = Q.T @ Q
+        return out
 
     def _merge(self, a, b):
         p = max(len(a['g']), len(b['g']))
-        return dict(g=_pad_vector(a['g'], p) + _pad_vector(b['g'], p), rss=a['rss'] + b['rss'])
+        out = dict(g=_pad_vector(a['g'], p) + _pad_vector(b['g'], p), rss=a['rss'] + b['rss'])
+        if 'qtq' in a:
+            out['qtq'] = a['qtq'] + b['qtq']
+        return out
 
 
 # --------------------------------------------------------------------------- using a model

@@ -63,15 +63,17 @@ class RankDeficientError(SingularMatrixError):
     the message then names the columns (see :meth:`named`).
     """
 
-    def __init__(self, columns, reasons, names=None):
+    def __init__(self, columns, reasons, names=None, lead='the model matrix is rank deficient'):
         self.columns = list(columns)
         self.reasons = list(reasons)
         self.names = names
+        #: what the message says first (the normal equations say they are singular)
+        self.lead = lead
         super().__init__(self._message())
 
     def named(self, names):
         """The same error naming the columns by ``names`` (one per coefficient)."""
-        return RankDeficientError(self.columns, self.reasons, names)
+        return RankDeficientError(self.columns, self.reasons, names, self.lead)
 
     def _name(self, j):
         if self.names is not None and j < len(self.names):
@@ -80,8 +82,8 @@ class RankDeficientError(SingularMatrixError):
 
     def _message(self):
         parts = ['column %s %s' % (self._name(j), why) for j, why in zip(self.columns, self.reasons)]
-        return ('the model matrix is rank deficient: %s; %s not determined by the data: drop '
-                '%s or use --ridge L' % ('; '.join(parts),
+        return ('%s: %s; %s not determined by the data: drop '
+                '%s or use --ridge L' % (self.lead, '; '.join(parts),
                                          'its coefficient is' if len(parts) == 1
                                          else 'their coefficients are',
                                          'the column' if len(parts) == 1 else 'the columns'))

@@ -90,6 +90,8 @@ def normal_answer(part, options):
     solvers.check_sums_finite(part['xtx'], part['yty'], 'the normal equations')
     sol = solvers.solve_normal(part, options.intercept, options.ridge)
     stats = inference.linear_stats(sol.theta, sol.cov, sol.rss, part, options.intercept)
+    # the Gram's condition number is the square of the model matrix's
+    stats['condition_number'] = math.sqrt(sol.cond)
     return dict(theta=sol.theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=0,
                 converged=True, stats=stats)
 
@@ -99,6 +101,7 @@ def tsqr_answer(part, options):
     blocks.check_rows(part)
     state = solvers.QRState(part, options.intercept, options.ridge)
     stats = state.stats(state.theta, state.rss_tsqr, part)
+    stats['condition_number'] = float(state.cond)
     return dict(theta=state.unscale(state.theta), n_rows=part['n'], n_bad_rows=part['n_bad'],
                 iterations=0, converged=True, stats=stats)
 
@@ -122,7 +125,13 @@ def fit_qr(engine, options):
     # no refinement asked for: the TSQR answer is final, as the normal one is
     passes, converged, prev = 0, max_passes == 0, math.inf
     for passes in range(1, max_passes + 1):
-        ref = engine.aggregate('refine', {'theta': theta.tolist(), 'exp': state.exp.tolist()})
+        params = {'theta': theta.tolist(), 'exp': state.exp.tolist()}
+        if passes == 1 and state.wants_cov_pass():
+            # ill-conditioned: the same pass measures Q'Q for accurate standard errors
+            params['rinv'] = state.rinv().tolist()
+        ref = engine.aggregate('refine', params)
+        if 'qtq' in ref:
+            state.refine_cov(ref['qtq'])
         delta = state.correction(ref['g'], theta)
         # RSS(theta + delta) = RSS(theta) - 2 delta'g + delta'X'X delta, in extended precision
         Rd = state.Rs @ (delta / state.d)
@@ -139,6 +148,7 @@ def fit_qr(engine, options):
             break
         prev = size
     stats = state.stats(theta, max(rss, 0.0), part)
+    stats['condition_number'] = float(state.cond)
     return dict(theta=state.unscale(theta), n_rows=part['n'], n_bad_rows=part['n_bad'],
                 iterations=passes, converged=converged, stats=stats)
 

@@ -3,6 +3,8 @@
 import json
 import math
 
+from distreg.solvers import COND_WARN
+
 #: Keys of the result record, in order (DESIGN.md's contract).
 RECORD_KEYS = ('engine', 'method', 'model', 'intercept', 'coefficients', 'n_rows',
                'n_bad_rows', 'iterations', 'converged', 'seconds', 'timings', 'stats', 'history')
@@ -10,7 +12,10 @@ RECORD_KEYS = ('engine', 'method', 'model', 'intercept', 'coefficients', 'n_rows
 #: the starting point; ``seconds`` from the method's start, the load not included;
 #: ``grad_norm`` and ``seconds`` may be None when the engine does not report them: MLlib).
 HISTORY_KEYS = ('iteration', 'loss', 'grad_norm', 'seconds')
-STATS_KEYS = ('r2', 'rmse', 'residual_sd', 'std_errors', 't_values', 'p_values')
+#: ``condition_number``: the model matrix's, after power-of-two column scaling (normal and qr;
+#: None for the iterative methods).
+STATS_KEYS = ('r2', 'rmse', 'residual_sd', 'std_errors', 't_values', 'p_values',
+              'condition_number')
 #: Keys of the record's ``design``: what ``predict`` and ``evaluate`` need to read new rows
 #: the way the model's rows were read (any engine's record works on any engine).
 DESIGN_KEYS = ('poly_degree', 'n_features', 'format', 'label_col', 'feature_names')
@@ -129,6 +134,9 @@ def summary(record, names=None):
             ('R-squared:', _num(stats.get('r2'))), ('RMSE:', _num(stats.get('rmse'))),
             ('Residual SD:', _num(stats.get('residual_sd'))),
             ('Seconds:', _num(record.get('seconds'), '%.3f'))]
+    cond = stats.get('condition_number')
+    if cond is not None:
+        info.append(('Cond. No.:', _num(cond, '%.3g')))
     for i in range(0, len(info), 2):
         left = '%-15s %-22s' % (info[i][0], info[i][1])
         right = '%-15s %s' % info[i + 1] if i + 1 < len(info) else ''
@@ -144,6 +152,9 @@ def summary(record, names=None):
         lines.append('%-22s %20s %14s %10s %9s' % (label[:22], '%.12g' % c, _num(s, '%.6g'),
                                                    _num(t, '%.4g'), _num(p, '%.3g')))
     lines.append('=' * width)
+    if cond is not None and cond > COND_WARN:
+        lines.append('Warning: the condition number is %.3g (above %.0e): the coefficients are '
+                     'sensitive to the last digits of the data.' % (cond, COND_WARN))
     return '\n'.join(lines)
 
 

@@ -32,8 +32,13 @@ EPS = np.finfo(np.float64).eps
 #: Above this (scaled) condition number the normal equations keep fewer than about
 #: 7 of 16 digits: warn.
 NORMAL_WARN_COND = 1e8
-#: Above this the R factor itself keeps fewer than about 4 digits: warn for qr too.
-QR_WARN_COND = 1e12
+#: Above this (scaled) condition number of the model matrix a fit warns that digits may be
+#: lost (qr's refinement recovers most of them, the normal equations cannot).
+COND_WARN = 1e10
+#: qr: above this condition number the standard errors are computed from an extended-precision
+#: pass (see :meth:`QRState.refine_cov`): (R'R)^-1 from the float64 R keeps only about
+#: 16 - log10(cond) digits.
+COND_REFINE_COV = 1e6
 
 
 def power_of_two_scale(norms):
@@ -56,10 +61,19 @@ def _check_ridge(ridge):
         raise DistregError('--ridge must be a finite number >= 0, not %r' % ridge)
 
 
-#: Rank tolerance of the R factor, as R's ``lm`` (LINPACK dqrdc2, tol = 1e-7): a column
-#: whose distance from the span of the columns before it is below this fraction of its
-#: own norm is taken as a linear combination of them.
-RANK_TOL = 1e-7
+#: Rank tolerance of the R factor: column j is refused as a linear combination of the columns
+#: before it when its distance from their span, |r_jj|, is at most this fraction of its norm.
+#:
+#: The rule separates *exact* dependence from ill-conditioning by what float64 can make of
+#: an exactly dependent column: rounding the input to float64 (a few units of 2^-53 = 1.1e-16
+#: per value, relative to the column itself) plus the rounding of the TSQR factorisation (at
+#: most 1.1e-14 measured: a 0/1 dummy trap and a constant column, 1e6-4e6 rows in 64k-row
+#: blocks) stays below 2^-40 = 9.1e-13 by a factor of 80 or more. A full-rank design, however
+#: ill-conditioned, keeps its columns' distances: NIST's Filip (degree 10 on x in [-8.8, -3.1])
+#: has 5.2e-8 and is fitted to 11 digits after refinement. R's ``lm`` (LINPACK dqrdc2) uses
+#: 1e-7 and refuses Filip; distreg refuses only beyond what the data's own precision can
+#: tell, i.e. from a scaled condition number of about 1e12-1e14 (and warns from 1e10).
+RANK_TOL = 2.0 ** -40
 
 
 def _zero_columns(diag_values, names=None, tiny=None):
@@ -90,12 +104,13 @@ def column_norms(A):
 
 
 def check_rank(R, intercept, names=None, tol=RANK_TOL):
-    """Refuse a rank-deficient R factor (of the model matrix X, R'R = X'X), as R's lm does.
+    """Refuse a rank-deficient R factor (of the model matrix X, R'R = X'X).
 
     ``|r_jj|`` is the distance of column j from the span of the columns before it,
     ``||R[:, j]||`` its norm (column scaling does not change the ratio): a ratio at
-    most ``tol`` marks column j as (nearly) a linear combination of the others.
-    The same rule on every engine, since every engine's R is the same up to rounding.
+    most ``tol`` (:data:`RANK_TOL`, where the reasons for its value are) marks column j
+    as a linear combination of the others. The same rule on every engine (spark-mllib
+    included), since every engine's R is the same up to rounding.
     """
     R = np.asarray(R, dtype=np.float64)
     top = np.max(np.abs(R), axis=0) if R.size else np.zeros(0)
@@ -177,10 +192,17 @@ def solve_normal(part, intercept, ridge=0.0):
     Gs = G * np.outer(d, d) + np.diag(lam * d * d)
     cond = _cond_sym(Gs)
     if not np.isfinite(cond) or cond * EPS >= 1:
+        lead = ('the normal equations are singular (condition number %s after column '
+                'scaling)' % _fmt_cond(cond))
+        cols = [] if ridge else _gram_suspects(Gs)
+        if cols:
+            raise RankDeficientError(cols, [
+                'is, within the 8 digits the normal equations keep, a linear combination of '
+                'the columns before it (--method qr tells an exactly dependent column from an '
+                'ill-conditioned one)'] * len(cols), lead=lead)
         raise SingularMatrixError(
-            'the normal equations are singular (condition number %s after column '
-            'scaling): the coefficients are not determined. Columns may be collinear; '
-            'use --method qr (more accurate) or --ridge L (unique answer)' % _fmt_cond(cond))
+            '%s: the coefficients are not determined. Columns may be collinear; '
+            'use --method qr (more accurate) or --ridge L (unique answer)' % lead)
     warnings = []
     if cond > NORMAL_WARN_COND:
         warnings.append(
@@ -242,12 +264,13 @@ class QRState:
                 'scaling): the coefficients are not determined. Drop collinear columns or '
                 'use --ridge L' % _fmt_cond(self.cond))
         self.warnings = []
-        if self.cond > QR_WARN_COND:
-            self.warnings.append(
-                'the model matrix is ill-conditioned (condition number %s after column '
-                'scaling): refinement may not recover all digits; consider --ridge'
-                % _fmt_cond(self.cond))
+        if self.cond > COND_WARN:
+            self.warnings.append(ill_conditioned_warning(self.cond))
             warn(self.warnings[-1])
+        #: (R^-1, its float64 values as sent to the data) and the refined (X'X)^-1, once
+        #: :meth:`refine_cov` has run
+        self._rinv = None
+        self._cov = None
         self.theta = _solve_upper(Rs, rhs) * self.d
         # ||y - X theta||^2 = r_yy^2 + ||R theta - r_xy||^2 for any theta (ridge or not)
         fit_gap = R @ self.theta - r[:p, p]
@@ -296,13 +319,51 @@ class QRState:
         gs = np.asarray(g * self.d, dtype=np.float64)
         return _solve_upper(self.Rs, _solve_lower(self.Rs.T, gs)) * self.d
 
+    def wants_cov_pass(self):
+        """Whether the standard errors need the extended-precision pass of :meth:`refine_cov`."""
+        return self._gram is None and self.cond > COND_REFINE_COV
+
+    def rinv(self):
+        """R^-1 (scaled units) for the refinement pass that measures ``Q'Q``, Q = X R^-1."""
+        if self._rinv is None:
+            self._rinv = _solve_upper(self.Rs, np.eye(len(self.d))) * self.d[:, None]
+        return self._rinv
+
+    def refine_cov(self, qtq):
+        """(X'X)^-1 = R^-1 (Q'Q)^-1 R^-T with ``qtq`` = Q'Q summed in extended precision.
+
+        The identity holds for any invertible R^-1; with the float64 R of TSQR, Q = X R^-1
+        is orthonormal to about cond * 1e-16, so (Q'Q)^-1 is computed accurately and the
+        standard errors keep the digits that (R'R)^-1 alone loses on ill-conditioned data
+        (Filip: 7 -> 12).
+        """
+        F = np.asarray(qtq, dtype=np.float64)
+        F = (F + F.T) / 2
+        try:
+            L = np.linalg.cholesky(F)
+        except np.linalg.LinAlgError:
+            return      # Q'Q not positive definite in float64: keep (R'R)^-1
+        Rinv = self.rinv()
+        Finv = _cho_solve(L, np.eye(len(F)))
+        self._cov = Rinv @ Finv @ Rinv.T
+
     def cov(self):
         """(X'X)^-1 from R; with a ridge, the sandwich (X'X+L)^-1 X'X (X'X+L)^-1."""
+        if self._cov is not None:
+            return self._cov
         Rinv = _solve_upper(self.Rs, np.eye(len(self.d)))
         Ainv = (Rinv @ Rinv.T) * np.outer(self.d, self.d)
         if self._gram is not None:
             return Ainv @ self._gram @ Ainv
         return Ainv
+
+
+def ill_conditioned_warning(cond):
+    """The warning line of a model matrix whose (scaled) condition number is above COND_WARN."""
+    return ('the model matrix is ill-conditioned (condition number %s after column scaling): '
+            'a change in the data\'s last digit can change about the last %d digits of the '
+            'coefficients; centring or rescaling columns (or a lower --poly-degree) helps'
+            % (_fmt_cond(cond), min(16, int(math.log10(cond)))))
 
 
 def solve_spd(H, b):
@@ -319,6 +380,35 @@ def solve_spd(H, b):
     L = np.linalg.cholesky(Hs)
     return _cho_solve(L, b * d if b.ndim == 1 else b * d[:, None]) * (
         d if b.ndim == 1 else d[:, None])
+
+
+#: normal: a column whose squared distance from the span of the columns before it is at most
+#: this fraction of its sum of squares is named when the normal equations are singular.
+GRAM_SUSPECT = 1e-10
+
+
+def _gram_suspects(G):
+    """Columns of a (scaled) Gram nearly in the span of the columns before them.
+
+    The pivots of a Cholesky factorisation that passes over such columns: column j's
+    pivot is its squared distance from the span of the kept columns before it.
+    """
+    keep, L, out = [], np.zeros((0, 0)), []
+    for j in range(len(G)):
+        g = G[keep, j]
+        l = _solve_lower(L, g) if keep else np.zeros(0)
+        pivot = G[j, j] - l @ l
+        if not G[j, j] > 0 or pivot <= GRAM_SUSPECT * G[j, j]:
+            out.append(j)
+            continue
+        k = len(keep)
+        grown = np.zeros((k + 1, k + 1))
+        grown[:k, :k] = L
+        grown[k, :k] = l
+        grown[k, k] = math.sqrt(pivot)
+        L = grown
+        keep.append(j)
+    return out
 
 
 def _cond_sym(A):
