@@ -191,15 +191,15 @@ def solve_normal(part, intercept, ridge=0.0):
     lam = ridge_diagonal(p, intercept, ridge)
     Gs = G * np.outer(d, d) + np.diag(lam * d * d)
     cond = _cond_sym(Gs)
+    lead = ('the normal equations are singular to working precision (condition number %s '
+            'after column scaling)' % _fmt_cond(cond))
+    cols = [] if ridge else _gram_suspects(Gs)
+    if cols:
+        raise RankDeficientError(cols, [
+            'is, within the precision of the normal equations, a linear combination of the '
+            'columns before it (--method qr tells an exactly dependent column from an '
+            'ill-conditioned one)'] * len(cols), lead=lead)
     if not np.isfinite(cond) or cond * EPS >= 1:
-        lead = ('the normal equations are singular (condition number %s after column '
-                'scaling)' % _fmt_cond(cond))
-        cols = [] if ridge else _gram_suspects(Gs)
-        if cols:
-            raise RankDeficientError(cols, [
-                'is, within the 8 digits the normal equations keep, a linear combination of '
-                'the columns before it (--method qr tells an exactly dependent column from an '
-                'ill-conditioned one)'] * len(cols), lead=lead)
         raise SingularMatrixError(
             '%s: the coefficients are not determined. Columns may be collinear; '
             'use --method qr (more accurate) or --ridge L (unique answer)' % lead)
@@ -382,23 +382,28 @@ def solve_spd(H, b):
         d if b.ndim == 1 else d[:, None])
 
 
-#: normal: a column whose squared distance from the span of the columns before it is at most
-#: this fraction of its sum of squares is named when the normal equations are singular.
-GRAM_SUSPECT = 1e-10
-
-
 def _gram_suspects(G):
-    """Columns of a (scaled) Gram nearly in the span of the columns before them.
+    """Columns of a (scaled) Gram that the normal equations cannot tell from a linear
+    combination of the columns before them.
 
-    The pivots of a Cholesky factorisation that passes over such columns: column j's
-    pivot is its squared distance from the span of the kept columns before it.
+    Column j's Cholesky pivot is its squared distance from the span of the columns before
+    it, and the Gram holds it only to about float64's rounding of the column's sum of
+    squares: a pivot at most :data:`RANK_TOL` of that sum (a distance of at most 9.5e-7 of the
+    column's norm, where qr tells down to 9.1e-13) is refused. The factorisation passes over
+    such columns, so that each later one is judged against the others.
     """
+    try:
+        L = np.linalg.cholesky(G)
+        if np.all(np.diag(L) ** 2 > RANK_TOL * np.diag(G)):
+            return []
+    except np.linalg.LinAlgError:
+        pass
     keep, L, out = [], np.zeros((0, 0)), []
     for j in range(len(G)):
         g = G[keep, j]
         l = _solve_lower(L, g) if keep else np.zeros(0)
         pivot = G[j, j] - l @ l
-        if not G[j, j] > 0 or pivot <= GRAM_SUSPECT * G[j, j]:
+        if not G[j, j] > 0 or pivot <= RANK_TOL * G[j, j]:
             out.append(j)
             continue
         k = len(keep)

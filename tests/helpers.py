@@ -325,3 +325,130 @@ def close_predictions(got, expected):
     expected = np.asarray(expected, dtype=float)
     return np.allclose(np.asarray(got, dtype=float), expected, rtol=1e-13,
                        atol=1e-13 * np.abs(expected).max())
+
+
+# --------------------------------------------------------------------------- exact problems
+
+def _exact_inverse(G):
+    """Inverse of a square matrix of Fractions by Gauss-Jordan elimination (exact)."""
+    from fractions import Fraction
+    p = len(G)
+    A = [list(row) + [Fraction(int(i == j)) for j in range(p)] for i, row in enumerate(G)]
+    for c in range(p):
+        piv = next(r for r in range(c, p) if A[r][c] != 0)
+        A[c], A[piv] = A[piv], A[c]
+        inv = 1 / A[c][c]
+        A[c] = [v * inv for v in A[c]]
+        for r in range(p):
+            if r != c and A[r][c] != 0:
+                f = A[r][c]
+                A[r] = [a - f * b for a, b in zip(A[r], A[c])]
+    return [row[p:] for row in A]
+
+
+def exact_problem(path, names, raw, label, degree=1, intercept=True):
+    """Write a CSV whose least-squares answer the test knows to full precision.
+
+    ``raw``: the raw feature columns, lists of Fractions that float64 holds exactly (checked);
+    ``label``: a list of Fractions, written rounded to float64 (``repr``) and taken from the
+    file as written. The model matrix (intercept, then x, x^2, ..., x^degree of each raw
+    column, as ``--poly-degree`` makes it) is formed in exact arithmetic, and so are the
+    coefficients, the residual sum of squares and diag((X'X)^-1): the coefficients and
+    standard errors returned are those exact values rounded once to float64.
+    """
+    from fractions import Fraction
+    for col in raw:
+        assert all(Fraction(float(v)) == v for v in col), 'a raw value float64 cannot hold'
+    y = [Fraction(float(v)) for v in label]
+    with open(path, 'w') as f:
+        f.write(','.join(names) + '\n')
+        for i in range(len(y)):
+            f.write(','.join([repr(float(y[i]))] + [repr(float(col[i])) for col in raw]) + '\n')
+    rows = []
+    for i in range(len(y)):
+        row = [Fraction(1)] if intercept else []
+        for col in raw:
+            row += [col[i] ** k for k in range(1, degree + 1)]
+        rows.append(row)
+    p = len(rows[0])
+    G = [[sum(r[j] * r[k] for r in rows) for k in range(p)] for j in range(p)]
+    b = [sum(r[j] * yi for r, yi in zip(rows, y)) for j in range(p)]
+    Ginv = _exact_inverse(G)
+    beta = [sum(Ginv[j][k] * b[k] for k in range(p)) for j in range(p)]
+    rss = sum((yi - sum(bj * rj for bj, rj in zip(beta, r))) ** 2 for r, yi in zip(rows, y))
+    var = rss / (len(y) - p)
+    # sqrt of an exact rational, to float64: Fraction -> float is correctly rounded, and the
+    # square root of a correctly rounded value is within one unit in the last place
+    se = [float(var * Ginv[j][j]) ** 0.5 for j in range(p)]
+    return dict(path=str(path), beta=[float(v) for v in beta], std_errors=se,
+                residual_sd=float(var) ** 0.5, n=len(y))
+
+
+#: Coefficients of the exact degree-10 problem: NIST's certified Filip values, as fractions.
+FILIP_LIKE_BETA = ('-1467.48961422980', '-2772.17959193342', '-2316.37108160893',
+                   '-1127.97394098372', '-354.478233703349', '-75.1242017393757',
+                   '-10.8753180355343', '-1.06221498588947', '-0.0670191154593408',
+                   '-0.00246781078275479', '-0.0000402962525080404')
+
+
+def filip_like(path):
+    """Degree 10 on x in [-9, -3] (97 points, steps of 1/16: exact in binary), label from
+    Filip's coefficients plus a fixed pseudo-random wiggle of about 0.003 (Filip's residual
+    SD): as ill-conditioned as NIST's Filip (scaled condition number about 5e9), full rank,
+    answer known exactly (:func:`exact_problem`)."""
+    from fractions import Fraction
+    x = [Fraction(-144 + i, 16) for i in range(97)]
+    beta = [Fraction(v) for v in FILIP_LIKE_BETA]
+    wiggle = [Fraction((i * 7919) % 61 - 30, 10000) for i in range(97)]
+    y = [sum(b * xi ** k for k, b in enumerate(beta)) + w for xi, w in zip(x, wiggle)]
+    return exact_problem(path, ['y', 'x'], [x], y, degree=10)
+
+
+def longley_like(path):
+    """Macro-series-like columns: a year and two series that move almost exactly with it
+    (offsets of 1e5, wiggles of a few 2^-14 and 2^-12), 40 rows: full rank, scaled condition
+    number about 7e8 (R's lm, and distreg before issue 21, refused the last two columns as
+    linear combinations); answer known exactly (:func:`exact_problem`)."""
+    from fractions import Fraction
+    n = 40
+    t = [Fraction(1921 + i) for i in range(n)]
+    gnp = [3 * ti + Fraction((i * 37) % 5 - 2, 2 ** 14) for i, ti in enumerate(t)]
+    pop = [100000 + 7 * ti + Fraction((i * 11) % 7 - 3, 2 ** 12) for i, ti in enumerate(t)]
+    y = [Fraction(-3482258) + Fraction(15) * a + Fraction(-2, 100) * b + Fraction(18, 10) * c
+         + Fraction((i * 7919) % 61 - 30, 10) for i, (a, b, c) in enumerate(zip(t, gnp, pop))]
+    return exact_problem(path, ['y', 'year', 'gnp', 'pop'], [t, gnp, pop], y)
+
+
+def dependent_designs(d):
+    """CSV files whose model matrices are exactly rank deficient, each with the column a fit
+    must name: {case: (path, column name, what the message says of it, --poly-degree)}."""
+    rng = np.random.default_rng(21)
+    n = 200
+    a, b, c = rng.normal(size=(3, n)) * np.array([[1.0], [100.0], [0.01]])
+    y = 1 + 2 * a - b / 100 + 0.1 * rng.normal(size=n)
+    level = rng.integers(0, 3, size=n)
+    onehot = [(level == k).astype(float) for k in range(3)]
+
+    def write(name, names, columns):
+        path = d / ('%s.csv' % name)
+        with open(path, 'w') as f:
+            f.write(','.join(names) + '\n')
+            for i in range(n):
+                f.write(','.join(repr(float(col[i])) for col in columns) + '\n')
+        return str(path)
+
+    combo = 'is a linear combination of the columns before it'
+    return dict(
+        duplicate=(write('duplicate', ['y', 'a', 'b', 'a_again'], [y, a, b, a]),
+                   'a_again', combo, 1),
+        constant=(write('constant', ['y', 'a', 'k', 'b'], [y, a, np.full(n, 3.7), b]),
+                  'k', 'is constant', 1),
+        sum_of_others=(write('sum', ['y', 'a', 'b', 'c', 's'], [y, a, b, c, a + b + c]),
+                       's', combo, 1),
+        affine=(write('affine', ['y', 'a', 'b', 'ab'], [y, a, b, 2.5 - 0.3 * a + 0.01 * b]),
+                'ab', combo, 1),
+        dummy_trap=(write('trap', ['y', 'a', 'north', 'south', 'east'], [y, a] + onehot),
+                    'east', combo, 1),
+        poly_duplicate=(write('polydup', ['y', 'a', 'twice_a'], [y, a, 2 * a]),
+                        'twice_a', combo, 2),
+    )
