@@ -13,8 +13,9 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import (NIST_DIR, assert_ran_on_yarn, check_nist_digits, make_linear, nist_certified,
-                     ols_reference, theta, write_csv)
+from helpers import (NIST_DIR, assert_ran_on_yarn, check_nist_digits, dependent_designs,
+                     filip_like, lre, make_linear, nist_certified, ols_reference, theta, write_csv)
+from distreg.errors import RankDeficientError
 from distreg.loader import fill_line_numbers
 from distreg.fit import FitOptions, fit
 from distreg.numpy_engine import NumpyEngine
@@ -138,6 +139,35 @@ def test_nist_qr_on_an_hdfs_input_keeps_nist_digits(hadoop_cluster, hdfs_dir, na
     assert record["method"] == "qr" and record["n_rows"] == rows
     digits = check_nist_digits(name, record, c, "mrjob-hadoop")
     print(f"{name} on mrjob-hadoop: LRE {digits}")
+
+
+def test_ill_conditioned_is_fitted_and_dependent_refused_on_hadoop(hadoop_cluster, hdfs_dir,
+                                                                  tmp_path):
+    """Issue 21 on YARN: the exact-rational degree-10 problem (scaled condition number about
+    3e9; R's 1e-7 rank rule refuses it) to >= 9 digits, standard errors >= 8, from an hdfs://
+    input in 3 map tasks; a column that is the sum of three others is refused by name after
+    the TSQR pass."""
+    problem = filip_like(tmp_path / "filip_like.csv")
+    remote = f"{hdfs_dir}/filip_like.csv"
+    hdfs.put(problem["path"], remote)
+    engine = MRJobEngine(f"{hadoop_cluster.namenode}{remote}", "mrjob-hadoop",
+                         extra_args=THREE_MAPS)
+    try:
+        record = fit(engine, FitOptions(method="qr", poly_degree=10))
+    finally:
+        engine.close()
+    coef = lre(theta(record), problem["beta"]).min()
+    se = lre(record["stats"]["std_errors"], problem["std_errors"]).min()
+    print(f"filip_like on mrjob-hadoop: LRE coef {coef:.2f}, std errors {se:.2f}")
+    assert coef >= 9 and se >= 8 and record["n_rows"] == problem["n"]
+    path, column, why, _ = dependent_designs(tmp_path)["sum_of_others"]
+    engine = MRJobEngine(path, "mrjob-hadoop")
+    try:
+        with pytest.raises(RankDeficientError, match=f"column '{column}' {why}"):
+            fit(engine, FitOptions(method="qr"))
+    finally:
+        engine.close()
+    assert len(engine.app_ids) == 1     # refused after the TSQR pass, no refinement pass
 
 
 def test_cli_bad_row_names_the_local_file_and_line(hadoop_cluster, tmp_path):
