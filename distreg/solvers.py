@@ -267,8 +267,7 @@ class QRState:
         if self.cond > COND_WARN:
             self.warnings.append(ill_conditioned_warning(self.cond))
             warn(self.warnings[-1])
-        #: (R^-1, its float64 values as sent to the data) and the refined (X'X)^-1, once
-        #: :meth:`refine_cov` has run
+        #: R^-1 (:meth:`rinv`) and (X'X)^-1 from the extended-precision Q'Q (:meth:`refine_cov`)
         self._rinv = None
         self._cov = None
         self.theta = _solve_upper(Rs, rhs) * self.d
@@ -334,8 +333,7 @@ class QRState:
 
         The identity holds for any invertible R^-1; with the float64 R of TSQR, Q = X R^-1
         is orthonormal to about cond * 1e-16, so (Q'Q)^-1 is computed accurately and the
-        standard errors keep the digits that (R'R)^-1 alone loses on ill-conditioned data
-        (Filip: 7 -> 12).
+        standard errors keep the digits that (R'R)^-1 alone loses on ill-conditioned data.
         """
         F = np.asarray(qtq, dtype=np.float64)
         F = (F + F.T) / 2
@@ -351,8 +349,8 @@ class QRState:
         """(X'X)^-1 from R; with a ridge, the sandwich (X'X+L)^-1 X'X (X'X+L)^-1."""
         if self._cov is not None:
             return self._cov
-        Rinv = _solve_upper(self.Rs, np.eye(len(self.d)))
-        Ainv = (Rinv @ Rinv.T) * np.outer(self.d, self.d)
+        Rinv = self.rinv()
+        Ainv = Rinv @ Rinv.T
         if self._gram is not None:
             return Ainv @ self._gram @ Ainv
         return Ainv
