@@ -28,6 +28,27 @@ def machine(load_at_start):
                      'ratios measured in one run less so')
 
 
+def provenance():
+    """Which code a benchmark measured: ``git describe``-style commit of ROOT (with
+    ``-dirty`` when the work tree has uncommitted changes), or None outside a git checkout."""
+    try:
+        commit = subprocess.run(['git', 'rev-parse', '--short=12', 'HEAD'], cwd=ROOT,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'],
+                               cwd=ROOT, capture_output=True, text=True,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ('-dirty' if dirty else '')
+
+
+def stamp(load_at_start):
+    """What every benchmark JSON starts with: ``date`` (UTC), ``machine`` and ``commit``."""
+    import datetime
+    return dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+                machine=machine(load_at_start), commit=provenance())
+
+
 def ensure_data(path, rows, features, model='linear'):
     """Generate the benchmark input once (kept under data/, git-ignored)."""
     if not os.path.exists(path):
