@@ -307,8 +307,7 @@ def main(argv=None):
                 shutil.copyfile(src, os.path.join(args.docs, name + '.json'))
                 print('took %s' % os.path.relpath(src, ROOT))
     docs = {name: _load(os.path.join(args.docs, name + '.json')) for name in NAMES}
-    rel = {name: os.path.relpath(os.path.join(args.docs, name + '.json'), ROOT)
-           for name in NAMES}
+    rel = {name: 'docs/%s.json' % name for name in NAMES}  # as the pages name them
     if docs['thesis']:
         _write(os.path.join(args.docs, 'thesis.md'), thesis_page(docs['thesis'],
                                                                  rel['thesis']))
