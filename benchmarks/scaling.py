@@ -21,7 +21,8 @@ numpy (one process, streaming the file), mrjob-local (one job, 2 map tasks) and 
    n p^2: the slope approaches 2 once the p^2 arithmetic outweighs the parse, which is
    linear in p);
 3. 1 vs 2 workers at the largest row count <= 1e6: mrjob-local with
-   ``mapreduce.job.maps=1`` vs 2, spark-rdd on local[1] vs local[2]; the speedup.
+   ``--num-cores 1`` vs 2 (mrjob's own switch: tasks and concurrency), spark-rdd on
+   local[1] vs local[2]; the speedup.
 
 Every point is the median of ``--repeats`` runs (default 3), the engines taking turns in
 each round. The data are generated once under data/ (the 1e7-row file is about 4 GB; ``make clean``
@@ -97,7 +98,7 @@ class Runner:
         if engine_name == 'mrjob-local':
             from jobs.engine import MRJobEngine
             probe = Probe(MRJobEngine(path, 'mrjob-local', extra_args=[
-                '--jobconf', 'mapreduce.job.maps=%d' % maps]))
+                '--num-cores', str(maps)]))
         else:
             from distreg.engine import make_engine
             spark = self.spark('local[%d]' % maps)
