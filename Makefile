@@ -16,7 +16,7 @@ HADOOP_POM := configs/hadoop/pom.xml
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test bench thesis scaling faults clean hadoop hadoop-up hadoop-down \
+.PHONY: help setup demo test bench thesis scaling docs faults clean hadoop hadoop-up hadoop-down \
 	hadoop-status spark-cluster-up spark-cluster-down
 
 help: ## list the targets
@@ -96,6 +96,11 @@ thesis: setup hadoop ## iterative logistic regression on MapReduce vs Spark: res
 scaling: setup ## how the summation form's cost grows with rows, features, workers: results/scaling.{json,png}
 	$(PY) benchmarks/scaling.py $(if $(ROWS),--rows $(ROWS)) $(if $(FEATURES),--features $(FEATURES)) \
 	    $(if $(FIXED_ROWS),--fixed-rows $(FIXED_ROWS)) $(if $(REPEATS),--repeats $(REPEATS))
+
+# The results pages (docs/*.md, *.png) and the README's generated blocks, from docs/*.json;
+# RESULTS=1 first publishes the last runs' results/{thesis,scaling,bench}.json to docs/.
+docs: setup ## regenerate docs/*.md and the README's options and results from docs/*.json (RESULTS=1: take results/*.json first)
+	$(PY) -m benchmarks.docs $(if $(RESULTS),--take-results)
 
 # Each scenario injects a real fault into a real fit, prints the evidence the system gives of it
 # and how the answer compares with the fit without the fault. Starts (and stops) a MiniCluster

@@ -24,7 +24,8 @@
 Both contenders run in the same SparkSession (its start is in neither time), in
 turn, ``--repeats`` times; the ratios are of the medians. The machine is shared:
 absolute seconds move, the ratios are what counts. Exit status 0 when all
-targets are met, 1 otherwise.
+targets are met, 1 otherwise. Writes its part of OUT_DIR/bench.json (``make docs`` turns
+it into docs/bench.md).
 """
 
 import argparse
@@ -40,7 +41,7 @@ import numpy as np  # noqa: E402
 from distreg import blocks  # noqa: E402
 from distreg.fit import FitOptions, fit  # noqa: E402
 from distreg.loader import Parsed  # noqa: E402
-from benchmarks.common import DATA_DIR, ensure_data  # noqa: E402
+from benchmarks.common import DATA_DIR, ROOT, ensure_data, record  # noqa: E402
 from spark_jobs.engine import RDDEngine  # noqa: E402
 from spark_jobs.session import get_session  # noqa: E402
 
@@ -235,7 +236,10 @@ def main(argv=None):
     p.add_argument('--floor-rows', type=int, action='append', default=None,
                    help='rows of the floors part (repeatable). Default: 1000000, and '
                         '10000000 with --big')
+    p.add_argument('--out-dir', default=os.path.join(ROOT, 'results'))
     args = p.parse_args(argv)
+    args.load_at_start = os.getloadavg()
+    args.floors = {}
     if args.repeats < 1:
         p.error('--repeats must be >= 1')
     if args.data is None:
@@ -246,7 +250,9 @@ def main(argv=None):
         p.error('no such file: %s' % args.data)
     ok = True
     if args.only == 'floors':
-        return 0 if run_floors(args) else 1
+        ok = run_floors(args)
+        save(args, None, ok)
+        return 0 if ok else 1
     out = measure(args.data, args.repeats, args.master)
     s = out['seconds']
     print('Spark on %s (median of %d, %s):' % (args.data, args.repeats, args.master))
@@ -260,7 +266,22 @@ def main(argv=None):
         print('  %-32s %.3f (target <= %.1f: %s)' % (key, out[key], target,
                                                      'met' if met else 'MISSED'))
     ok &= run_floors(args)
+    save(args, out, ok)
     return 0 if ok else 1
+
+
+def save(args, out, ok):
+    """This run's part of OUT_DIR/bench.json."""
+    entry = dict(data=os.path.relpath(args.data, ROOT), repeats=args.repeats,
+                 master=args.master, all_targets_met=bool(ok),
+                 targets=dict(TARGETS, floors={str(r): dict(pass_over_numpy=t[0],
+                                                            mrjob_over_spark=t[1])
+                                               for r, t in FLOOR_TARGETS.items()}),
+                 floors=args.floors)
+    if out is not None:
+        entry.update(seconds=out['seconds'], runs=out['runs'],
+                     ratios={k: out[k] for k in TARGETS})
+    print('wrote %s' % record(args.out_dir, 'spark', entry, args.load_at_start))
 
 
 def run_floors(args):
@@ -271,7 +292,9 @@ def run_floors(args):
         path = ensure_data(os.path.join(DATA_DIR, 'bench_logistic_%dx20.csv' % rows),
                            rows, 20, model='logistic')
         print()
-        ok &= report_floors(path, rows, floors(path, args.master, args.repeats))
+        out = floors(path, args.master, args.repeats)
+        args.floors[str(rows)] = out
+        ok &= report_floors(path, rows, out)
     return ok
 
 

@@ -4,6 +4,7 @@ The machine is shared and noisy, so absolute seconds mean little; what is
 reported is the ratio of medians of runs interleaved in time.
 """
 
+import json
 import os
 import platform
 import statistics
@@ -26,6 +27,42 @@ def machine(load_at_start):
                 load_average_at_start=load_at_start, load_average_at_end=os.getloadavg(),
                 note='a shared machine: absolute seconds move with its load, '
                      'ratios measured in one run less so')
+
+
+def provenance():
+    """Which code a benchmark measured: ``git describe``-style commit of ROOT (with
+    ``-dirty`` when the work tree has uncommitted changes), or None outside a git checkout."""
+    try:
+        commit = subprocess.run(['git', 'rev-parse', '--short=12', 'HEAD'], cwd=ROOT,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'],
+                               cwd=ROOT, capture_output=True, text=True,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ('-dirty' if dirty else '')
+
+
+def stamp(load_at_start):
+    """What every benchmark JSON starts with: ``date`` (UTC), ``machine`` and ``commit``."""
+    import datetime
+    return dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+                machine=machine(load_at_start), commit=provenance())
+
+
+def record(out_dir, section, entry, load_at_start, name='bench.json'):
+    """Put ``entry`` (with its :func:`stamp`) under ``section`` of OUT_DIR/NAME, keeping the
+    other sections: ``make bench`` is two scripts, each writes its part of one file."""
+    path = os.path.join(out_dir, name)
+    doc = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            doc = json.load(f)
+    doc[section] = dict(stamp(load_at_start), **entry)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(doc, f, indent=1)
+    return path
 
 
 def ensure_data(path, rows, features, model='linear'):

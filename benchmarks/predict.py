@@ -1,6 +1,8 @@
 """Past this machine, on paper: predicted times at 100 GB and 1 TB on 10 and 100 workers.
 
-    python benchmarks/predict.py [--thesis results/thesis.json] [--out docs/predictions.md]
+    python benchmarks/predict.py [--thesis results/thesis.json] [--out FILE.md]
+
+(``make docs`` writes docs/predictions.md with it from docs/thesis.json and docs/scaling.json.)
 
 Takes the rates and overheads ``benchmarks/thesis.py`` measured (per core: read, parse
 and compute of a MapReduce task; a Spark load and a cached pass; the fixed cost of a
@@ -28,9 +30,9 @@ CACHE_BYTES_PER_WORKER = 8 * 2 ** 30
 #: A later map-task wave costs starting its tasks: Hadoop streaming starts every task as a
 #: process with a fresh Python interpreter and its imports (there is no task server on
 #: YARN). Measured as the launch of an mrjob-local job whose tasks each start a fresh
-#: interpreter (``DISTREG_TASK_SERVER=0``, mrjob's own way; the 2026-12-03 08:41 thesis run,
-#: before the local runner's task server): 0.80 s, or the launch of ``mrjob-local-fresh``
-#: when thesis.json has it (``make thesis`` measures it). The YARN launch measured on the
+#: interpreter (``DISTREG_TASK_SERVER=0``, mrjob's own way): the launch of
+#: ``mrjob-local-fresh`` when thesis.json has it (``make thesis`` measures it), else this
+#: value, the one an earlier run of that kind measured. The YARN launch measured on the
 #: MiniCluster (container JVMs on this 2-core machine) is paid once per job, not per wave.
 TASK_WAVE_START_S = 0.8
 SIZES = (('100 GB', 100e9), ('1 TB', 1e12))
@@ -43,7 +45,7 @@ def rates(doc, scaling=None):
     e = doc['engines']
     n, size = doc['rows'], doc['data_bytes']
     out = dict(rows=n, data_bytes=size, bytes_per_row=size / n, features=doc['features'],
-               date=doc['date'],
+               date=doc['date'][:10], commit=doc.get('commit') or 'not recorded',
                load=(doc['machine'].get('load_average_at_start') or [None])[0])
     mr = e['mrjob-local']
     s, maps = mr['split'], mr['map_tasks']
@@ -128,9 +130,9 @@ def human(s):
 def report(r):
     load = ('load average %.1f at the start' % r['load'] if r.get('load') is not None
             else 'load not recorded')
-    lines = ['Measured (thesis.json, %s; %s rows x %d features, %.0f bytes of CSV per row; '
-             '%s; per core):' % (r['date'], '{:,}'.format(r['rows']), r['features'],
-                                 r['bytes_per_row'], load), '']
+    lines = ['Measured (thesis.json, %s, commit %s; %s rows x %d features, %.0f bytes of CSV '
+             'per row; %s; per core):' % (r['date'], r['commit'], '{:,}'.format(r['rows']),
+                                          r['features'], r['bytes_per_row'], load), '']
     m = [('MapReduce task: read (page cache)', '%.0f MB/s' % (r['mr_read_Bps'] / 1e6)),
          ('MapReduce task: parse (pyarrow)', '%.0f MB/s' % (r['mr_parse_Bps'] / 1e6)),
          ('MapReduce task: gradient arithmetic', '%.3g rows/s' % r['mr_compute_rows_per_s']),

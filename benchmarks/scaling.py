@@ -8,23 +8,29 @@
 numpy (one process, streaming the file), mrjob-local (one job, 2 map tasks) and spark-rdd
 (local[2]; read, parse, cache, one pass; the session's start not included), for:
 
-1. rows (20 features): seconds vs rows, the fitted log-log slope over all sizes and over
-   the sizes >= 1e6 (target: between 0.9 and 1.1), and the bytes the map side hands to
-   the reduce side (mrjob: the JSON the map tasks emit, a counter of jobs/block_job.py;
-   Spark: the tasks' result bytes from Spark's status store): independent of rows;
+1. rows (20 features): the straight line ``seconds = a + b * rows`` per engine (see
+   :func:`linear_summary`): ``a`` is what a fit costs whatever its size (a job's start-up),
+   ``b`` the cost of one more row. Checked: linearity (the largest relative residual of
+   the line over the sweep, target <= 10 %) and a per-row cost that does not grow (``b``
+   over the last step of the sweep, 3e6 -> 1e7 by default, within 15 % of ``b`` over the
+   step before, 1e6 -> 3e6). A log-log slope is not used: a fixed start-up makes it < 1
+   by design. Also the bytes the map side hands to the reduce side (mrjob: the JSON the
+   map tasks emit, a counter of jobs/block_job.py; Spark: the tasks' result bytes from
+   Spark's status store): independent of rows;
 2. features at ``--fixed-rows``: seconds vs features and its slope (the Gram costs
    n p^2: the slope approaches 2 once the p^2 arithmetic outweighs the parse, which is
    linear in p);
 3. 1 vs 2 workers at the largest row count <= 1e6: mrjob-local with
-   ``mapreduce.job.maps=1`` vs 2, spark-rdd on local[1] vs local[2]; the speedup.
+   ``--num-cores 1`` vs 2 (mrjob's own switch: tasks and concurrency), spark-rdd on
+   local[1] vs local[2]; the speedup.
 
 Every point is the median of ``--repeats`` runs (default 3), the engines taking turns in
 each round. The data are generated once under data/ (the 1e7-row file is about 4 GB; ``make clean``
-removes it). Writes OUT_DIR/scaling.json and scaling.png. The machine is shared: noisy.
+removes it). Writes OUT_DIR/scaling.json and scaling.png (``make docs`` turns them into
+docs/scaling.md). The machine is shared: noisy.
 """
 
 import argparse
-import datetime
 import json
 import math
 import os
@@ -33,13 +39,17 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import DATA_DIR, ROOT, ensure_data, machine  # noqa: E402
+from benchmarks.common import DATA_DIR, ROOT, ensure_data, stamp  # noqa: E402
 from benchmarks.probes import Probe  # noqa: E402
 from distreg.fit import FitOptions, fit  # noqa: E402
 from distreg.numpy_engine import NumpyEngine  # noqa: E402
 
 ENGINES = ('numpy', 'mrjob-local', 'spark-rdd')
 FEATURES_FOR_ROWS = 20
+#: targets of the rows sweep: the largest relative residual of seconds = a + b * rows, and
+#: how far b over the sweep's last step may be from b over the step before
+LINEARITY_TARGET = 0.10
+PER_ROW_DRIFT_TARGET = 0.15
 
 
 def int_list(text):
@@ -88,7 +98,7 @@ class Runner:
         if engine_name == 'mrjob-local':
             from jobs.engine import MRJobEngine
             probe = Probe(MRJobEngine(path, 'mrjob-local', extra_args=[
-                '--jobconf', 'mapreduce.job.maps=%d' % maps]))
+                '--num-cores', str(maps)]))
         else:
             from distreg.engine import make_engine
             spark = self.spark('local[%d]' % maps)
@@ -102,8 +112,63 @@ class Runner:
         return rec['seconds'], p.get('map_output_bytes', p.get('result_bytes')), rec
 
 
+def line_fit(xs, ys):
+    """(a, b) of ``y = a + b x`` with the smallest relative residuals: least squares on
+    ``(y - a - b x) / y``, so a 0.2 s point weighs as much as a 20 s one (the check is on
+    relative residuals). None with fewer than two distinct x."""
+    if len(set(xs)) < 2:
+        return None
+    # normal equations of the weighted problem, weights 1/y^2 (2 x 2: no numpy needed)
+    w = [1.0 / (y * y) for y in ys]
+    s0, s1 = sum(w), sum(wi * x for wi, x in zip(w, xs))
+    s2 = sum(wi * x * x for wi, x in zip(w, xs))
+    t0, t1 = sum(wi * y for wi, y in zip(w, ys)), sum(wi * x * y for wi, x, y in zip(w, xs, ys))
+    det = s0 * s2 - s1 * s1
+    return (t0 * s2 - t1 * s1) / det, (s0 * t1 - s1 * t0) / det
+
+
+def linear_summary(points):
+    """The rows sweep of one engine against ``seconds = a + b * rows``.
+
+    ``points``: [{rows, seconds}, ...]. Returns a dict: ``a`` (seconds, the fixed cost of a
+    fit), ``b`` (seconds per row), ``residuals`` (relative, per point), ``max_rel_residual``
+    and ``linear`` (<= :data:`LINEARITY_TARGET`), then ``b_last`` (the slope of the sweep's
+    last step, e.g. 3e6 -> 1e7), ``b_before`` (of the step before, e.g. 1e6 -> 3e6), their
+    ratio and ``per_row_steady`` (within :data:`PER_ROW_DRIFT_TARGET`); each None when the
+    sweep has too few row counts (2 for the line, 3 for the steps).
+    """
+    pts = sorted(points, key=lambda p: p['rows'])
+    xs, ys = [p['rows'] for p in pts], [p['seconds'] for p in pts]
+    out = dict(rows=xs, a=None, b=None, residuals=None, max_rel_residual=None, linear=None,
+               steps=None, b_last=None, b_before=None, b_ratio=None, per_row_steady=None)
+    fitted = line_fit(xs, ys)
+    if fitted is None:
+        return out
+    a, b = fitted
+    res = [(y - a - b * x) / y for x, y in zip(xs, ys)]
+    out.update(a=a, b=b, residuals=res, max_rel_residual=max(abs(r) for r in res))
+    out['linear'] = out['max_rel_residual'] <= LINEARITY_TARGET
+    if len(xs) >= 3 and xs[-3] < xs[-2] < xs[-1]:
+        b_last = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+        b_before = (ys[-2] - ys[-3]) / (xs[-2] - xs[-3])
+        out.update(steps=[[xs[-3], xs[-2]], [xs[-2], xs[-1]]], b_last=b_last,
+                   b_before=b_before)
+        if b_before > 0:
+            out['b_ratio'] = b_last / b_before
+            out['per_row_steady'] = abs(out['b_ratio'] - 1) <= PER_ROW_DRIFT_TARGET
+    return out
+
+
+def linear_summaries(doc):
+    """{engine: :func:`linear_summary`} of a scaling.json (its own, or computed from its
+    rows sweep when it predates them)."""
+    if doc.get('linear'):
+        return doc['linear']
+    return {e: linear_summary(doc['rows_sweep'].get(e, [])) for e in doc['engines']}
+
+
 def slope(xs, ys):
-    """Least-squares slope of log(y) on log(x)."""
+    """Least-squares slope of log(y) on log(x) (the features sweep: the Gram's n p^2)."""
     if len(xs) < 2:
         return None
     lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
@@ -117,12 +182,20 @@ def picture(doc, path):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 4, figsize=(17, 4.2))
+    lines = linear_summaries(doc)
     for name in doc['engines']:
         pts = doc['rows_sweep'].get(name, [])
         if pts:
-            axes[0].loglog([p['rows'] for p in pts], [p['seconds'] for p in pts], marker='o',
-                           label='%s (slope %.2f)' % (name, doc['slopes']['rows'][name]['all']
-                                                      or float('nan')))
+            xs = [p['rows'] for p in pts]
+            dots, = axes[0].plot(xs, [p['seconds'] for p in pts], marker='o', ls='',
+                                 label=name)
+            fit = lines.get(name) or {}
+            if fit.get('b') is not None:
+                ends = [0, max(xs)]
+                axes[0].plot(ends, [fit['a'] + fit['b'] * x for x in ends],
+                             color=dots.get_color(), lw=1,
+                             label='a = %.2f s, b = %.2f s per 1e6 rows (max residual %.0f%%)'
+                             % (fit['a'], fit['b'] * 1e6, 100 * fit['max_rel_residual']))
             b = [(p['rows'], p['bytes'], p['tasks']) for p in pts if p['bytes']]
             if b:
                 line, = axes[2].semilogx([r for r, _, _ in b], [v for _, v, _ in b],
@@ -140,6 +213,8 @@ def picture(doc, path):
     axes[2].set_xlabel('rows')
     axes[2].set_ylabel('bytes map side -> reduce side')
     axes[2].set_ylim(bottom=0)
+    axes[1].set_xscale('log')
+    axes[1].set_yscale('log')
     for ax in axes[:2]:
         ax.set_ylabel('seconds (--method normal, end to end)')
     w = doc['workers']
@@ -158,8 +233,9 @@ def picture(doc, path):
         ax.grid(True, which='both', alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle('Summation form (--method normal): %s, %d cores, load average %.1f at the '
-                 'start' % (doc['date'][:10], doc['machine']['cores'],
-                            doc['machine']['load_average_at_start'][0]), fontsize=10)
+                 'start, commit %s' % (doc['date'][:10], doc['machine']['cores'],
+                                       doc['machine']['load_average_at_start'][0],
+                                       doc.get('commit') or 'not recorded'), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -233,31 +309,27 @@ def main(argv=None):
                   % (e, one, two, one / two), file=sys.stderr)
     finally:
         runner.close()
-    slopes = dict(rows={}, features={})
+    linear = {e: linear_summary(rows_sweep[e]) for e in engines}
+    slopes = dict(features={})
     for e in engines:
-        pts = rows_sweep[e]
-        big = [p for p in pts if p['rows'] >= 1000000]
-        slopes['rows'][e] = dict(
-            all=slope([p['rows'] for p in pts], [p['seconds'] for p in pts]),
-            from_1e6=slope([p['rows'] for p in big], [p['seconds'] for p in big]))
         pts = features_sweep[e]
         slopes['features'][e] = slope([p['features'] for p in pts], [p['seconds'] for p in pts])
-    doc = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-               machine=machine(load_at_start),
+    doc = dict(stamp(load_at_start),
                method='normal', engines=engines, features_for_rows=FEATURES_FOR_ROWS,
                fixed_rows=args.fixed_rows, repeats=args.repeats, rows_sweep=rows_sweep,
+               linear=linear, targets=dict(linearity=LINEARITY_TARGET,
+                                           per_row_drift=PER_ROW_DRIFT_TARGET),
                features_sweep=features_sweep, slopes=slopes, workers=workers,
                workers_rows=workers_rows, wall_seconds=time.time() - t_start)
     os.makedirs(args.out_dir, exist_ok=True)
     with open(os.path.join(args.out_dir, 'scaling.json'), 'w') as f:
         json.dump(doc, f, indent=1)
     picture(doc, os.path.join(args.out_dir, 'scaling.png'))
-    print('\nlog-log slopes (seconds vs rows, %d features; seconds vs features, %s rows):'
-          % (FEATURES_FOR_ROWS, '{:,}'.format(args.fixed_rows)))
+    print('\n' + linear_report(linear, FEATURES_FOR_ROWS))
+    print('log-log slope of seconds vs features (%s rows; the Gram costs n p^2):'
+          % '{:,}'.format(args.fixed_rows))
     for e in engines:
-        r = slopes['rows'][e]
-        print('  %-12s rows: %s (>= 1e6: %s)   features: %s'
-              % (e, _f(r['all']), _f(r['from_1e6']), _f(slopes['features'][e])))
+        print('  %-12s %s' % (e, _f(slopes['features'][e])))
     print('bytes map side -> reduce side vs rows:')
     for e in engines:
         b = ['%d (%s tasks)' % (p['bytes'], p['tasks']) for p in rows_sweep[e]
@@ -269,6 +341,38 @@ def main(argv=None):
         print('  %-12s %.2f s vs %.2f s: speedup %.2f' % (e, w['1'], w['2'], w['speedup']))
     print('wrote %s/scaling.json, scaling.png' % args.out_dir)
     return 0
+
+
+def linear_report(linear, features):
+    """The rows sweep's check, as ``make scaling`` prints it (docs/scaling.md has it too)."""
+    out = ['seconds = a + b * rows (%d features; a: the fixed cost of a fit, b: the cost of '
+           'a row):' % features]
+    for e, s in linear.items():
+        if s['b'] is None:
+            out.append('  %-12s needs 2 row counts or more' % e)
+            continue
+        line = ('  %-12s a %.3f s  b %.3g s per 1e6 rows  max residual %.1f%% (target <= %.0f%%:'
+                ' %s)' % (e, s['a'], s['b'] * 1e6, 100 * s['max_rel_residual'],
+                          100 * LINEARITY_TARGET, 'met' if s['linear'] else 'MISSED'))
+        if s['b_ratio'] is not None:
+            (r0, r1), (_, r2) = s['steps']
+            line += ('\n  %-12s b %s -> %s rows: %.3g, %s -> %s: %.3g s per 1e6 rows: ratio %.2f'
+                     ' (target within %.0f%%: %s)'
+                     % ('', _rows(r0), _rows(r1), s['b_before'] * 1e6, _rows(r1), _rows(r2),
+                        s['b_last'] * 1e6, s['b_ratio'], 100 * PER_ROW_DRIFT_TARGET,
+                        'met' if s['per_row_steady'] else 'MISSED'))
+        else:
+            line += '\n  %-12s b per step: needs 3 row counts or more' % ''
+        out.append(line)
+    return '\n'.join(out)
+
+
+def _rows(n):
+    """3000000 -> '3e6'; 250000 -> '250,000'."""
+    exp = len(str(n)) - 1
+    if n >= 1000000 and n % 10 ** exp == 0:
+        return '%de%d' % (n // 10 ** exp, exp)
+    return '{:,}'.format(n)
 
 
 def _runs(values):

@@ -34,7 +34,6 @@ machine is shared: absolute seconds move with the load, ratios measured in one r
 """
 
 import argparse
-import datetime
 import json
 import os
 import statistics
@@ -43,7 +42,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import DATA_DIR, ROOT, ensure_data, machine  # noqa: E402
+from benchmarks.common import DATA_DIR, ROOT, ensure_data, stamp  # noqa: E402
 from benchmarks.probes import Probe, compute_floor  # noqa: E402
 from distreg.fit import FitOptions, fit  # noqa: E402
 from distreg.numpy_engine import NumpyEngine  # noqa: E402
@@ -338,8 +337,7 @@ def main(argv=None):
         if base and name in results and results[name]['later_median']:
             ratios['%s / spark-rdd (later iteration)' % name] = \
                 results[name]['later_median'] / base
-    doc = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-               machine=machine(load_at_start),
+    doc = dict(stamp(load_at_start),
                rows=args.rows, features=args.features, data_bytes=os.path.getsize(path),
                iterations=args.iters,
                hadoop_iterations=args.hadoop_iters, method='gd', tol=0.0,

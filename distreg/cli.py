@@ -44,9 +44,12 @@ def _parser():
 
     f = sub.add_parser('fit', help='fit a model with one engine')
     add_fit_arguments(f)
-    f.add_argument('--engine', required=True, choices=sorted(ENGINES))
-    f.add_argument('--master', default=None, help='Spark master (spark engines). '
-                   'Default: local[*]')
+    f.add_argument('--engine', required=True, choices=sorted(ENGINES),
+                   help='numpy: the single-machine reference; mrjob-*: one MapReduce job per '
+                        'pass (inline, local, Hadoop, EMR runner); spark-rdd: cached RDD; '
+                        'spark-mllib: pyspark.ml')
+    f.add_argument('--master', default=None, metavar='URL',
+                   help='Spark master (spark engines). Default: local[*]')
     f.add_argument('--quiet', action='store_true',
                    help='no summary table on stdout, no progress lines on stderr')
     f.add_argument('--verbose', action='store_true',
@@ -87,8 +90,9 @@ def add_fit_arguments(f):
     """The input and model options of ``distreg fit`` (shared with the spark-submit scripts)."""
     f.add_argument('input', help='a file, a directory of part files, a glob, hdfs://, s3://')
     options_mod.add_arguments(f)  # every fit option, from distreg/options.py
-    f.add_argument('--out', default=None, help='write the result record (JSON) here')
-    f.add_argument('--rejects', default=None,
+    f.add_argument('--out', default=None, metavar='FILE',
+                   help='write the result record (JSON) here')
+    f.add_argument('--rejects', default=None, metavar='FILE',
                    help='with --bad-rows skip: where the rejected rows go (JSON lines). '
                         'Default: OUT.rejects.jsonl, or distreg-rejects.jsonl')
 

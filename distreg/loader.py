@@ -664,7 +664,7 @@ def _parse_csv_fast(data, n_lines, schema):
 def _float_column(col):
     """A float64 Arrow column without nulls as numpy, reading Arrow's buffers directly.
 
-    (``to_numpy`` would copy, and import pandas in every task: ~0.25 s.)
+    (``to_numpy`` would copy, and import pandas in every task.)
     """
     parts = [np.frombuffer(c.buffers()[1], dtype=np.float64, count=len(c), offset=8 * c.offset)
              for c in col.chunks]

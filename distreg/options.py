@@ -37,20 +37,24 @@ class Option:
     job: bool = False
     #: a switch of ``distreg fit`` (False: set by other commands, e.g. predict's n_features)
     fit_switch: bool = True
+    #: the value's name in usage lines and the README's table (``--ridge L``)
+    metavar: str = None
 
 
 OPTIONS = (
     Option('method', '--method', str, 'normal', METHOD_NAMES,
            'normal (normal equations), qr (TSQR + refinement), gd, lbfgs, newton'),
-    Option('model', '--model', str, 'linear', MODELS, job=True),
+    Option('model', '--model', str, 'linear', MODELS,
+           'linear (least squares) or logistic (labels in {0, 1})', job=True),
     Option('intercept', '--no-intercept', None, True, negates=True,
            help='fit without an intercept', job=True),
     Option('ridge', '--ridge', float, 0.0,
-           help='L2 penalty on every coefficient but the intercept', job=True),
+           help='L2 penalty on every coefficient but the intercept', job=True, metavar='L'),
     Option('poly_degree', '--poly-degree', int, 1,
-           help='each raw feature x gives x, x^2, ..., x^D', job=True),
+           help='each raw feature x gives x, x^2, ..., x^D', job=True, metavar='D'),
     Option('label_col', '--label-col', None, None,
-           help='label column by name (needs a header) or index. Default: first', job=True),
+           help='label column by name (needs a header) or index. Default: first', job=True,
+           metavar='C'),
     Option('format', '--format', str, 'auto', FORMAT_CHOICES,
            'input format; auto: LibSVM when the first line reads "label idx:val ...", '
            'else CSV', job=True),
@@ -58,8 +62,9 @@ OPTIONS = (
            'fail: stop at the first bad row; skip: leave bad rows out, count them and keep '
            'them', job=True),
     Option('max_iter', '--max-iter', int, None,
-           help='iterative methods: iteration limit (qr: refinement passes)'),
-    Option('tol', '--tol', float, None, help='iterative methods: relative tolerance'),
+           help='iterative methods: iteration limit (qr: refinement passes)', metavar='N'),
+    Option('tol', '--tol', float, None, help='iterative methods: relative tolerance; 0 runs '
+           'exactly --max-iter iterations', metavar='T'),
     Option('n_features', '--n-features', int, None,
            help='predict, evaluate: the raw features of the model; the input has them, with '
                 'or without the label (see distreg.loader.sniff_schema)',
@@ -78,6 +83,8 @@ def add_arguments(parser, options=FIT_SWITCHES, add=None):
             add(o.flag, dest=o.name, action='store_false', default=o.default, help=o.help)
             continue
         kw = dict(dest=o.name, default=o.default, help=o.help)
+        if o.metavar is not None:
+            kw['metavar'] = o.metavar
         if o.type is not None:
             kw['type'] = o.type
         if o.choices is not None:

@@ -1,60 +1,27 @@
 """Every override of mrjob 0.7.4's internals, in one place (DESIGN.md: the mrjob engine is "one
 MRJob step"; this module is where that step leans on mrjob beyond its public API).
 
-Each override says which mrjob behaviour it replaces and the measurement that
-justifies it; tests/test_mrjob_compat.py fails loudly when mrjob's internals
-change (its version, or a private method's name or signature). What only served
-mrjob's own Spark runner (a per-line ``mapper``) is gone: distreg's Spark engines
-are its own.
+docs/mrjob.md has the table: each override, what mrjob does instead, why distreg needs it, and
+the test that fails when mrjob's behaviour under it changes (tests/test_mrjob_compat.py checks
+that the table has a row for every override and that every test it names exists).
+:data:`OVERRIDES` lists every private name of mrjob used here. What mrjob's public options
+can do is left to them (one map task per core: the local runner's ``num_cores``).
 
-The local runner
-----------------
-
-mrjob 0.7.4's local runner splits each input file into map-task inputs (about
-two per core) by iterating over its lines in Python and writing them one by one:
-about 0.8 s for a 275 MB file, in the launching process, before any task starts
-(for distreg's vectorised mappers that is more than a map task's own work).
-
-This runner splits the same way (each split ends at the first line end at or
-after the split size, and tasks get the same ``map.input.file/start/length``),
-but copies nothing: each map task reads its byte range of the input file in
-place, as a Hadoop task reads its split from the shared filesystem (the split
-file mrjob hands the task stays empty; ``DISTREG_SPLIT_IN_PLACE`` tells the
-task; copying 275 MB into split files cost ~0.2 s). It aims at one map task
-per core instead of two: a distreg map task is a uniform byte range of
-vectorised work with a fixed start-up cost (interpreter, imports, its combiner),
-so a second round of tasks only adds that cost. Hadoop's hint for the number of
-map tasks, ``mapreduce.job.maps``, overrides the aim (as mrjob's own sim runner
-leaves for later). Its tasks are started from threads, not from mrjob's
-``multiprocessing.Pool``, so that an interrupted fit stops them all and leaves
-nothing behind (see :class:`_TaskProcesses`); each step's tasks are forked by
-one warm interpreter of the step's own (jobs/task_server.py: the imports, about
-0.3 s, paid once per step instead of once per task; each task still a process
-with mrjob's command line, files, directory and environment), or, where that
-cannot be, subprocesses as in mrjob. Everything else (one task
-per core at a time, the task command lines, sort, combiners, reducers) is
-mrjob's own. Compressed inputs and input manifests go to mrjob unchanged.
-
-A map task whose output is a single record skips its combiner: there is
-nothing to combine, and Hadoop's contract lets a combiner run any number of
-times, zero included. A distreg map task emits one partial (in-mapper
-combining), so its combiner would cost a process start for nothing; with bad
-rows to pass on, or any other job's output, the combiner runs as usual.
-
-The hadoop runner
------------------
-
-mrjob's hadoop runner starts a ``hadoop`` client JVM for each thing it does on HDFS (about
-1.2 s each here, with the class data archive of ``make hadoop``): ``hadoop version`` for every
-job, one ``fs -put`` per working-dir file (the job script, the distreg and jobs archives), a
-``mkdir`` of an upload dir with nothing to upload, and ``-ls -R`` then one ``-cat`` per part
-file to read the output. This runner asks ``hadoop version`` once per process, puts the
-working-dir files with one ``fs -put A B C DIR``, skips the empty upload dir's ``mkdir`` (the
-working dir's ``mkdir -p`` makes it), and reads the output with one ``fs -cat DIR/part-*``.
-What lands on HDFS, and where, is unchanged. Measured on a 2,000-row ``mrjob-hadoop`` fit
-(with distreg's own upload also cut by two, see jobs/engine.py): mrjob's share 10 client JVMs
--> 5 on a process's first job (4 on later ones: ``hadoop version`` is known); the whole fit
-16 -> 10, 60.2 s -> 43.4 s, CPU 34.4 s -> 21.7 s.
+- **Imports**: the launcher imports mrjob without setuptools' distutils shim or pyspark, and
+  parses a conf file once while it is unchanged.
+- **The job** (:class:`CompatJob`): switches added at launch reach every task; a map task
+  hands its whole split to the job's vectorised ``map_task``.
+- **The local runner** (:func:`local_runner_class`): one byte range per core, read in place
+  by its task as a Hadoop task reads its block (each split ends at the first line end at or
+  after the split size; tasks get the same ``map.input.file/start/length``); tasks started
+  from threads so that an interrupted fit stops and reaps them all (:class:`_TaskProcesses`),
+  forked by one warm interpreter per step (jobs/task_server.py, docs/task-server.md); a map
+  task's combiner skipped when it emitted one record (Hadoop may run a combiner zero
+  times); ``dirs`` archives made once per unchanged directory, with bytecode.
+- **The Hadoop runner** (:func:`hadoop_runner_class`): fewer ``hadoop`` client JVMs per job
+  (``hadoop version`` once per process, one ``fs -put`` for the working dir, one ``fs -cat``
+  for the output; what lands on HDFS, and where, is unchanged), and an interrupted step's
+  YARN application killed.
 """
 
 import importlib.util
@@ -86,11 +53,10 @@ _SCAN = 1 << 16
 def prefer_stdlib_distutils():
     """Replaces: setuptools' ``.pth`` hook answering mrjob's ``import distutils``.
 
-    In a virtualenv the hook imports most of setuptools (~0.1 s per launcher and per task);
+    In a virtualenv the hook imports most of setuptools, in every launcher and every task;
     Python 3.11 still ships ``distutils``, so import that one. (Tasks get
-    ``SETUPTOOLS_USE_DISTUTILS=stdlib`` from the conf's cmdenv, which the hook reads at start.)
-    Measured: mrjob-local normal 1.40 s vs the pandas baseline 1.51 s on 1M x 20 (commit
-    3dd69a2) with this and :func:`import_runners`.
+    ``SETUPTOOLS_USE_DISTUTILS=stdlib`` from the conf's cmdenv, which the hook reads at start;
+    the launcher has started by then, hence this.)
     """
     if 'distutils' in sys.modules:
         return
@@ -111,12 +77,11 @@ from mrjob.job import MRJob  # noqa: E402
 
 
 def import_runners():
-    """Replaces: ``mrjob.bin`` importing ``pyspark`` (~0.12 s), for mrjob's Spark runner.
+    """Replaces: ``mrjob.bin`` importing ``pyspark``, for mrjob's Spark runner.
 
     distreg does not use mrjob's Spark steps or runner (its Spark engines are its own), so
     ``mrjob.bin`` is imported with pyspark hidden (``sys.modules['pyspark'] = None``), and
     un-hidden after, so a later ``import pyspark`` in the same process works as usual.
-    Measured with :func:`prefer_stdlib_distutils` (see there).
     """
     if 'mrjob.bin' in sys.modules:
         return
@@ -132,8 +97,7 @@ def import_runners():
 
 def cache_conf_reads():
     """Replaces: mrjob reading and parsing its conf file (YAML, a pure-Python parser) for
-    every runner it makes: 21 ms a job here, on the launch of every pass of an iterative
-    fit. A file is parsed once per process while its path, size and mtime stay the same;
+    every runner it makes, on the launch of every pass of an iterative fit. A file is parsed once per process while its path, size and mtime stay the same;
     each runner gets a copy of its own (mrjob's code may change what it gets)."""
     import copy
     import mrjob.conf
@@ -245,10 +209,6 @@ def local_runner_class():
     class BlockSplitLocalRunner(LocalMRJobRunner):
         """``-r local`` for distreg's jobs (see the module docstring)."""
 
-        def _num_mappers(self, step_num):
-            maps = self._jobconf_for_step(step_num).get('mapreduce.job.maps')
-            return int(maps) if maps else self._num_cores()
-
         def _pick_mapper_split_size(self, input_paths, step_num):
             total = sum(os.path.getsize(p) for p in input_paths)
             return -(-total // max(self._num_mappers(step_num), 1))  # ceiling division
@@ -352,9 +312,8 @@ def local_runner_class():
                         server.close()
 
         def _create_dir_archive(self, dir_path):
-            # mrjob tars and gzips (level 9) every `dirs` entry for every job: ~110 ms for
-            # distreg/ and jobs/ before any task starts, and again on every pass of an
-            # iterative fit. Here a local directory's archive is the same tar of the same
+            # mrjob tars and gzips (level 9) every `dirs` entry for every job, before any task
+            # starts, and again on every pass of an iterative fit. Here a local directory's archive is the same tar of the same
             # files (every file mrjob's own would hold, under the same names) gzipped at
             # level 1, and a directory unchanged since an earlier job of this process (the
             # same files, sizes and mtimes) gets that job's bytes again.
@@ -405,8 +364,8 @@ def _tar_gz(dir_path, signature):
 
     Every ``.py`` file goes with its bytecode for this interpreter (the tasks' one), compiled
     here, in place of the directory's own ``__pycache__`` (which may be stale, or missing
-    where nothing writes it: a read-only checkout, ``PYTHONDONTWRITEBYTECODE``): importing
-    distreg and jobs from source took each job's task server 70-80 ms, from bytecode 10-20 ms.
+    where nothing writes it: a read-only checkout, ``PYTHONDONTWRITEBYTECODE``): each job's
+    task server imports distreg and jobs from bytecode instead of compiling them again.
     """
     import io
     import tarfile

@@ -2,10 +2,9 @@
 
 mrjob's local runner starts every task (mapper, combiner, reducer) as ``python
 job.py --step-num=N --mapper ...``: a fresh interpreter that imports numpy, mrjob
-and distreg again, about 0.3 s before the task reads a byte. A job's map tasks
-start together and its reducer after them, so that cost is paid twice per job,
-by every pass of an iterative fit (measured on a 1,000-row normal fit: 0.34 s
-for the map phase and 0.34 s for the reduce phase, of a 0.79 s job).
+and distreg again before the task reads a byte. A job's map tasks start
+together and its reducer after them, so that cost is paid twice per job, by
+every pass of an iterative fit; on a small input it is most of the job.
 
 Here the runner starts this server once per step, with the environment of the
 step's tasks, as the job starts (while the runner makes its archives and its
@@ -21,10 +20,9 @@ with its own exit status; what the step's tasks share is the imports, as the
 tasks of one Hadoop 1 job shared a JVM with ``mapred.job.reuse.jvm.num.tasks``.
 Every job starts its own server: a MapReduce job still launches its workers
 anew, which is the cost the thesis measures (``make thesis``, where
-``mrjob-local-fresh`` is the same fit with a fresh interpreter per task).
-Measured: the 1,000-row normal fit 0.79 s -> about 0.3 s; ``make bench``, 1M x 20
-normal end to end, 1.60 s -> 1.35 s; a later 1M x 20 gd iteration's launch (the
-job's wall time less its tasks' own timers), 0.80 s -> 0.28 s.
+``mrjob-local-fresh`` is the same fit with a fresh interpreter per task, and
+``make bench``'s ``DISTREG_TASK_SERVER=0`` contender: docs/thesis.md and
+docs/bench.md have the numbers; docs/task-server.md tells the story).
 
 Protocol (Unix ``SOCK_SEQPACKET`` sockets, JSON, no pickle): the runner sends
 ``{"script"}`` (the server answers ``ready`` once it is imported), then for each task
@@ -66,14 +64,14 @@ def _load_prctl():
 def warm_up():
     """What every distreg task imports, before the step's job script is known.
 
-    mrjob.conf imports PyYAML when it can (20 ms here), to read mrjob.conf files,
-    which a task never does (the runner read them): hidden from the tasks' imports, so
+    mrjob.conf imports PyYAML when it can, to read mrjob.conf files, which a task
+    never does (the runner read them): hidden from the tasks' imports, so
     mrjob takes its JSON fallback, which no task reaches.
     """
     sys.modules.setdefault('yaml', None)
     for name in ('numpy', 'mrjob.job', 'pyarrow', 'pyarrow.csv'):
-        # pyarrow: the loader's CSV parser, imported at a map task's first chunk (0.1-0.25 s
-        # per task, inside its map time)
+        # pyarrow: the loader's CSV parser, else imported at each map task's first chunk,
+        # inside its map time
         try:
             __import__(name)
         except ImportError:

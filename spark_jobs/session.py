@@ -36,9 +36,9 @@ JVM_NOISE = re.compile(r'^WARNING: Using incubator modules|^netlib-(blas|lapack|
 #: The driver JVM's options when it runs only Python tasks in local mode (``python_only``):
 #: the C1 compiler alone. That JVM only schedules tasks and pipes them to Python workers;
 #: C2's compiler threads took most of a core over the first passes (and a fifth of one after
-#: 200), beside the two Python workers of local[2] (measured at 1M x 20: a cached pass
-#: 0.12 s -> 0.09 s; the JVM's CPU 150 ms -> 35 ms a pass). MLlib computes in the JVM and
-#: keeps C2 (with C1 alone its L-BFGS iterations took 3-4x as long).
+#: 200), beside the two Python workers of local[2], which it slowed (docs/spark-driver.md).
+#: MLlib computes in the JVM and keeps C2 (with C1 alone its L-BFGS iterations are several
+#: times slower).
 PYTHON_ONLY_JAVA_OPTIONS = '-XX:TieredStopAtLevel=1'
 #: The options of the JVM :func:`_start_gateway` started (None: none started here).
 _gateway_options = None

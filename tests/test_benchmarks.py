@@ -74,9 +74,36 @@ def test_scaling_sweeps_rows_features_and_workers(tmp_path):
             assert len(p['runs']) == 3 and p['seconds'] == sorted(p['runs'])[1]  # the median
         assert [p['features'] for p in doc['features_sweep'][name]] == [3, 5]
         assert all(p['seconds'] > 0 for p in doc['rows_sweep'][name])
-        assert doc['slopes']['rows'][name]['all'] is not None
+        line = doc['linear'][name]
+        # a line through the two points (at a few thousand rows noise may tilt it either way)
+        assert line['rows'] == [2000, 4000] and line['max_rel_residual'] < 1e-9
+        assert abs(line['a'] + line['b'] * 4000 - doc['rows_sweep'][name][1]['seconds']) < 1e-9
+        assert line['b_ratio'] is None          # two row counts: no step to compare with
+        assert doc['slopes']['features'][name] is not None
     mr = doc['rows_sweep']['mrjob-local']
     assert all(p['bytes'] > 0 and p['tasks'] >= 1 for p in mr)    # the MR counters were read
     assert set(doc['workers']) == {'mrjob-local'}
     assert doc['workers']['mrjob-local']['speedup'] > 0
     assert (tmp_path / 'out' / 'scaling.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_scaling_fits_a_fixed_cost_and_a_per_row_cost():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.scaling import linear_summary
+    rows = [100000, 300000, 1000000, 3000000, 10000000]
+    exact = linear_summary([dict(rows=r, seconds=0.5 + 2e-6 * r) for r in rows])
+    assert abs(exact['a'] - 0.5) < 1e-9 and abs(exact['b'] - 2e-6) < 1e-15
+    assert exact['max_rel_residual'] < 1e-9 and exact['linear']
+    assert exact['steps'] == [[1000000, 3000000], [3000000, 10000000]]
+    assert abs(exact['b_ratio'] - 1) < 1e-9 and exact['per_row_steady']
+    # a per-row cost that grows 30 % past 3e6 rows: the drift check must see it
+    bent = linear_summary([dict(rows=r, seconds=0.5 + 2e-6 * r + (0.6e-6 * (r - 3000000)
+                                                                 if r > 3000000 else 0))
+                           for r in rows])
+    assert abs(bent['b_ratio'] - 1.3) < 1e-9 and not bent['per_row_steady']
+    # a fixed cost alone is no reason to fail linearity (a log-log slope would be < 1 here)
+    startup = linear_summary([dict(rows=r, seconds=5.0 + 1e-7 * r) for r in rows])
+    assert startup['linear'] and abs(startup['a'] - 5.0) < 1e-9
+    noisy = linear_summary([dict(rows=r, seconds=(0.5 + 2e-6 * r) * f)
+                            for r, f in zip(rows, (1.3, 1, 1, 1, 1))])
+    assert not noisy['linear'] and noisy['max_rel_residual'] > 0.1
