@@ -17,6 +17,7 @@ import time
 import uuid
 
 import jobs.mrjob_compat  # noqa: F401  first: it imports mrjob the quick way
+from jobs.mrjob_hadoop import yarn_application_ids  # noqa: E402
 from mrjob.step import StepFailedException  # noqa: E402
 
 from distreg import PROJECT_ROOT, blocks, scoring
@@ -193,7 +194,7 @@ class MRJobEngine(Engine):
                 with job.make_runner() as runner:
                     runner.run()
                     self.counters = runner.counters()
-                    self.app_ids += jobs.mrjob_compat.yarn_application_ids(runner)
+                    self.app_ids += yarn_application_ids(runner)
                     return use_output(job, runner)
             except StepFailedException as e:
                 raise DistregError('the %s job failed on %s: %s (see the log above)'

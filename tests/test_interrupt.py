@@ -17,7 +17,7 @@ import pytest
 
 from helpers import ROOT, make_linear
 from distreg import interrupt
-from jobs.mrjob_compat import _run_in_threads, _TaskProcesses
+from jobs.mrjob_local import _run_in_threads, _TaskProcesses
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""jobs/mrjob_compat.py leans on mrjob 0.7.4's internals: fail loudly when they change."""
+"""jobs/mrjob_compat.py, mrjob_local.py, mrjob_hadoop.py and mrjob_archives.py lean on mrjob 0.7.4's
+internals: fail loudly when they change."""
 
 import inspect
 
@@ -8,7 +9,10 @@ import mrjob
 
 from jobs import mrjob_compat
 from jobs.block_job import BlockJob
-from jobs.mrjob_compat import OVERRIDES, CompatJob, hadoop_runner_class, local_runner_class
+from jobs import mrjob_hadoop, mrjob_local
+from jobs.mrjob_compat import OVERRIDES, CompatJob
+from jobs.mrjob_hadoop import hadoop_runner_class
+from jobs.mrjob_local import local_runner_class
 
 
 def test_mrjob_is_the_version_the_overrides_were_measured_on():
@@ -66,7 +70,7 @@ def test_only_these_modules_touch_mrjob_internals():
     import ast
     from helpers import ROOT
     for path in (ROOT / 'jobs').glob('*.py'):
-        if path.name == 'mrjob_compat.py':
+        if path.name in mrjob_compat.MODULES:
             continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
@@ -87,7 +91,7 @@ def test_hadoop_runner_still_records_the_yarn_application_id():
 
     class Ran:
         _log_interpretations = [{'step': step}, {'step': {}}]
-    assert mrjob_compat.yarn_application_ids(Ran()) == ['application_1764049_0007']
+    assert mrjob_hadoop.yarn_application_ids(Ran()) == ['application_1764049_0007']
 
 
 def test_hadoop_filesystem_still_caches_its_version_there():
@@ -113,7 +117,7 @@ def test_hadoop_runner_still_logs_the_clients_records_through_its_module_functio
 def test_a_conf_file_is_parsed_once_while_unchanged_and_each_runner_gets_its_own_copy(
         tmp_path):
     import mrjob.conf
-    mrjob_compat.local_runner_class()  # installs the cache
+    mrjob_local.local_runner_class()  # installs the cache
     conf = tmp_path / 'mrjob.conf'
     conf.write_text('runners:\n  local:\n    jobconf:\n      a: 1\n')
     first = mrjob.conf._conf_object_at_path(str(conf))
@@ -233,7 +237,7 @@ def test_a_map_task_of_one_record_skips_its_combiner(tmp_path, records, combined
         ran.append('combiner')
         comb_out.write_text('combined\n')
 
-    mrjob_compat._map_then_combine(run_mapper, run_combiner, sort_input, mapper_out, comb_in,
+    mrjob_local._map_then_combine(run_mapper, run_combiner, sort_input, mapper_out, comb_in,
                                    comb_out)
     assert (ran == ['sort', 'combiner']) is combined
     if not combined:
@@ -248,8 +252,8 @@ def _fake_hadoop(tmp_path, monkeypatch):
                       '  "version "*) echo "Hadoop 3.5.0";;\n'
                       '  "fs -cat") printf \'1\\t"a"\\n2\\t"b"\\n\';;\nesac\nexit 0\n' % log)
     script.chmod(0o755)
-    mrjob_compat._HADOOP_VERSIONS.clear()
-    monkeypatch.setattr(mrjob_compat, '_HADOOP_VERSIONS', {})
+    mrjob_hadoop._HADOOP_VERSIONS.clear()
+    monkeypatch.setattr(mrjob_hadoop, '_HADOOP_VERSIONS', {})
     return str(script), log
 
 
@@ -338,3 +342,26 @@ def test_every_test_the_table_names_exists():
             sources = ''.join((ROOT / f).read_text() for f in files)
             for name in names:
                 assert 'def %s(' % name in sources, '%s not in %s' % (name, files)
+
+
+def test_each_concern_of_the_overrides_has_a_module_of_its_own():
+    """The imports and the job, the local runner, the Hadoop runner and the archives: each
+    defined in one module, and no module defines another's (docs/mrjob.md)."""
+    import ast
+    from helpers import ROOT
+    homes = {'mrjob_compat.py': {'CompatJob', 'import_runners', 'cache_conf_reads',
+                                 'prefer_stdlib_distutils'},
+             'mrjob_local.py': {'local_runner_class', '_TaskProcesses', '_TaskServer'},
+             'mrjob_hadoop.py': {'hadoop_runner_class', 'yarn_application_ids'},
+             'mrjob_archives.py': {'create_dir_archive', '_tar_gz', '_dir_signature'}}
+    assert set(homes) == set(mrjob_compat.MODULES)
+    defined = {}
+    for name in homes:
+        tree = ast.parse((ROOT / 'jobs' / name).read_text())
+        defined[name] = {n.name for n in tree.body
+                         if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    for name, own in homes.items():
+        assert own <= defined[name], (name, own - defined[name])
+        for other, theirs in homes.items():
+            if other != name:
+                assert not (theirs & defined[name]), (name, theirs & defined[name])

@@ -17,7 +17,7 @@ import pytest
 import numpy as np
 
 from helpers import lstsq, make_linear, theta, write_csv
-from jobs.mrjob_compat import _run_in_threads, _TaskProcesses, _TaskServer
+from jobs.mrjob_local import _run_in_threads, _TaskProcesses, _TaskServer
 
 pytestmark = pytest.mark.skipif(not _TaskServer.enabled(), reason='needs Linux pidfds')
 
@@ -223,7 +223,7 @@ def test_mrjob_local_fits_agree_with_and_without_the_server(tmp_path, monkeypatc
 
 def test_a_dirs_archive_is_reused_only_while_its_directory_is_unchanged(tmp_path):
     import tarfile
-    from jobs import mrjob_compat
+    from jobs import mrjob_archives
     from jobs.engine import DEFAULT_CONF
     from jobs.normal import MRNormalEquations
     y, X = make_linear(20, 2)
@@ -245,13 +245,13 @@ def test_a_dirs_archive_is_reused_only_while_its_directory_is_unchanged(tmp_path
                 return {m.name: t.extractfile(m).read() for m in t.getmembers() if m.isfile()}
 
     assert archive() == {'a.txt': b'one'}
-    kept = mrjob_compat._DIR_ARCHIVES[str(extra)]
+    kept = mrjob_archives._DIR_ARCHIVES[str(extra)]
     assert archive() == {'a.txt': b'one'}
-    assert mrjob_compat._DIR_ARCHIVES[str(extra)] is kept  # written from the kept bytes
+    assert mrjob_archives._DIR_ARCHIVES[str(extra)] is kept  # written from the kept bytes
     (extra / 'a.txt').write_text('two!')
     (extra / 'b.txt').write_text('new')
     assert archive() == {'a.txt': b'two!', 'b.txt': b'new'}
-    assert mrjob_compat._DIR_ARCHIVES[str(extra)] is not kept
+    assert mrjob_archives._DIR_ARCHIVES[str(extra)] is not kept
 
 
 def test_a_dirs_archive_carries_bytecode_the_interpreter_accepts(tmp_path):
@@ -261,13 +261,13 @@ def test_a_dirs_archive_carries_bytecode_the_interpreter_accepts(tmp_path):
     without one."""
     import io
     import tarfile
-    from jobs import mrjob_compat
+    from jobs import mrjob_archives
     src = tmp_path / 'src'
     (src / 'pk' / '__pycache__').mkdir(parents=True)
     (src / 'pk' / '__init__.py').write_text('X = 41 + 1\n')
     (src / 'pk' / 'broken.py').write_text('def (:\n')
     (src / 'pk' / '__pycache__' / '__init__.cpython-311.pyc').write_bytes(b'stale')
-    data = mrjob_compat._tar_gz(str(src), mrjob_compat._dir_signature(str(src)))
+    data = mrjob_archives._tar_gz(str(src), mrjob_archives._dir_signature(str(src)))
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         names = sorted(tar.getnames())
         tar.extractall(tmp_path / 'out')
