@@ -227,6 +227,36 @@ class Refine(Aggregate):
         return out
 
 
+class Sandwich(Aggregate):
+    """The meat of White's heteroskedasticity-robust covariance: ``X' diag(w) X`` with
+    ``w_i = e_i^2`` (HC0, HC1), ``e_i^2 / (1 - h_i)`` (HC2) or ``e_i^2 / (1 - h_i)^2`` (HC3),
+    where ``e = y - X theta`` and ``h_i = x_i' A x_i`` the row's leverage (``A`` =
+    (X'X)^-1, the parameter ``bread``). Partial keys ``meat`` and ``n_leverage_one``
+    (rows whose 1 - h_i is not above 1e-12: HC2 and HC3 are not defined there).
+    """
+    name = 'sandwich'
+
+    def _block(self, parsed, design, params):
+        b = _Block(parsed, design)
+        e = parsed.y - b.eta(theta_for(params['theta'], b.p))
+        w = e * e
+        n_one = 0
+        if params['cov'] in ('HC2', 'HC3'):
+            X = b.M if b.M is not None else design.matrix(parsed.X)
+            A = np.asarray(params['bread'], dtype=np.float64)[:b.p, :b.p]
+            one_minus_h = 1.0 - np.einsum('ij,ij->i', X @ A, X)
+            bad = one_minus_h <= 1e-12
+            n_one = int(bad.sum())
+            one_minus_h[bad] = 1.0
+            w = w / (one_minus_h if params['cov'] == 'HC2' else one_minus_h ** 2)
+        return dict(meat=b.xtwx(w), n_leverage_one=n_one)
+
+    def _merge(self, a, b):
+        p = max(len(a['meat']), len(b['meat']))
+        return dict(meat=_pad_square(a['meat'], p) + _pad_square(b['meat'], p),
+                    n_leverage_one=a['n_leverage_one'] + b['n_leverage_one'])
+
+
 # --------------------------------------------------------------------------- using a model
 
 def margins(X, theta):
@@ -606,8 +636,8 @@ class Hessian(LossGradient):
 
 #: Every aggregate, by the name engines are asked for. A new aggregate is a class above and
 #: one entry here (and, for mrjob, a job in jobs/; see jobs/engine.py's JOBS).
-AGGREGATES = {agg.name: agg for agg in (Gram(), TSQR(), Refine(), LossGradient(), Hessian(),
-                                         Evaluate())}
+AGGREGATES = {agg.name: agg for agg in (Gram(), TSQR(), Refine(), Sandwich(), LossGradient(),
+                                         Hessian(), Evaluate())}
 
 
 def block_partial(name, parsed, design, params=None):

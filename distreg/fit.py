@@ -35,6 +35,13 @@ class _FitOptionsChecks:
         # 0 is allowed: no early stop, exactly --max-iter iterations (fixed-work benchmarks)
         if self.tol is not None and not self.tol >= 0:
             raise DistregError('--tol must be >= 0, not %r' % self.tol)
+        if self.cov != 'nonrobust':
+            if self.model != 'linear' or self.method not in ('normal', 'qr'):
+                raise DistregError('--cov %s is the sandwich of a least-squares fit: it needs '
+                                   '--model linear and --method normal or qr' % self.cov)
+            if self.ridge:
+                raise DistregError('--cov %s with --ridge: the robust sandwich of a penalised '
+                                   'fit is not defined here; drop one of them' % self.cov)
         self.design()  # checks the degree
         return self
 
@@ -79,6 +86,8 @@ def fit(engine, options, names=None, checked=False, progress=None):
     """
     if not checked:
         options.validate()
+    if options.cov != 'nonrobust' and engine.trains_itself:
+        raise DistregError('--cov %s is not on %s: use spark-rdd' % (options.cov, engine.name))
     t0 = time.perf_counter()
     schema = engine.prepare(options)
     try:
@@ -88,6 +97,8 @@ def fit(engine, options, names=None, checked=False, progress=None):
         else:
             timed = _TimedEngine(engine, progress)
             out = METHODS[options.method](timed, options)
+            if options.cov != 'nonrobust':
+                optim.robust_cov(timed, out, options.cov)
             pass_seconds = timed.pass_seconds
     except ColumnOverflowError as e:
         raise e.name(model_column_names(schema, options, e.column + 1))
@@ -96,6 +107,8 @@ def fit(engine, options, names=None, checked=False, progress=None):
             raise
         # the solvers know column numbers; the message names the columns
         raise e.named(model_column_names(schema, options, max(e.columns) + 1)) from None
+    if out['stats'].get('std_errors') is not None:
+        out['stats']['cov_type'] = options.cov
     timings = dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds)
     # what an engine says it recovered from on the way (spark-rdd: failed task attempts,
     # cached partitions recomputed from the input), so that a record shows its fit survived

@@ -40,6 +40,16 @@ def linear_stats(theta, cov, rss, part, intercept):
     return stats
 
 
+def robust_stats(theta, cov):
+    """Standard errors, z values and two-sided normal p values from a robust covariance."""
+    se = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    with np.errstate(divide='ignore', invalid='ignore'):
+        z = np.where(se > 0, np.asarray(theta) / np.where(se > 0, se, 1.0), np.nan)
+    return dict(std_errors=se.tolist(),
+                t_values=[None if not math.isfinite(v) else float(v) for v in z],
+                p_values=[None if not math.isfinite(v) else normal_two_sided(v) for v in z])
+
+
 def student_t_two_sided(t, df):
     """P(|T| > |t|) for Student's t with ``df`` degrees of freedom.
 

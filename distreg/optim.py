@@ -48,7 +48,7 @@ from collections import deque
 import numpy as np
 
 from distreg import blocks, inference, solvers
-from distreg.errors import NotConvergedError
+from distreg.errors import DistregError, NotConvergedError
 
 ITERATIVE_METHODS = ('gd', 'lbfgs', 'newton')
 
@@ -93,7 +93,7 @@ def normal_answer(part, options):
     # the Gram's condition number is the square of the model matrix's
     stats['condition_number'] = math.sqrt(sol.cond)
     return dict(theta=sol.theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=0,
-                converged=True, stats=stats)
+                converged=True, stats=stats, bread=sol.bread)
 
 
 def tsqr_answer(part, options):
@@ -103,7 +103,7 @@ def tsqr_answer(part, options):
     stats = state.stats(state.theta, state.rss_tsqr, part)
     stats['condition_number'] = float(state.cond)
     return dict(theta=state.unscale(state.theta), n_rows=part['n'], n_bad_rows=part['n_bad'],
-                iterations=0, converged=True, stats=stats)
+                iterations=0, converged=True, stats=stats, bread=state.bread())
 
 
 def fit_qr(engine, options):
@@ -150,7 +150,36 @@ def fit_qr(engine, options):
     stats = state.stats(theta, max(rss, 0.0), part)
     stats['condition_number'] = float(state.cond)
     return dict(theta=state.unscale(theta), n_rows=part['n'], n_bad_rows=part['n_bad'],
-                iterations=passes, converged=converged, stats=stats)
+                iterations=passes, converged=converged, stats=stats, bread=state.bread())
+
+
+def robust_cov(engine, out, cov_type):
+    """Replace ``out``'s standard errors by White's sandwich (one more pass over the data).
+
+    cov = A M A with A = (X'X)^-1 (``out['bread']``) and M the :class:`distreg.blocks.Sandwich`
+    meat at the fitted theta; HC1 scales it by n / (n - p). As statsmodels' OLS
+    ``cov_type='HC0'..'HC3'``, whose robust inference uses the normal distribution: the
+    record's t values are z values and the p values two-sided normal ones.
+    """
+    theta = np.asarray(out['theta'], dtype=np.float64)
+    params = {'theta': theta.tolist(), 'cov': cov_type}
+    if cov_type in ('HC2', 'HC3'):
+        params['bread'] = np.asarray(out['bread']).tolist()
+    part = engine.aggregate('sandwich', params)
+    if part['n_leverage_one']:
+        raise DistregError('--cov %s divides by 1 - h, the leverage of each row, and %d row(s) '
+                           'have leverage 1 (their residual is 0 whatever the data): %s is not '
+                           'defined here; use --cov HC0 or HC1'
+                           % (cov_type, part['n_leverage_one'], cov_type))
+    A = np.asarray(out['bread'], dtype=np.float64)
+    cov = A @ part['meat'] @ A
+    n, p = part['n'], len(theta)
+    if cov_type == 'HC1':
+        if n <= p:
+            raise DistregError('--cov HC1 scales by n / (n - p): %d rows for %d coefficients'
+                               % (n, p))
+        cov = cov * (n / (n - p))
+    out['stats'].update(inference.robust_stats(theta, cov))
 
 
 # --------------------------------------------------------------------------- the objective

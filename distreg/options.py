@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 from distreg.loader import BAD_ROW_POLICIES, FORMAT_CHOICES, MODELS
 
+#: ``--cov`` names: the covariance of the coefficients (distreg.optim.robust_cov).
+COV_TYPES = ('nonrobust', 'HC0', 'HC1', 'HC2', 'HC3')
+
 #: ``--method`` names; distreg.fit.METHODS maps each to its driver (a test keeps them equal).
 METHOD_NAMES = ('normal', 'qr', 'gd', 'lbfgs', 'newton')
 
@@ -65,6 +68,10 @@ OPTIONS = (
            help='iterative methods: iteration limit (qr: refinement passes)', metavar='N'),
     Option('tol', '--tol', float, None, help='iterative methods: relative tolerance; 0 runs '
            'exactly --max-iter iterations', metavar='T'),
+    Option('cov', '--cov', str, 'nonrobust', COV_TYPES,
+           "standard errors (normal, qr): nonrobust, sigma^2 (X'X)^-1; HC0-HC3, White's "
+           "heteroskedasticity-robust sandwich as statsmodels' cov_type (one more pass; z "
+           "and normal p values)"),
     Option('n_features', '--n-features', int, None,
            help='predict, evaluate: the raw features of the model; the input has them, with '
                 'or without the label (see distreg.loader.sniff_schema)',

@@ -13,9 +13,10 @@ RECORD_KEYS = ('engine', 'method', 'model', 'intercept', 'coefficients', 'n_rows
 #: ``grad_norm`` and ``seconds`` may be None when the engine does not report them: MLlib).
 HISTORY_KEYS = ('iteration', 'loss', 'grad_norm', 'seconds')
 #: ``condition_number``: the model matrix's, after power-of-two column scaling (normal and qr;
-#: None for the iterative methods).
+#: None for the iterative methods); ``cov_type``: the covariance behind ``std_errors``
+#: (``--cov``: nonrobust, or HC0-HC3, whose t values are z values).
 STATS_KEYS = ('r2', 'rmse', 'residual_sd', 'std_errors', 't_values', 'p_values',
-              'condition_number')
+              'condition_number', 'cov_type')
 #: Keys of the record's ``design``: what ``predict`` and ``evaluate`` need to read new rows
 #: the way the model's rows were read (any engine's record works on any engine).
 DESIGN_KEYS = ('poly_degree', 'n_features', 'format', 'label_col', 'feature_names')
@@ -137,12 +138,15 @@ def summary(record, names=None):
     cond = stats.get('condition_number')
     if cond is not None:
         info.append(('Cond. No.:', _num(cond, '%.3g')))
+    robust = stats.get('cov_type') not in (None, 'nonrobust')
+    if stats.get('cov_type') is not None:
+        info.append(('Covariance:', stats['cov_type'] + (' (z, normal p)' if robust else '')))
     for i in range(0, len(info), 2):
         left = '%-15s %-22s' % (info[i][0], info[i][1])
         right = '%-15s %s' % info[i + 1] if i + 1 < len(info) else ''
         lines.append(left + ' ' + right)
     lines.append('-' * width)
-    test = 'P>|z|' if record['model'] == 'logistic' else 'P>|t|'
+    test = 'P>|z|' if record['model'] == 'logistic' or robust else 'P>|t|'
     lines.append('%-22s %20s %14s %10s %9s' % ('', 'coef', 'std err', 't' if test == 'P>|t|'
                                               else 'z', test))
     se = stats.get('std_errors') or [None] * len(theta)

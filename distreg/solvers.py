@@ -170,9 +170,10 @@ def check_sums_finite(gram, label_sum_sq, method, least_squares=True):
 class Solution:
     """Coefficients and what inference needs: (X'X)^-1 pieces and sums of squares."""
 
-    def __init__(self, theta, cov, rss, cond, warnings=()):
+    def __init__(self, theta, cov, rss, cond, warnings=(), bread=None):
         self.theta = theta          # float64 coefficients (intercept first)
         self.cov = cov              # unscaled covariance factor: sigma^2 * cov = Var(theta)
+        self.bread = bread          # (X'X + L I')^-1: the robust sandwich's bread
         self.rss = rss              # residual sum of squares at theta
         self.cond = cond            # condition number after column scaling
         self.warnings = list(warnings)
@@ -218,7 +219,7 @@ def solve_normal(part, intercept, ridge=0.0):
     rss = float(part['yty'] - 2 * theta @ b + theta @ G @ theta)
     for w in warnings:
         warn(w)
-    return Solution(theta, cov, max(rss, 0.0), cond, warnings)
+    return Solution(theta, cov, max(rss, 0.0), cond, warnings, bread=Ainv)
 
 
 class QRState:
@@ -344,6 +345,13 @@ class QRState:
         Rinv = self.rinv()
         Finv = _cho_solve(L, np.eye(len(F)))
         self._cov = Rinv @ Finv @ Rinv.T
+
+    def bread(self):
+        """(X'X)^-1 (with a ridge, (X'X+L)^-1) in the user's units: the robust sandwich's bread."""
+        A = self._cov if self._cov is not None else self.rinv() @ self.rinv().T
+        e = self.exp[:-1]
+        with np.errstate(over='ignore'):
+            return np.ldexp(A, -(e[:, None] + e[None, :]))
 
     def cov(self):
         """(X'X)^-1 from R; with a ridge, the sandwich (X'X+L)^-1 X'X (X'X+L)^-1."""

@@ -32,11 +32,12 @@ from jobs.normal import MRNormalEquations
 from jobs.predict import MRPredict
 from jobs.evaluate import MREvaluate
 from jobs.refine import MRRefinePass
+from jobs.sandwich import MRSandwich
 from jobs.tsqr import MRTSQR
 
 RUNNERS = {'mrjob-inline': 'inline', 'mrjob-local': 'local', 'mrjob-hadoop': 'hadoop',
            'mrjob-emr': 'emr'}
-JOBS = {'gram': MRNormalEquations, 'tsqr': MRTSQR, 'refine': MRRefinePass,
+JOBS = {'gram': MRNormalEquations, 'tsqr': MRTSQR, 'refine': MRRefinePass, 'sandwich': MRSandwich,
         'gradient': MRLossGradient, 'hessian': MRHessian, 'evaluate': MREvaluate}
 
 DEFAULT_CONF = os.path.join(PROJECT_ROOT, 'configs', 'mrjob.conf')
