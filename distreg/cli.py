@@ -6,6 +6,8 @@
     distreg compare RESULT.json... [--reference TRUTH.json] [--rtol R]
     distreg predict RESULT.json INPUT --engine ENGINE --out PATH [--bad-rows fail|skip]
     distreg evaluate RESULT.json INPUT --engine ENGINE [--out METRICS.json] [--bad-rows ...]
+    distreg update RESULT.json NEW_INPUT --engine ENGINE [--out RESULT2.json]
+    distreg merge RESULT.json RESULT.json... [--out RESULT.json]
     distreg plot RESULT.json... --out FILE.png
 
 Exit status: 0 on success; 1 when the input or the fit fails (with a one-line
@@ -79,6 +81,23 @@ def _parser():
                                 'hdfs:// or s3:// directory of part files')
         else:
             s.add_argument('--out', default=None, help='write the metrics (JSON) here')
+    u = sub.add_parser('update', help="a --keep-stats record's fit with new rows, reading only "
+                                      'them')
+    u.add_argument('record', metavar='RESULT.json', help='a record fitted with --keep-stats')
+    u.add_argument('input', help='the new rows: a file, a directory of part files, a glob, '
+                                 'hdfs://, s3://')
+    u.add_argument('--engine', required=True, choices=sorted(ENGINES))
+    u.add_argument('--master', default=None, help='Spark master (spark engines). '
+                   'Default: local[*]')
+    u.add_argument('--bad-rows', choices=BAD_ROW_POLICIES, default='fail')
+    u.add_argument('--rejects', default=None,
+                   help='with --bad-rows skip: where the rejected rows go (JSON lines)')
+    u.add_argument('--out', default=None, help='write the updated record (JSON) here')
+    u.add_argument('--quiet', action='store_true', help='no summary table on stdout')
+    m = sub.add_parser('merge', help='one record from --keep-stats records of disjoint rows')
+    m.add_argument('records', nargs='+', metavar='RESULT.json')
+    m.add_argument('--out', default=None, help='write the merged record (JSON) here')
+    m.add_argument('--quiet', action='store_true', help='no summary table on stdout')
     pl = sub.add_parser('plot', help='draw loss against iteration and seconds (PNG)')
     pl.add_argument('records', nargs='+', help='result records of iterative fits')
     pl.add_argument('--out', required=True, help='the PNG to write')
@@ -171,8 +190,8 @@ def main(argv=None):
     previous = interrupt.install()
     try:
         return {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare,
-                'predict': cmd_predict, 'evaluate': cmd_evaluate,
-                'plot': cmd_plot}[args.command](args)
+                'predict': cmd_predict, 'evaluate': cmd_evaluate, 'update': cmd_update,
+                'merge': cmd_merge, 'plot': cmd_plot}[args.command](args)
     except DistregError as e:
         print('distreg: error: %s' % e, file=sys.stderr)
         return 1
@@ -272,6 +291,48 @@ def cmd_evaluate(args):
         _make_parent(args.out)
         with open(args.out, 'w') as f:
             f.write(json.dumps(m, indent=1, allow_nan=False) + '\n')
+        print('wrote %s' % args.out, file=sys.stderr)
+    return 0
+
+
+def cmd_update(args):
+    from distreg import update
+    record = result.load(args.record)
+    update.options_of(record, args.record)   # a record without statistics fails now
+    check_readable(args.input)
+    if args.out and '://' not in args.out:
+        check_writable(args.out)
+    engine = make_engine(args.engine, args.input, master=args.master)
+    try:
+        new = update.update(record, args.record, engine, bad_rows=args.bad_rows)
+    finally:
+        with interrupt.deferred():  # a clean-up runs whole
+            engine.close()
+    if engine.rejects:
+        _write_rejects(engine.rejects, args)
+    return _finish(new, args)
+
+
+def cmd_merge(args):
+    from distreg import update
+    records = [result.load(p) for p in args.records]
+    if args.out and '://' not in args.out:
+        check_writable(args.out)
+    return _finish(update.merge(records, args.records), args)
+
+
+def _finish(record, args):
+    """Print the summary of a record made by update or merge, and write ``--out``."""
+    if not args.quiet:
+        names = record['design'].get('feature_names')
+        if names is not None:
+            from distreg.design import Design
+            names = Design(intercept=record['intercept'] is not None,
+                           degree=record['design']['poly_degree']).coef_names(names)
+        print(result.summary(record, names))
+    if args.out:
+        _make_parent(args.out)
+        result.write(record, args.out)
         print('wrote %s' % args.out, file=sys.stderr)
     return 0
 

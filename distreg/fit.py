@@ -42,6 +42,9 @@ class _FitOptionsChecks:
             if self.ridge:
                 raise DistregError('--cov %s with --ridge: the robust sandwich of a penalised '
                                    'fit is not defined here; drop one of them' % self.cov)
+        if self.keep_stats and (self.model != 'linear' or self.method not in ('normal', 'qr')):
+            raise DistregError('--keep-stats keeps the statistics of a closed form: it needs '
+                               '--model linear and --method normal or qr')
         self.design()  # checks the degree
         return self
 
@@ -76,18 +79,22 @@ class _TimedEngine:
         return part
 
 
-def fit(engine, options, names=None, checked=False, progress=None):
+def fit(engine, options, names=None, checked=False, progress=None, driver=None):
     """Fit with ``engine``; return the result record (see :mod:`distreg.result`).
 
     ``names`` receives the coefficient names (without intercept) when a list is given;
     ``checked``: ``options.validate()`` has run already (the command line's, once per fit);
     ``progress``: a stream (e.g. ``sys.stderr``) that gets one line per iteration of an
-    iterative method, whatever the engine.
+    iterative method, whatever the engine; ``driver``: the method's driver in place of
+    ``METHODS[options.method]`` (:func:`distreg.update.update`'s).
     """
     if not checked:
         options.validate()
     if options.cov != 'nonrobust' and engine.trains_itself:
         raise DistregError('--cov %s is not on %s: use spark-rdd' % (options.cov, engine.name))
+    if (options.keep_stats or driver is not None) and engine.trains_itself:
+        raise DistregError('--keep-stats, update and merge are not on %s (MLlib keeps no '
+                           'statistics of its own): use spark-rdd' % engine.name)
     t0 = time.perf_counter()
     schema = engine.prepare(options)
     try:
@@ -96,7 +103,7 @@ def fit(engine, options, names=None, checked=False, progress=None):
             pass_seconds = out.pop('pass_seconds', [])
         else:
             timed = _TimedEngine(engine, progress)
-            out = METHODS[options.method](timed, options)
+            out = (driver or METHODS[options.method])(timed, options)
             if options.cov != 'nonrobust':
                 optim.robust_cov(timed, out, options.cov)
             pass_seconds = timed.pass_seconds
@@ -123,6 +130,9 @@ def fit(engine, options, names=None, checked=False, progress=None):
         names[:] = coef_names
     record['design'] = result.design_of(schema, options.poly_degree,
                                         options.design().n_raw(len(out['theta'])))
+    if options.keep_stats:
+        from distreg import update
+        update.keep(record, out['partial'], options)
     return record
 
 

@@ -93,7 +93,7 @@ def normal_answer(part, options):
     # the Gram's condition number is the square of the model matrix's
     stats['condition_number'] = math.sqrt(sol.cond)
     return dict(theta=sol.theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=0,
-                converged=True, stats=stats, bread=sol.bread)
+                converged=True, stats=stats, bread=sol.bread, partial=part)
 
 
 def tsqr_answer(part, options):
@@ -103,7 +103,7 @@ def tsqr_answer(part, options):
     stats = state.stats(state.theta, state.rss_tsqr, part)
     stats['condition_number'] = float(state.cond)
     return dict(theta=state.unscale(state.theta), n_rows=part['n'], n_bad_rows=part['n_bad'],
-                iterations=0, converged=True, stats=stats, bread=state.bread())
+                iterations=0, converged=True, stats=stats, bread=state.bread(), partial=part)
 
 
 def fit_qr(engine, options):
@@ -150,7 +150,8 @@ def fit_qr(engine, options):
     stats = state.stats(theta, max(rss, 0.0), part)
     stats['condition_number'] = float(state.cond)
     return dict(theta=state.unscale(theta), n_rows=part['n'], n_bad_rows=part['n_bad'],
-                iterations=passes, converged=converged, stats=stats, bread=state.bread())
+                iterations=passes, converged=converged, stats=stats, bread=state.bread(),
+                partial=part)
 
 
 def robust_cov(engine, out, cov_type):

@@ -36,6 +36,8 @@ class Option:
     help: str = None
     #: a switch that turns the option off (``--no-intercept``: intercept=False)
     negates: bool = False
+    #: a switch that turns the option on (``--keep-stats``: keep_stats=True)
+    switch: bool = False
     #: the map tasks need it (passed to mrjob's tasks; a job run by hand takes the switch)
     job: bool = False
     #: a switch of ``distreg fit`` (False: set by other commands, e.g. predict's n_features)
@@ -72,6 +74,9 @@ OPTIONS = (
            "standard errors (normal, qr): nonrobust, sigma^2 (X'X)^-1; HC0-HC3, White's "
            "heteroskedasticity-robust sandwich as statsmodels' cov_type (one more pass; z "
            "and normal p values)"),
+    Option('keep_stats', '--keep-stats', None, False, switch=True,
+           help="normal, qr: keep the sufficient statistics (X'X or TSQR's R) in the record, "
+                'for distreg update and merge'),
     Option('n_features', '--n-features', int, None,
            help='predict, evaluate: the raw features of the model; the input has them, with '
                 'or without the label (see distreg.loader.sniff_schema)',
@@ -86,8 +91,9 @@ def add_arguments(parser, options=FIT_SWITCHES, add=None):
     """Add the switches of ``options`` to an argparse parser (``add``: its add_argument)."""
     add = add or parser.add_argument
     for o in options:
-        if o.negates:
-            add(o.flag, dest=o.name, action='store_false', default=o.default, help=o.help)
+        if o.negates or o.switch:
+            add(o.flag, dest=o.name, action='store_false' if o.negates else 'store_true',
+                default=o.default, help=o.help)
             continue
         kw = dict(dest=o.name, default=o.default, help=o.help)
         if o.metavar is not None:

@@ -1,0 +1,168 @@
+"""Sufficient statistics (issue 23 item 1): --keep-stats, ``distreg update`` and ``distreg
+merge`` give the record of a fit of all the rows, reading only the new ones (update) or none
+(merge); the reference is the fit of all the rows, computed here with the same method, and
+numpy's lstsq on all the rows."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import lstsq, make_linear, write_csv
+from distreg import update
+from distreg.cli import main, make_engine
+from distreg.errors import DistregError
+from distreg.fit import FitOptions, fit
+from distreg.result import dumps, theta_of
+
+ENGINES = ['numpy', 'mrjob-inline', 'mrjob-local']
+
+
+def rel(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+@pytest.fixture(scope='module')
+def parts(tmp_path_factory):
+    """20,000 rows as one file, and as three disjoint files (old 90 %, new 5 %, 5 %)."""
+    y, X = make_linear(20000, 5, seed=23)
+    d = tmp_path_factory.mktemp('update')
+    cuts = [0, 18000, 19000, 20000]
+    files = [write_csv(d / ('part%d.csv' % i), y[a:b], X[a:b])
+             for i, (a, b) in enumerate(zip(cuts, cuts[1:]))]
+    return dict(all=write_csv(d / 'all.csv', y, X), parts=files, y=y, X=X, dir=d)
+
+
+def as_json(record):
+    """The record as a file holds it (the statistics' floats round-trip exactly)."""
+    return json.loads(dumps(record))
+
+
+def check_same_fit(got, want, se_rtol=1e-12):
+    assert got['n_rows'] == want['n_rows'] and got['n_bad_rows'] == want['n_bad_rows']
+    assert rel(theta_of(got), theta_of(want)) <= 1e-12
+    np.testing.assert_allclose(got['stats']['std_errors'], want['stats']['std_errors'],
+                               rtol=se_rtol)
+    np.testing.assert_allclose(got['stats']['r2'], want['stats']['r2'], rtol=1e-12)
+
+
+@pytest.mark.parametrize('engine', ENGINES)
+@pytest.mark.parametrize('method', ['normal', 'qr'])
+def test_update_with_new_rows_is_the_fit_of_all_rows(parts, engine, method):
+    full = fit(make_engine('numpy', parts['all']), FitOptions(method=method))
+    old = as_json(fit(make_engine('numpy', parts['parts'][0]),
+                      FitOptions(method=method, keep_stats=True)))
+    passes = []
+    eng = make_engine(engine, parts['parts'][1])
+    aggregate = eng.aggregate
+    eng.aggregate = lambda name, params: passes.append(name) or aggregate(name, params)
+    new = update.update(old, 'old.json', eng)
+    assert passes == [{'normal': 'gram', 'qr': 'tsqr'}[method]]   # one pass, new rows only
+    assert new['n_rows'] == 19000
+    new = update.update(as_json(new), 'new.json', make_engine(engine, parts['parts'][2]))
+    # normal's residual sum of squares is y'y - 2 theta'X'y + theta'X'X theta: its last
+    # digits follow the order of the sums, which an update changes
+    check_same_fit(new, full, se_rtol=1e-12 if method == 'qr' else 1e-10)
+    assert rel(theta_of(new), lstsq(parts['y'], parts['X'])) <= 1e-10
+
+
+def test_merge_records_of_different_engines(parts):
+    engines = ['numpy', 'mrjob-inline', 'mrjob-local']
+    records = [as_json(fit(make_engine(e, p), FitOptions(method='qr', keep_stats=True)))
+               for e, p in zip(engines, parts['parts'])]
+    merged = update.merge(records, ['a.json', 'b.json', 'c.json'])
+    full = fit(make_engine('numpy', parts['all']), FitOptions(method='qr'))
+    check_same_fit(merged, full)
+    assert merged['engine'] == 'merge(mrjob-inline,mrjob-local,numpy)'
+    # and a merged record merges and updates again
+    assert update.merge([records[0], as_json(update.merge(records[1:], ['b', 'c']))],
+                        ['a', 'bc'])['n_rows'] == 20000
+
+
+def test_the_cli_fits_updates_and_merges(parts, tmp_path, capsys):
+    old, new, merged = (str(tmp_path / n) for n in ('old.json', 'new.json', 'merged.json'))
+    assert main(['fit', parts['parts'][0], '--engine', 'numpy', '--method', 'qr',
+                 '--keep-stats', '--out', old, '--quiet']) == 0
+    assert main(['update', old, parts['parts'][1], '--engine', 'mrjob-inline',
+                 '--out', new]) == 0
+    assert 'Rows used:      19000' in capsys.readouterr().out
+    other = str(tmp_path / 'other.json')
+    assert main(['fit', parts['parts'][2], '--engine', 'numpy', '--method', 'qr',
+                 '--keep-stats', '--out', other, '--quiet']) == 0
+    assert main(['merge', new, other, '--out', merged]) == 0
+    full = fit(make_engine('numpy', parts['all']), FitOptions(method='qr'))
+    with open(merged) as f:
+        check_same_fit(json.load(f), full)
+
+
+@pytest.fixture(scope='module')
+def others(parts):
+    """Records and inputs that must not merge with parts[0]'s qr record."""
+    d = parts['dir']
+    y, X = parts['y'][:500], parts['X'][:500]
+    renamed = d / 'renamed.csv'
+    lines = open(parts['parts'][1]).read().splitlines()
+    renamed.write_text('\n'.join([lines[0].replace('x1', 'z1')] + lines[1:]) + '\n')
+    narrow = write_csv(d / 'narrow.csv', y, X[:, :4])
+    return dict(renamed=str(renamed), narrow=narrow)
+
+
+def _qr(path, **options):
+    return as_json(fit(make_engine('numpy', path), FitOptions(method='qr', keep_stats=True,
+                                                              **options)))
+
+
+@pytest.mark.parametrize('case, message', [
+    ('renamed', "different designs \\(feature_names"),
+    ('narrow', 'different designs'),
+])
+def test_update_refuses_new_rows_of_another_design(parts, others, case, message):
+    old = _qr(parts['parts'][0])
+    with pytest.raises(DistregError, match=message):
+        update.update(old, 'old.json', make_engine('numpy', others[case]))
+
+
+@pytest.mark.parametrize('options, message', [
+    (dict(poly_degree=2), 'poly_degree 1 against 2'),
+    (dict(intercept=False), 'intercept True against False'),
+    (dict(ridge=0.5), 'ridge 0.0 against 0.5'),
+])
+def test_merge_refuses_records_fitted_differently(parts, options, message):
+    with pytest.raises(DistregError, match=message):
+        update.merge([_qr(parts['parts'][0]), _qr(parts['parts'][1], **options)], ['a', 'b'])
+
+
+def test_merge_refuses_normal_with_qr_and_records_without_statistics(parts):
+    normal = as_json(fit(make_engine('numpy', parts['parts'][1]),
+                         FitOptions(method='normal', keep_stats=True)))
+    with pytest.raises(DistregError, match="method 'qr' against 'normal'"):
+        update.merge([_qr(parts['parts'][0]), normal], ['a', 'b'])
+    plain = as_json(fit(make_engine('numpy', parts['parts'][1]), FitOptions(method='qr')))
+    with pytest.raises(DistregError, match='b has no sufficient statistics: fit it with '
+                                           '--keep-stats'):
+        update.merge([_qr(parts['parts'][0]), plain], ['a', 'b'])
+    with pytest.raises(DistregError, match='two records or more'):
+        update.merge([_qr(parts['parts'][0])], ['a'])
+
+
+def test_keep_stats_needs_a_closed_form(parts):
+    with pytest.raises(DistregError, match='--keep-stats keeps the statistics of a closed form'):
+        fit(make_engine('numpy', parts['parts'][0]), FitOptions(method='lbfgs', keep_stats=True))
+
+
+def test_a_robust_record_is_not_updated(parts):
+    robust = _qr(parts['parts'][0], cov='HC1')
+    with pytest.raises(DistregError, match='--cov HC1, whose standard errors need the residuals'):
+        update.update(robust, 'r.json', make_engine('numpy', parts['parts'][1]))
+
+
+def test_cli_update_of_a_record_without_statistics_fails_before_reading(parts, tmp_path,
+                                                                         capsys):
+    plain = str(tmp_path / 'plain.json')
+    assert main(['fit', parts['parts'][0], '--engine', 'numpy', '--method', 'qr', '--quiet',
+                 '--out', plain]) == 0
+    capsys.readouterr()
+    assert main(['update', plain, str(tmp_path / 'missing.csv'), '--engine', 'numpy']) == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'has no sufficient statistics' in err
