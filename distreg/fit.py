@@ -9,6 +9,7 @@ with the answers. It never sees a row.
 The engine contract (what ``engine`` is) is written in :mod:`distreg.engine`.
 """
 
+import math
 import time
 from dataclasses import field, make_dataclass
 
@@ -42,6 +43,15 @@ class _FitOptionsChecks:
             if self.ridge:
                 raise DistregError('--cov %s with --ridge: the robust sandwich of a penalised '
                                    'fit is not defined here; drop one of them' % self.cov)
+        if not (self.l1 >= 0 and math.isfinite(self.l1)):
+            raise DistregError('--l1 must be a finite number >= 0, not %r' % self.l1)
+        if self.l1 and (self.model != 'linear' or self.method != 'normal'):
+            raise DistregError('--l1 is solved by coordinate descent on the Gram: it needs '
+                               '--model linear and --method normal, not --method %s'
+                               % self.method)
+        if self.l1 and self.cov != 'nonrobust':
+            raise DistregError('--cov %s with --l1: no standard errors for a lasso fit'
+                               % self.cov)
         if self.keep_stats and (self.model != 'linear' or self.method not in ('normal', 'qr')):
             raise DistregError('--keep-stats keeps the statistics of a closed form: it needs '
                                '--model linear and --method normal or qr')

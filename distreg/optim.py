@@ -57,6 +57,11 @@ QR_TOL = 1e-15
 #: qr: at most this many refinement passes unless --max-iter says otherwise.
 QR_MAX_REFINE = 4
 
+#: --l1: coordinate descent stops when a sweep moves no coefficient by more than this
+#: relative to the largest; and it makes at most this many sweeps (unless --max-iter).
+ENET_TOL = 1e-13
+ENET_MAX_SWEEPS = 100000
+
 #: Default relative tolerance of each method (see the module notes).
 DEFAULT_TOL = {'gd': 1e-9, 'lbfgs': 1e-10, 'newton': 1e-12}
 #: Default iteration limit of each method.
@@ -88,12 +93,37 @@ def normal_answer(part, options):
     """The normal-equations answer from a merged ``gram`` partial (also the mrjob reducer's)."""
     blocks.check_rows(part)
     solvers.check_sums_finite(part['xtx'], part['yty'], 'the normal equations')
+    if options.l1:
+        return elastic_net_answer(part, options)
     sol = solvers.solve_normal(part, options.intercept, options.ridge)
     stats = inference.linear_stats(sol.theta, sol.cov, sol.rss, part, options.intercept)
     # the Gram's condition number is the square of the model matrix's
     stats['condition_number'] = math.sqrt(sol.cond)
     return dict(theta=sol.theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=0,
                 converged=True, stats=stats, bread=sol.bread, partial=part)
+
+
+def elastic_net_answer(part, options):
+    """Lasso / elastic net (``--l1``, with ``--ridge``) from a merged ``gram`` partial.
+
+    No standard errors (a penalised fit's are not the least-squares ones); R² and RMSE
+    from the sums: RSS = y'y - 2 theta'X'y + theta'X'X theta.
+    """
+    tol = options.tol if options.tol else ENET_TOL
+    max_sweeps = options.max_iter if options.max_iter is not None else ENET_MAX_SWEEPS
+    theta, sweeps, converged = solvers.solve_elastic_net(
+        part, options.intercept, float(options.ridge), float(options.l1), tol, max_sweeps)
+    G, b = part['xtx'], part['xty']
+    rss = max(float(part['yty'] - 2 * theta @ b + theta @ G @ theta), 0.0)
+    n = part['n']
+    tss = part['y_m2'] if options.intercept else part['y_m2'] + n * part['y_mean'] ** 2
+    stats = dict(r2=(1.0 - rss / tss) if tss > 0 else None, rmse=math.sqrt(rss / n),
+                 residual_sd=None, std_errors=None, t_values=None, p_values=None)
+    if not converged:
+        solvers.warn('--l1: coordinate descent did not converge in %d sweeps (tolerance %g); '
+                     'raise --max-iter' % (sweeps, tol))
+    return dict(theta=theta, n_rows=n, n_bad_rows=part['n_bad'], iterations=sweeps,
+                converged=converged, stats=stats, partial=part)
 
 
 def tsqr_answer(part, options):

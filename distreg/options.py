@@ -55,6 +55,9 @@ OPTIONS = (
            help='fit without an intercept', job=True),
     Option('ridge', '--ridge', float, 0.0,
            help='L2 penalty on every coefficient but the intercept', job=True, metavar='L'),
+    Option('l1', '--l1', float, 0.0,
+           help='L1 penalty (lasso; elastic net with --ridge) on every coefficient but the '
+                "intercept; --method normal: coordinate descent on X'X", metavar='L1'),
     Option('poly_degree', '--poly-degree', int, 1,
            help='each raw feature x gives x, x^2, ..., x^D', job=True, metavar='D'),
     Option('label_col', '--label-col', None, None,

@@ -21,7 +21,7 @@ from distreg.errors import DistregError
 #: the methods whose answer is a function of one merged partial, and that aggregate
 AGGREGATE_OF = {'normal': 'gram', 'qr': 'tsqr'}
 #: the fit options a record's statistics depend on (and that merging must agree on)
-KEPT = ('method', 'model', 'intercept', 'ridge', 'poly_degree', 'cov')
+KEPT = ('method', 'model', 'intercept', 'ridge', 'l1', 'poly_degree', 'cov')
 #: the parts of the record's design that must agree (LibSVM's width may grow: absent
 #: features are zeros, and merges pad)
 SAME_DESIGN = ('poly_degree', 'format', 'label_col', 'feature_names')

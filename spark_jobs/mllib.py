@@ -98,7 +98,8 @@ class MLlibEngine(Engine):
         self.n_bad = len(self.rdd.rejects)
         # MLlib drops constant columns and answers n < p without a word: one TSQR pass of
         # the core on the cached rows lets solve() refuse what the other engines refuse
-        self.tsqr = self.rdd.aggregate('tsqr', {}) if self.n_rows and not options.ridge else None
+        self.tsqr = (self.rdd.aggregate('tsqr', {})
+                     if self.n_rows and not (options.ridge or options.l1) else None)
         if options.model != 'logistic' or options.ridge:
             # logistic keeps the rows: the separation check evaluates MLlib's answer on them
             self.rdd.release_cache()
@@ -231,28 +232,44 @@ def _summary_list(summary, attr, intercept):
 
 def _train_linear(engine, options, tol, max_iter):
     from pyspark.ml.regression import LinearRegression
-    reg = 0.0
-    if options.ridge:
+    reg, alpha = 0.0, 0.0
+    if options.ridge or options.l1:
         from pyspark.sql import functions as F
         sd_y = engine.frame.agg(F.stddev_pop('label')).first()[0]
-        reg = options.ridge * sd_y / engine.n_rows
-    solver = 'normal' if options.method == 'normal' else 'l-bfgs'
+        reg, alpha = _mllib_penalty(options.ridge, options.l1, sd_y, engine.n_rows)
+    # MLlib's normal solver takes no L1 penalty: OWL-QN (its l-bfgs) does
+    solver = 'normal' if options.method == 'normal' and not options.l1 else 'l-bfgs'
     model = LinearRegression(featuresCol='features', labelCol='label', solver=solver,
                              fitIntercept=options.intercept, standardization=False,
-                             regParam=reg, elasticNetParam=0.0, maxIter=max_iter,
+                             regParam=reg, elasticNetParam=alpha, maxIter=max_iter,
                              tol=tol).fit(engine.frame)
     theta = _theta(model, options.intercept)
     s = model.summary
     n, p = engine.n_rows, len(theta)
+    inference = not options.l1   # a lasso fit has no least-squares standard errors
     stats = dict(r2=float(s.r2), rmse=float(s.rootMeanSquaredError),
                  residual_sd=(math.sqrt(n * s.rootMeanSquaredError ** 2 / (n - p))
-                              if n > p else None),
-                 std_errors=_summary_list(s, 'coefficientStandardErrors', options.intercept),
-                 t_values=_summary_list(s, 'tValues', options.intercept),
-                 p_values=_summary_list(s, 'pValues', options.intercept))
+                              if n > p and inference else None),
+                 std_errors=(_summary_list(s, 'coefficientStandardErrors', options.intercept)
+                             if inference else None),
+                 t_values=_summary_list(s, 'tValues', options.intercept) if inference else None,
+                 p_values=_summary_list(s, 'pValues', options.intercept) if inference else None)
     iterations = s.totalIterations
     return dict(theta=theta, iterations=iterations,
                 converged=solver == 'normal' or iterations < max_iter, stats=stats)
+
+
+def _mllib_penalty(ridge, l1, sd_y, n):
+    """(regParam, elasticNetParam) of MLlib's LinearRegression for distreg's penalties.
+
+    distreg's objective over n is 1/(2n) |r|^2 + L/(2n) |theta|^2 + L1/n |theta|_1. MLlib's
+    L2 term is divided by the label's population sd ``sd_y`` (it fits the label over sd_y),
+    its L1 term is not (OWL-QN, which MLlib runs for an L1 part; checked against
+    scikit-learn's Lasso and ElasticNet): 1/(2n) |r|^2 + reg ((1 - a)/(2 sd_y) |theta|^2 +
+    a |theta|_1). So reg a = L1 / n and reg (1 - a) = L sd_y / n.
+    """
+    l1_part, l2_part = l1 / n, ridge * sd_y / n
+    return l1_part + l2_part, l1_part / (l1_part + l2_part)
 
 
 def _train_logistic(engine, options, tol, max_iter):
