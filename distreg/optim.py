@@ -92,8 +92,13 @@ def normal_answer(part, options):
     stats = inference.linear_stats(sol.theta, sol.cov, sol.rss, part, options.intercept)
     # the Gram's condition number is the square of the model matrix's
     stats['condition_number'] = math.sqrt(sol.cond)
-    return dict(theta=sol.theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=0,
-                converged=True, stats=stats)
+    return dict(theta=sol.theta, **row_counts(part), iterations=0, converged=True, stats=stats)
+
+
+def row_counts(part):
+    """The record's counts of rows from a merged partial (weights: None without them)."""
+    return dict(n_rows=part['n'], n_bad_rows=part['n_bad'],
+                n_rows_zero_weight=part.get('n_zero_w'), sum_weights=part.get('w_sum'))
 
 
 def tsqr_answer(part, options):
@@ -102,7 +107,7 @@ def tsqr_answer(part, options):
     state = solvers.QRState(part, options.intercept, options.ridge)
     stats = state.stats(state.theta, state.rss_tsqr, part)
     stats['condition_number'] = float(state.cond)
-    return dict(theta=state.unscale(state.theta), n_rows=part['n'], n_bad_rows=part['n_bad'],
+    return dict(theta=state.unscale(state.theta), **row_counts(part),
                 iterations=0, converged=True, stats=stats)
 
 
@@ -149,7 +154,7 @@ def fit_qr(engine, options):
         prev = size
     stats = state.stats(theta, max(rss, 0.0), part)
     stats['condition_number'] = float(state.cond)
-    return dict(theta=state.unscale(theta), n_rows=part['n'], n_bad_rows=part['n_bad'],
+    return dict(theta=state.unscale(theta), **row_counts(part),
                 iterations=passes, converged=converged, stats=stats)
 
 
@@ -472,11 +477,12 @@ def _check_separation(obj):
 def check_separation(part, model, ridge):
     """Refuse an answer whose mean log-loss (``part``: a merged ``gradient`` partial at it)
     shows separated classes; also for answers of other trainers (MLlib)."""
-    if model == 'logistic' and not ridge and part['loss'] < SEPARATED_MEAN_LOSS * part['n']:
+    n = part.get('w_sum', part['n'])   # with weights, the loss is a weighted sum
+    if model == 'logistic' and not ridge and part['loss'] < SEPARATED_MEAN_LOSS * n:
         raise NotConvergedError(
             'the classes are (almost) perfectly separated: the log-likelihood keeps rising as '
             'the coefficients grow (mean log-loss %.3g), so no finite maximum-likelihood '
-            'answer exists; use --ridge L for a finite one' % (part['loss'] / part['n']))
+            'answer exists; use --ridge L for a finite one' % (part['loss'] / n))
 
 
 def _fail_line_search(method, it, f, obj):
@@ -512,7 +518,7 @@ def _answer(method, obj, theta, iterations, converged, tol):
         stats = inference.linear_stats(theta, cov, rss, part, obj.intercept)
     else:
         stats = logistic_stats(theta, cov)
-    return dict(theta=theta, n_rows=part['n'], n_bad_rows=part['n_bad'],
+    return dict(theta=theta, **row_counts(part),
                 iterations=iterations, converged=converged, stats=stats, history=obj.history)
 
 
