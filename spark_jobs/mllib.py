@@ -124,7 +124,7 @@ class MLlibEngine(Engine):
         """Model columns MLlib is given (the intercept is its own): from the header, or the blocks."""
         design = Design(intercept=False, degree=options.poly_degree)
         if schema.format == 'csv' and schema.n_fields:
-            return design.n_coef(schema.n_fields - 1)
+            return design.n_coef(schema.n_features())   # neither the label nor the weight
         widths = self.rdd.cached.map(_width).collect()
         return design.n_coef(max(widths, default=0))
 

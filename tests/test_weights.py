@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+import statsmodels.api as sm
 
 from helpers import glm, rel_diff, weighted_data, write_duplicated, write_weighted
 from distreg.cli import main, make_engine
@@ -16,7 +17,6 @@ from distreg.errors import BadInputError, DistregError, EmptyInputError
 from distreg.fit import FitOptions, fit
 from distreg.result import theta_of
 
-sm = pytest.importorskip('statsmodels.api')
 
 ENGINES = ['numpy', 'mrjob-inline', 'mrjob-local']
 #: How close an iterative method lands on the optimum (its default tolerance), as in

@@ -7,13 +7,13 @@ numpy and mrjob.
 
 import numpy as np
 import pytest
+import statsmodels.api as sm
 
 from helpers import glm, weighted_data, write_duplicated, write_weighted
 from spark_helpers import numpy_fit, rel_diff, spark_fit
 from distreg.errors import BadInputError, EmptyInputError
 from distreg.result import theta_of
 
-sm = pytest.importorskip('statsmodels.api')
 
 #: the core's methods: to 1e-12 for the closed forms, to each iterative method's tolerance
 TOL = {'normal': 1e-12, 'qr': 1e-12, 'lbfgs': 1e-10, 'newton': 1e-9}
