@@ -33,7 +33,7 @@ training time.
 
 Sample weights (``--weight-col``) go to MLlib's ``weightCol``. MLlib's linear
 standard errors take the residual variance over rows - p; distreg's frequency
-weights take it over sum(w) - p (statsmodels' WLS reading, as every other engine):
+weights over sum(w) - p (statsmodels' GLM freq_weights, as every other engine's):
 they are rescaled by sqrt(MLlib's df / (sum(w) - p)), and t and p values follow.
 """
 
@@ -255,10 +255,9 @@ def _train_linear(engine, options, tol, max_iter):
     if options.ridge and engine.weighted:
         # MLlib's objective is then the weighted mean, its label sd the weighted one
         from pyspark.sql import functions as F
-        m1, m2 = engine.frame.agg(F.sum(F.col('weight') * F.col('label')),
-                                  F.sum(F.col('weight') * F.col('label') ** 2)).first()
-        mean = m1 / engine.w_sum
-        sd_y = math.sqrt(max(m2 / engine.w_sum - mean * mean, 0.0))
+        w, y = F.col('weight'), F.col('label')
+        mean = engine.frame.agg(F.sum(w * y)).first()[0] / engine.w_sum
+        sd_y = math.sqrt(engine.frame.agg(F.sum(w * (y - mean) ** 2)).first()[0] / engine.w_sum)
         reg = options.ridge * sd_y / engine.w_sum
     elif options.ridge:
         from pyspark.sql import functions as F
