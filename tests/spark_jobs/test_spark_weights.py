@@ -95,3 +95,16 @@ def test_bad_and_zero_weights(spark, tmp_path, engine):
     zero.write_text('y,x,w\n1,2,0\n3,4,0\n5,7,0\n')
     with pytest.raises(EmptyInputError, match='every weight of the input is 0'):
         spark_fit(spark, str(zero), engine, weight_col='w')
+
+
+@pytest.mark.parametrize('model, method', [('linear', 'normal'), ('logistic', 'lbfgs')])
+def test_mllib_weighted_ridge_is_ridge_on_duplicated_rows(spark, linear, logistic, model,
+                                                          method):
+    """MLlib's regParam for a weighted fit: its objective is the weighted mean (sum(w), the
+    weighted sd of the label), so --ridge L means on it what it means on the other engines."""
+    wpath, dpath, *_ = linear if model == 'linear' else logistic
+    got = spark_fit(spark, wpath, 'spark-mllib', method=method, model=model, ridge=30.0,
+                    weight_col='w')
+    dup = numpy_fit(dpath, method='normal' if model == 'linear' else 'newton', model=model,
+                    ridge=30.0)
+    assert rel_diff(theta_of(got), theta_of(dup)) <= MLLIB_AGREE[method]
