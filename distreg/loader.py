@@ -95,7 +95,8 @@ class Schema:
     #: the fields, in file order, that give the label and then the features in the
     #: order of the first file (set only by :meth:`for_file`, for a reordered file)
     columns: tuple = None
-    #: the sample-weight column (CSV), or None: see :func:`_weight_value`
+    #: the sample-weight column (CSV, --weight-col), or None: never a feature; a kept row's
+    #: weight is finite and >= 0
     weight: int = None
 
     def __post_init__(self):
