@@ -34,7 +34,8 @@ training time.
 Sample weights (``--weight-col``) go to MLlib's ``weightCol``. MLlib's linear
 standard errors take the residual variance over rows - p; distreg's frequency
 weights over sum(w) - p (statsmodels' GLM freq_weights, as every other engine's):
-they are rescaled by sqrt(MLlib's df / (sum(w) - p)), and t and p values follow.
+they are rescaled by sqrt(MLlib's df / (sum(w) - p)), and t and p values follow; R²
+is formed from the weighted sums (MLlib's weighted r2 is not the frequency-weights one).
 """
 
 import math
@@ -278,8 +279,10 @@ def _train_linear(engine, options, tol, max_iter):
                  std_errors=_summary_list(s, 'coefficientStandardErrors', options.intercept),
                  t_values=_summary_list(s, 'tValues', options.intercept),
                  p_values=_summary_list(s, 'pValues', options.intercept))
-    if engine.weighted and stats['std_errors'] is not None:
-        _frequency_weights(stats, theta, s.degreesOfFreedom, n - p)
+    if engine.weighted:
+        stats['r2'] = _weighted_r2(engine, options.intercept, n * stats['rmse'] ** 2)
+        if stats['std_errors'] is not None:
+            _frequency_weights(stats, theta, s.degreesOfFreedom, n - p)
     iterations = s.totalIterations
     return dict(theta=theta, iterations=iterations,
                 converged=solver == 'normal' or iterations < max_iter, stats=stats)
@@ -288,6 +291,17 @@ def _train_linear(engine, options, tol, max_iter):
 def _weight_col(engine):
     """The estimators' weightCol argument: only with weights (MLlib's default is none)."""
     return {'weightCol': 'weight'} if engine.weighted else {}
+
+
+def _weighted_r2(engine, intercept, rss):
+    """1 - RSS / TSS with the frequency-weighted TSS: MLlib's weighted r2 takes its total sum
+    of squares from a reliability-weighted variance times (sum(w) - 1), which is not
+    sum w (y - mean)^2 (nor the duplicated rows' TSS)."""
+    from pyspark.sql import functions as F
+    w, y = F.col('weight'), F.col('label')
+    mean = engine.frame.agg(F.sum(w * y)).first()[0] / engine.w_sum if intercept else 0.0
+    tss = engine.frame.agg(F.sum(w * (y - mean) ** 2)).first()[0]
+    return 1.0 - rss / tss if tss > 0 else None
 
 
 def _frequency_weights(stats, theta, mllib_df, df):
