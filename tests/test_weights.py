@@ -238,3 +238,32 @@ def test_cli_says_frequency_weights_and_predicts_without_the_weight(tmp_path, li
     metrics = json.load(open(m))
     assert metrics['n'] == len(y)
     assert metrics['rmse'] == pytest.approx(np.sqrt(np.mean((y - expected) ** 2)), rel=1e-12)
+
+
+@pytest.mark.parametrize('job', ['jobs/normal.py', 'jobs/tsqr.py'])
+def test_job_run_by_hand_takes_the_weight_column(linear, job):
+    """`python jobs/normal.py --weight-col w data.csv` (the README's way to run a job): the
+    reducer's record is the weighted fit, with its weight counts."""
+    import subprocess
+    import sys
+    from helpers import ROOT
+    wpath, dpath, y, X, w = linear
+    proc = subprocess.run([sys.executable, job, '-r', 'inline', '--conf-path',
+                           str(ROOT / 'configs' / 'mrjob.conf'), '--weight-col', 'w', wpath],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    record = json.loads(proc.stdout)
+    dup = run('numpy', dpath, method='qr')
+    assert rel_diff(theta_of(record), theta_of(dup)) <= 1e-12
+    assert record['sum_weights'] == w.sum()
+    assert record['n_rows_zero_weight'] == int(np.sum(w == 0))
+
+
+def test_cli_bad_weight_is_one_line_with_file_line_and_column(tmp_path, capsys):
+    path = tmp_path / 'bad.csv'
+    path.write_text('y,x,w\n1,2,1\n3,4,1\n5,7,-3\n6,1,2\n')
+    assert main(['fit', str(path), '--engine', 'numpy', '--weight-col', 'w']) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("distreg: error: %s, line 4: field 3 (column 'w') is -3: a weight "
+                          "must be >= 0" % path)
+    assert '\n' not in err and 'Traceback' not in err
