@@ -108,3 +108,21 @@ def test_mllib_weighted_ridge_is_ridge_on_duplicated_rows(spark, linear, logisti
     dup = numpy_fit(dpath, method='normal' if model == 'linear' else 'newton', model=model,
                     ridge=30.0)
     assert rel_diff(theta_of(got), theta_of(dup)) <= MLLIB_AGREE[method]
+
+
+def test_rdd_predict_and_evaluate_leave_the_weight_out(spark, linear, tmp_path):
+    """A weighted model scores an input with its weight column on spark-rdd: the weight is
+    read, never a feature; evaluate's metrics are per row (unweighted)."""
+    from distreg import scoring
+    from distreg.engine import make_engine
+    wpath, _, y, X, w = linear
+    model = scoring.Model(numpy_fit(wpath, method='qr', weight_col='w'))
+    out = str(tmp_path / 'p.txt')
+    scoring.predict(make_engine('spark-rdd', wpath, spark=spark), model, out)
+    theta = np.array(theta_of(model.record))
+    expected = theta[0] + X @ theta[1:]
+    np.testing.assert_allclose([float(v) for v in open(out).read().split()], expected,
+                               rtol=1e-12)
+    m = scoring.evaluate(make_engine('spark-rdd', wpath, spark=spark), model)
+    assert m['n'] == len(y)
+    assert m['rmse'] == pytest.approx(np.sqrt(np.mean((y - expected) ** 2)), rel=1e-12)
