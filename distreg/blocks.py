@@ -21,8 +21,16 @@ aggregate here.
 Every partial has ``n`` (rows used), ``n_bad`` (rows rejected) and the label's
 count-mean-M2 (``y_mean``, ``y_m2``, merged by Chan et al.'s pairwise update),
 which gives the total sum of squares without cancellation.
+
+Sample weights (``--weight-col``, the parsed block's ``w``) are frequency weights: a
+row of weight k counts as k copies of the row. A weighted partial also has ``w_sum``
+(the sum of the weights, the n of inference) and ``n_zero_w`` (rows of weight 0); its
+label mean and M2 are weighted, and every sum over rows is weighted (X'WX, X'Wy, the
+R of the rows scaled by sqrt(w), the weighted loss and gradient). Without weights
+(``w`` None) the block functions do exactly their unweighted arithmetic.
 """
 
+import dataclasses
 import json
 import struct
 
@@ -35,25 +43,40 @@ LD = np.longdouble
 
 # --------------------------------------------------------------------------- common parts
 
-def _y_stats(y):
+def _y_stats(y, w=None):
     if len(y) == 0:
-        return dict(n=0, y_mean=0.0, y_m2=0.0)
+        out = dict(n=0, y_mean=0.0, y_m2=0.0)
+        if w is not None:
+            out.update(w_sum=0.0, n_zero_w=0)
+        return out
     # labels near the float64 limit overflow these sums (to inf): the methods that can fit
     # such labels (qr) do not use them; the others say so (no warning from every task)
     with np.errstate(over='ignore', invalid='ignore'):
-        mean = float(np.mean(y))
-        return dict(n=int(len(y)), y_mean=mean, y_m2=float(np.sum((y - mean) ** 2)))
+        if w is None:
+            mean = float(np.mean(y))
+            return dict(n=int(len(y)), y_mean=mean, y_m2=float(np.sum((y - mean) ** 2)))
+        w_sum = float(np.sum(w))
+        mean = float(w @ y) / w_sum if w_sum > 0 else 0.0
+        return dict(n=int(len(y)), y_mean=mean, y_m2=float(w @ ((y - mean) ** 2)),
+                    w_sum=w_sum, n_zero_w=int(np.count_nonzero(w == 0)))
 
 
 def _merge_y_stats(a, b):
     n = a['n'] + b['n']
-    if a['n'] == 0 or b['n'] == 0:
-        src = a if b['n'] == 0 else b
-        return dict(n=n, y_mean=src['y_mean'], y_m2=src['y_m2'])
-    delta = b['y_mean'] - a['y_mean']
-    mean = a['y_mean'] + delta * b['n'] / n
-    m2 = a['y_m2'] + b['y_m2'] + delta * delta * a['n'] * b['n'] / n
-    return dict(n=n, y_mean=mean, y_m2=m2)
+    weighted = 'w_sum' in a or 'w_sum' in b
+    # the weight of each side: its row count without weights (then this is the count update)
+    wa, wb = a.get('w_sum', a['n']), b.get('w_sum', b['n'])
+    if wa == 0 or wb == 0:
+        src = a if wb == 0 else b
+        out = dict(n=n, y_mean=src['y_mean'], y_m2=src['y_m2'])
+    else:
+        total = wa + wb
+        delta = b['y_mean'] - a['y_mean']
+        out = dict(n=n, y_mean=a['y_mean'] + delta * wb / total,
+                   y_m2=a['y_m2'] + b['y_m2'] + delta * delta * wa * wb / total)
+    if weighted:
+        out.update(w_sum=wa + wb, n_zero_w=a.get('n_zero_w', 0) + b.get('n_zero_w', 0))
+    return out
 
 
 def _pad_vector(v, p):
@@ -81,7 +104,7 @@ class Aggregate:
     name = None
 
     def block(self, parsed, design, params):
-        part = _y_stats(parsed.y)
+        part = _y_stats(parsed.y, parsed.w)
         part['n_bad'] = len(parsed.rejects)
         if part['n']:
             # values near the float64 limit overflow sums to inf: the driver checks the
@@ -115,13 +138,17 @@ class Aggregate:
 # --------------------------------------------------------------------------- normal
 
 class Gram(Aggregate):
-    """``X'X``, ``X'y`` and ``y'y`` of the block's model matrix (the normal equations)."""
+    """``X'X``, ``X'y`` and ``y'y`` of the block's model matrix (the normal equations);
+    with weights ``X'WX``, ``X'Wy`` and ``y'Wy``."""
     name = 'gram'
 
     def _block(self, parsed, design, params):
         X = design.matrix(parsed.X)
         y = parsed.y
-        return dict(xtx=X.T @ X, xty=X.T @ y, yty=float(y @ y))
+        if parsed.w is None:
+            return dict(xtx=X.T @ X, xty=X.T @ y, yty=float(y @ y))
+        Xw = X * parsed.w[:, None]
+        return dict(xtx=Xw.T @ X, xty=Xw.T @ y, yty=float((parsed.w * y) @ y))
 
     def _merge(self, a, b):
         p = max(len(a['xty']), len(b['xty']))
@@ -164,12 +191,15 @@ class TSQR(Aggregate):
     ``[X y] 2^-e`` with ``e = r_exp`` (exact in binary), so that no sum of squares
     overflows or underflows whatever the columns' units: values near the float64
     limit (1e200) fit like any others. A merge scales both R's to the larger
-    exponent of each column before stacking them.
+    exponent of each column before stacking them. With weights, the rows are scaled by
+    sqrt(w) first (R'R = [X y]'W[X y]).
     """
     name = 'tsqr'
 
     def _block(self, parsed, design, params):
         Z = np.column_stack([design.matrix(parsed.X), parsed.y])
+        if parsed.w is not None:
+            Z *= np.sqrt(parsed.w)[:, None]
         e = column_exponents(Z)
         return dict(r=_r_factor(np.ldexp(Z, -e)), r_exp=e)
 
@@ -212,11 +242,14 @@ class Refine(Aggregate):
             X = np.ldexp(X, -e[:X.shape[1]])
             y = np.ldexp(y, -e[-1])
         r = y - X @ theta[:X.shape[1]]
-        out = dict(g=X.T @ r, rss=np.sum(r * r))
+        # with weights: X'W r, r'W r and Q'W Q (in extended precision, as the rest)
+        w = None if parsed.w is None else parsed.w.astype(LD)
+        wr = r if w is None else w * r
+        out = dict(g=X.T @ wr, rss=np.sum(wr * r))
         if params.get('rinv') is not None:
             rinv = np.asarray(params['rinv'], dtype=LD)
             Q = X @ rinv[:X.shape[1]]
-            out['qtq'] = Q.T @ Q
+            out['qtq'] = (Q if w is None else Q * w[:, None]).T @ Q
         return out
 
     def _merge(self, a, b):
@@ -246,9 +279,15 @@ class Sandwich(Aggregate):
             A = np.asarray(params['bread'], dtype=np.float64)[:b.p, :b.p]
             one_minus_h = 1.0 - np.einsum('ij,ij->i', X @ A, X)
             bad = one_minus_h <= 1e-12
+            if parsed.w is not None:
+                bad &= parsed.w > 0      # a row of weight 0 is not in the fit
             n_one = int(bad.sum())
             one_minus_h[bad] = 1.0
             w = w / (one_minus_h if params['cov'] == 'HC2' else one_minus_h ** 2)
+        if parsed.w is not None:
+            # frequency weights: a row of weight k is k copies of the row (each with the
+            # row's own leverage x'Ax, A = (X'WX)^-1)
+            w = w * parsed.w
         return dict(meat=b.xtwx(w), n_leverage_one=n_one)
 
     def _merge(self, a, b):
@@ -311,9 +350,13 @@ class Evaluate(Aggregate):
     ``log_loss_sum`` (from the margin m, as log(1 + exp(-m)) or log(1 + exp(m)),
     exact where 1 - p would cancel) and the confusion matrix at 0.5
     ``[[tn, fp], [fn, tp]]``. ROC AUC needs the scores in order: see
-    :class:`AucRange`.
+    :class:`AucRange`. The metrics are per row: sample weights are not used.
     """
     name = 'evaluate'
+
+    def block(self, parsed, design, params):
+        # held-out metrics count rows, not weights (README): the label's stats unweighted too
+        return super().block(dataclasses.replace(parsed, w=None), design, params)
 
     def _block(self, parsed, design, params):
         m = _scores(parsed, design, params)
@@ -534,22 +577,27 @@ class _Block:
 LOGISTIC_CHUNK = 65536
 
 
-def _loss_and_residual(model, eta, y):
-    """Data loss and d loss / d eta (the 'residual' whose X'-product is the gradient)."""
+def _loss_and_residual(model, eta, y, w=None):
+    """Data loss and d loss / d eta (the 'residual' whose X'-product is the gradient);
+    with sample weights ``w``, both weighted row by row."""
     if model == 'linear':
         r = eta - y
-        return 0.5 * float(r @ r), r
+        if w is None:
+            return 0.5 * float(r @ r), r
+        wr = w * r
+        return 0.5 * float(wr @ r), wr
     if model == 'logistic':
         r = np.empty_like(eta)
         loss = 0.0
         for i in range(0, len(eta), LOGISTIC_CHUNK):
             piece = slice(i, i + LOGISTIC_CHUNK)
-            loss += _logistic_piece(eta[piece], y[piece], r[piece])
+            loss += _logistic_piece(eta[piece], y[piece], r[piece],
+                                    None if w is None else w[piece])
         return loss, r
     raise ValueError('model must be linear or logistic, not %r' % (model,))
 
 
-def _logistic_piece(eta, y, r):
+def _logistic_piece(eta, y, r, w=None):
     """The loss sum log(1 + e^eta) - y eta of a piece; its residual p - y into ``r``.
 
     From e = e^-|eta| (in (0, 1]: no overflow for any eta): log(1 + e^eta) =
@@ -560,21 +608,27 @@ def _logistic_piece(eta, y, r):
     e = np.exp(-np.abs(eta))
     soft = np.log1p(e)
     soft += np.maximum(eta, 0.0)
-    loss = float(np.sum(soft - y * eta))
+    loss = float(np.sum(soft - y * eta)) if w is None else float(w @ (soft - y * eta))
     q = e / (1.0 + e)
     np.copyto(r, np.where(eta >= 0.0, (1.0 - y) - q, q - y))
+    if w is not None:
+        r *= w
     return loss
 
 
-def _misclassified(eta, y):
+def _misclassified(eta, y, w=None):
     """Rows not strictly on their label's side of the hyperplane eta = 0 (an exact count).
 
     When it is 0 the hyperplane separates the classes with a positive margin on every
     row: scaling theta up drives every row's log-loss to 0, so the log-likelihood has
     no finite maximum (complete separation). An integer, so every engine gets the
-    same count whatever the order of its sums.
+    same count whatever the order of its sums. A row of weight 0 is not in the likelihood:
+    not counted.
     """
-    return int(np.count_nonzero(np.where(y == 1.0, eta <= 0.0, eta >= 0.0)))
+    wrong = np.where(y == 1.0, eta <= 0.0, eta >= 0.0)
+    if w is not None:
+        wrong &= w > 0
+    return int(np.count_nonzero(wrong))
 
 
 def _weights(model, eta):
@@ -596,13 +650,13 @@ class LossGradient(Aggregate):
         """(loss/grad partial, the block's model matrix, eta) at theta."""
         b = _Block(parsed, design)
         eta = b.eta(theta_for(params['theta'], b.p))
-        loss, r = _loss_and_residual(params['model'], eta, parsed.y)
+        loss, r = _loss_and_residual(params['model'], eta, parsed.y, parsed.w)
         part = dict(loss=loss, grad=b.xt(r))
         if params['model'] == 'logistic':
-            part['n_wrong'] = _misclassified(eta, parsed.y)
+            part['n_wrong'] = _misclassified(eta, parsed.y, parsed.w)
             if params.get('probe') is not None:
                 part['n_wrong_probe'] = _misclassified(
-                    b.eta(theta_for(params['probe'], b.p)), parsed.y)
+                    b.eta(theta_for(params['probe'], b.p)), parsed.y, parsed.w)
         return part, b, eta
 
     def _merge(self, a, b):
@@ -621,7 +675,10 @@ class Hessian(LossGradient):
 
     def _block(self, parsed, design, params):
         part, b, eta = self._at_theta(parsed, design, params)
-        part['hess'] = b.xtwx(_weights(params['model'], eta))
+        w = _weights(params['model'], eta)
+        if parsed.w is not None:
+            w = parsed.w if w is None else w * parsed.w
+        part['hess'] = b.xtwx(w)
         return part
 
     def _merge(self, a, b):
@@ -660,13 +717,16 @@ def merge_all(name, partials):
 
 
 def check_rows(part, what='the input'):
-    """Stop with a clear message when no row is left to fit."""
+    """Stop with a clear message when no row is left to fit (or every weight is 0)."""
     if part is None or part['n'] == 0:
         bad = 0 if part is None else part['n_bad']
         if bad:
             raise EmptyInputError('all %d rows of %s were rejected: nothing left to fit'
                                   % (bad, what))
         raise EmptyInputError('%s has no data rows: nothing to fit' % what)
+    if part.get('w_sum') == 0:
+        raise EmptyInputError('every weight of %s is 0 (%d rows): a row of weight 0 counts '
+                              'as no row, so nothing is left to fit' % (what, part['n']))
 
 
 

@@ -133,7 +133,8 @@ def fit(engine, options, names=None, checked=False, progress=None, driver=None):
     record = result.make_record(
         engine.name, options.method, options.model, out['theta'], options.intercept,
         out['n_rows'], out['n_bad_rows'], out['iterations'], out['converged'], out['stats'],
-        seconds=time.perf_counter() - t0, timings=timings, history=out.get('history'))
+        seconds=time.perf_counter() - t0, timings=timings, history=out.get('history'),
+        n_rows_zero_weight=out.get('n_rows_zero_weight'), sum_weights=out.get('sum_weights'))
     coef_names = coefficient_names(schema, options, len(record['coefficients']))
     result.check_finite(record, ['intercept'] * options.intercept + coef_names)
     if names is not None:

@@ -5,6 +5,11 @@ rows, residual_sd = sqrt(RSS / (n - p)), std_errors = residual_sd * sqrt(diag((X
 R² = 1 - RSS / TSS with TSS = Σ(y - ȳ)² when the model has an intercept and the
 uncentred Σy² when it has none. rmse = sqrt(RSS / n). p values are two-sided,
 from Student's t with n - p degrees of freedom.
+
+With sample weights (``--weight-col``) they are frequency weights, as statsmodels'
+``WLS(y, X, weights=w)`` for the standard errors and ``GLM(..., freq_weights=w)``:
+n is the sum of the weights (so a row of weight k counts as k rows, df = sum(w) - p),
+RSS and TSS are weighted, and rmse = sqrt(RSS / sum(w)).
 """
 
 import math
@@ -16,9 +21,9 @@ def linear_stats(theta, cov, rss, part, intercept):
     """The ``stats`` of the result record for a least-squares fit.
 
     ``cov`` is (X'X)^-1 (or the ridge sandwich), ``part`` a merged partial with
-    ``n``, ``y_mean`` and ``y_m2``.
+    ``n``, ``y_mean`` and ``y_m2`` (and ``w_sum`` with weights: then the n used here).
     """
-    n = part['n']
+    n = part.get('w_sum', part['n'])
     p = len(theta)
     df = n - p
     tss = part['y_m2'] if intercept else part['y_m2'] + n * part['y_mean'] ** 2

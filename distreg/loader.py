@@ -80,7 +80,8 @@ class Schema:
     LibSVM, whose width is discovered from the data). ``label`` is the index of the
     label column (CSV), or None for a CSV of features only (what ``distreg predict``
     may read; ``y`` is then zeros). ``names`` are the header's names, when there is a header.
-    ``model`` matters for rows: a logistic label must be 0 or 1.
+    ``model`` matters for rows: a logistic label must be 0 or 1. ``weight`` is the index
+    of the sample-weight column (``--weight-col``), None without weights; it is not a feature.
     """
     format: str = 'csv'
     n_fields: int = None
@@ -94,6 +95,9 @@ class Schema:
     #: the fields, in file order, that give the label and then the features in the
     #: order of the first file (set only by :meth:`for_file`, for a reordered file)
     columns: tuple = None
+    #: the sample-weight column (CSV, --weight-col), or None: never a feature; a kept row's
+    #: weight is finite and >= 0
+    weight: int = None
 
     def __post_init__(self):
         _check_choice('format', self.format, FORMATS)
@@ -104,7 +108,7 @@ class Schema:
         """Names of the raw features in file order (generated when there is no header)."""
         if self.format == 'csv':
             if self.names:
-                return [n for i, n in enumerate(self.names) if i != self.label]
+                return [n for i, n in enumerate(self.names) if i not in (self.label, self.weight)]
             return ['x%d' % i for i in range(1, self.n_features() + 1)]
         return None  # LibSVM: known only once the data is read (x1..xP)
 
@@ -118,15 +122,17 @@ class Schema:
             return self
         own = tuple(own)
         label = own.index(self.names[self.label]) if self.label is not None else None
-        features = [own.index(n) for i, n in enumerate(self.names) if i != self.label]
-        return dataclasses.replace(self, label=label, names=own, files=None,
+        weight = own.index(self.names[self.weight]) if self.weight is not None else None
+        features = [own.index(n) for i, n in enumerate(self.names)
+                    if i not in (self.label, self.weight)]
+        return dataclasses.replace(self, label=label, weight=weight, names=own, files=None,
                                    columns=tuple([label] + features))
 
     def n_features(self):
         """Raw feature columns of a CSV row (None for LibSVM)."""
         if self.format != 'csv':
             return None
-        return self.n_fields - (self.label is not None)
+        return self.n_fields - (self.label is not None) - (self.weight is not None)
 
     def to_json(self):
         d = dict(self.__dict__)
@@ -156,14 +162,15 @@ def is_header(line):
 
 
 def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='linear',
-                 source='<input>', n_features=None):
+                 source='<input>', n_features=None, weight_col=None):
     """Build the :class:`Schema` from the first line of the input.
 
     ``label_col`` is a column name (needs a header), an index (``'0'``, ``3``,
     ``-1`` for the last) or None for the first column. ``n_features`` (predict,
     evaluate) is the number of raw features of a fitted model: the input must
     have exactly these, with the label column or (CSV) without it; anything else
-    is an error here, before any job starts.
+    is an error here, before any job starts. ``weight_col`` names the sample-weight
+    column as ``label_col`` names the label (CSV only; None: no weights).
     """
     _check_choice('format', fmt, FORMAT_CHOICES)
     if first_line is None:
@@ -175,6 +182,9 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
         if label_col not in (None, 0, '0'):
             raise DistregError('--label-col does not apply to LibSVM input: '
                                'the label is always the first token')
+        if weight_col is not None:
+            raise DistregError('--weight-col does not apply to LibSVM input: its rows have no '
+                               'columns; give the weights as a column of a CSV input')
         if n_features is not None:
             _check_libsvm_width(first_line, n_features, source)
         return Schema('libsvm', None, 0, None, bad_rows, model)
@@ -185,24 +195,58 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
         raise BadInputError('a CSV row needs a label and at least one feature, found %d field'
                             % n, file=source, line=1, offset=0, text=first_line)
     if n_features is not None:
-        return _schema_for_model(n, names, label_col, n_features, bad_rows, model, source)
+        return _schema_for_model(n, names, label_col, n_features, bad_rows, model, source,
+                                 weight_col)
     label = _resolve_label(label_col, names, n, source)
-    return Schema('csv', n, label, names, bad_rows, model)
+    weight = _resolve_weight(weight_col, label, names, n, source)
+    if weight is not None and n < 3:
+        raise BadInputError('a CSV row with --weight-col needs a label, a weight and at least '
+                            'one feature, found %d fields' % n, file=source, line=1, offset=0,
+                            text=first_line)
+    return Schema('csv', n, label, names, bad_rows, model, weight=weight)
 
 
-def _schema_for_model(n, names, label_col, n_features, bad_rows, model, source):
-    """The schema of a CSV scored by a model of ``n_features`` raw features."""
-    has_label = n == n_features + 1
-    if names is not None and label_col is not None and not str(label_col).lstrip('+-').isdigit():
-        has_label = str(label_col).strip() in names
-    if n != n_features + has_label:
+def _named_in(col, names):
+    """True/False when ``col`` is a column name and the header has/lacks it; None otherwise."""
+    if names is None or col is None or re.fullmatch(r'[+-]?\d+', str(col).strip()):
+        return None
+    return str(col).strip() in names
+
+
+def _schema_for_model(n, names, label_col, n_features, bad_rows, model, source, weight_col=None):
+    """The schema of a CSV scored by a model of ``n_features`` raw features.
+
+    A model fitted with ``--weight-col`` reads its weight column when the input has it
+    (by name with a header, else when the column count leaves room for it): it is never a
+    feature. The weights of the rows do not change a prediction or a metric.
+    """
+    has_weight = weight_col is not None and n == n_features + 2
+    if _named_in(weight_col, names) is not None:
+        has_weight = _named_in(weight_col, names)
+    has_label = n == n_features + has_weight + 1
+    if _named_in(label_col, names) is not None:
+        has_label = _named_in(label_col, names)
+    if n != n_features + has_label + has_weight:
         raise DistregError(
             'the model has %d raw feature%s but %s has %d column%s: expected %d (the features) '
-            'or %d (the features and the label)'
+            'or %d (the features and the label)%s'
             % (n_features, 's' if n_features != 1 else '', source, n, 's' if n != 1 else '',
-               n_features, n_features + 1))
+               n_features, n_features + 1,
+               ' or %d (and the weight)' % (n_features + 2) if weight_col is not None else ''))
     label = _resolve_label(label_col, names, n, source) if has_label else None
-    return Schema('csv', n, label, names, bad_rows, model)
+    weight = _resolve_weight(weight_col, label, names, n, source) if has_weight else None
+    return Schema('csv', n, label, names, bad_rows, model, weight=weight)
+
+
+def _resolve_weight(weight_col, label, names, n, source):
+    """The index of the ``--weight-col`` column (None without one); never the label's."""
+    if weight_col is None:
+        return None
+    weight = _resolve_label(weight_col, names, n, source, flag='--weight-col')
+    if weight == label:
+        raise DistregError('--weight-col %s is the label column of %s: the weights need a '
+                           'column of their own' % (str(weight_col).strip(), source))
+    return weight
 
 
 def _check_libsvm_width(first_line, n_features, source):
@@ -213,22 +257,22 @@ def _check_libsvm_width(first_line, n_features, source):
                            '%d' % (n_features, source, max(indices)))
 
 
-def _resolve_label(label_col, names, n, source):
+def _resolve_label(label_col, names, n, source, flag='--label-col'):
     if label_col is None:
         return 0
     text = str(label_col).strip()
     if re.fullmatch(r'[+-]?\d+', text):
         idx = int(text)
         if not -n <= idx < n:
-            raise DistregError('--label-col %s is out of range: %s has %d columns (0..%d)'
-                               % (text, source, n, n - 1))
+            raise DistregError('%s %s is out of range: %s has %d columns (0..%d)'
+                               % (flag, text, source, n, n - 1))
         return idx % n
     if names is None:
-        raise DistregError('--label-col %r is a name, but %s has no header line; '
-                           'give a column index (0..%d) instead' % (text, source, n - 1))
+        raise DistregError('%s %r is a name, but %s has no header line; '
+                           'give a column index (0..%d) instead' % (flag, text, source, n - 1))
     if text not in names:
-        raise DistregError('--label-col %r is not a column of %s; its columns are: %s'
-                           % (text, source, ', '.join(names)))
+        raise DistregError('%s %r is not a column of %s; its columns are: %s'
+                           % (flag, text, source, ', '.join(names)))
     return names.index(text)
 
 
@@ -310,12 +354,12 @@ def read_headers(path):
 
 
 def local_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
-                 source=None, n_features=None):
+                 source=None, n_features=None, weight_col=None):
     """The checked :class:`Schema` of a local input: first line sniffed, every header checked."""
     headers = read_headers(path)
     first = next((line for _, line, _ in headers if line), None)
     schema = sniff_schema(first, fmt, label_col, bad_rows, model, source=source or path,
-                          n_features=n_features)
+                          n_features=n_features, weight_col=weight_col)
     return check_headers(schema, headers)
 
 
@@ -585,11 +629,14 @@ class Parsed:
 
     ``reject_at[k]`` is the number of good rows before ``rejects[k]`` in the chunk:
     where a rejected row was, for outputs that keep one line per input row (predict).
+    ``w`` holds the rows' sample weights (``--weight-col``: finite, >= 0), None without
+    weights (the aggregates then do exactly their unweighted arithmetic).
     """
     X: np.ndarray
     y: np.ndarray
     rejects: list = field(default_factory=list)
     reject_at: list = field(default_factory=list)
+    w: np.ndarray = None
 
 
 def parse_chunk(chunk, schema):
@@ -658,7 +705,12 @@ def _parse_csv_fast(data, n_lines, schema):
         return None
     if schema.model == 'logistic' and not np.all((y == 0) | (y == 1)):
         return None
-    return Parsed(X, y)
+    w = None
+    if schema.weight is not None:
+        w = cols[schema.weight]
+        if not np.all(np.isfinite(w) & (w >= 0)):
+            return None
+    return Parsed(X, y, w=w)
 
 
 def _float_column(col):
@@ -683,27 +735,38 @@ def _csv_row(text, schema):
     for i, f in enumerate(fields):
         v = parse_number(f)
         if v is None:
-            raise ValueError('field %d (%s) is %r, not a number'
-                             % (i + 1, _column_name(schema, i), f))
+            raise ValueError('field %d (%s) is %r, not a number%s'
+                             % (i + 1, _column_name(schema, i), f,
+                                ' (a weight is a finite number >= 0)'
+                                if i == schema.weight else ''))
         if not math.isfinite(v):
             raise ValueError('field %d (%s) is %s: NaN and Inf are not allowed in %s'
                              % (i + 1, _column_name(schema, i), f.strip(),
-                                'the label' if i == schema.label else 'the features'))
+                                'the label' if i == schema.label else 'the weight (a finite '
+                                'number >= 0)' if i == schema.weight else 'the features'))
+        if i == schema.weight and v < 0:
+            raise ValueError('field %d (%s) is %s: a weight must be >= 0'
+                             % (i + 1, _column_name(schema, i), f.strip()))
         values.append(v)
     label = values[schema.label] if schema.label is not None else 0.0
-    return label, [values[i] for i in _feature_fields(schema)]
+    features = [values[i] for i in _feature_fields(schema)]
+    if schema.weight is not None:
+        return label, features, values[schema.weight]
+    return label, features
 
 
 def _feature_fields(schema):
     """The fields that hold the features, in the order of the first file's header."""
     if schema.columns is not None:
         return schema.columns[1:]
-    return [i for i in range(schema.n_fields) if i != schema.label]
+    return [i for i in range(schema.n_fields) if i not in (schema.label, schema.weight)]
 
 
 def _column_name(schema, i):
     if schema.names and i < len(schema.names):  # a message about a bad field never fails
         return 'column %r' % schema.names[i]
+    if i == schema.weight:
+        return 'the weight column'
     return 'the label column' if i == schema.label else 'a feature column'
 
 
@@ -742,13 +805,13 @@ def _libsvm_row(text, schema):
 
 def _parse_lines(chunk, schema, parse_row):
     """Line-by-line parse with exact positions for every bad row."""
-    labels, rows, rejects, reject_at = [], [], [], []
+    labels, rows, rejects, reject_at, weights = [], [], [], [], []
     offset = chunk.offset
     line_no = chunk.line
     for raw in chunk.data.split(b'\n')[:-1]:
         text = raw.decode('utf-8', 'replace').rstrip('\r')
         try:
-            label, values = parse_row(text, schema)
+            label, values, *weight = parse_row(text, schema)
             if schema.model == 'logistic' and label not in (0.0, 1.0):
                 raise ValueError('label %s is not 0 or 1 (logistic regression needs labels '
                                  'in {0, 1})' % _label_text(text, schema))
@@ -761,6 +824,7 @@ def _parse_lines(chunk, schema, parse_row):
         else:
             labels.append(label)
             rows.append(values)
+            weights.extend(weight)
         offset += len(raw) + 1
         if line_no is not None:
             line_no += 1
@@ -773,7 +837,8 @@ def _parse_lines(chunk, schema, parse_row):
         for i, r in enumerate(rows):
             if r:
                 X[i, np.fromiter(r.keys(), int) - 1] = np.fromiter(r.values(), float)
-    return Parsed(X, y, rejects, reject_at)
+    w = np.array(weights, dtype=np.float64) if schema.weight is not None else None
+    return Parsed(X, y, rejects, reject_at, w)
 
 
 def _label_text(text, schema):

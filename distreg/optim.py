@@ -99,8 +99,14 @@ def normal_answer(part, options):
     stats = inference.linear_stats(sol.theta, sol.cov, sol.rss, part, options.intercept)
     # the Gram's condition number is the square of the model matrix's
     stats['condition_number'] = math.sqrt(sol.cond)
-    return dict(theta=sol.theta, n_rows=part['n'], n_bad_rows=part['n_bad'], iterations=0,
-                converged=True, stats=stats, bread=sol.bread, partial=part)
+    return dict(theta=sol.theta, **row_counts(part), iterations=0, converged=True,
+                stats=stats, bread=sol.bread, partial=part)
+
+
+def row_counts(part):
+    """The record's counts of rows from a merged partial (weights: None without them)."""
+    return dict(n_rows=part['n'], n_bad_rows=part['n_bad'],
+                n_rows_zero_weight=part.get('n_zero_w'), sum_weights=part.get('w_sum'))
 
 
 def elastic_net_answer(part, options):
@@ -115,15 +121,15 @@ def elastic_net_answer(part, options):
         part, options.intercept, float(options.ridge), float(options.l1), tol, max_sweeps)
     G, b = part['xtx'], part['xty']
     rss = max(float(part['yty'] - 2 * theta @ b + theta @ G @ theta), 0.0)
-    n = part['n']
+    n = part.get('w_sum', part['n'])   # weights: n is their sum
     tss = part['y_m2'] if options.intercept else part['y_m2'] + n * part['y_mean'] ** 2
     stats = dict(r2=(1.0 - rss / tss) if tss > 0 else None, rmse=math.sqrt(rss / n),
                  residual_sd=None, std_errors=None, t_values=None, p_values=None)
     if not converged:
         solvers.warn('--l1: coordinate descent did not converge in %d sweeps (tolerance %g); '
                      'raise --max-iter' % (sweeps, tol))
-    return dict(theta=theta, n_rows=n, n_bad_rows=part['n_bad'], iterations=sweeps,
-                converged=converged, stats=stats, partial=part)
+    return dict(theta=theta, **row_counts(part), iterations=sweeps, converged=converged,
+                stats=stats, partial=part)
 
 
 def tsqr_answer(part, options):
@@ -132,7 +138,7 @@ def tsqr_answer(part, options):
     state = solvers.QRState(part, options.intercept, options.ridge)
     stats = state.stats(state.theta, state.rss_tsqr, part)
     stats['condition_number'] = float(state.cond)
-    return dict(theta=state.unscale(state.theta), n_rows=part['n'], n_bad_rows=part['n_bad'],
+    return dict(theta=state.unscale(state.theta), **row_counts(part),
                 iterations=0, converged=True, stats=stats, bread=state.bread(), partial=part)
 
 
@@ -179,7 +185,7 @@ def fit_qr(engine, options):
         prev = size
     stats = state.stats(theta, max(rss, 0.0), part)
     stats['condition_number'] = float(state.cond)
-    return dict(theta=state.unscale(theta), n_rows=part['n'], n_bad_rows=part['n_bad'],
+    return dict(theta=state.unscale(theta), **row_counts(part),
                 iterations=passes, converged=converged, stats=stats, bread=state.bread(),
                 partial=part)
 
@@ -204,7 +210,7 @@ def robust_cov(engine, out, cov_type):
                            % (cov_type, part['n_leverage_one'], cov_type))
     A = np.asarray(out['bread'], dtype=np.float64)
     cov = A @ part['meat'] @ A
-    n, p = part['n'], len(theta)
+    n, p = part.get('w_sum', part['n']), len(theta)   # weights: n is their sum
     if cov_type == 'HC1':
         if n <= p:
             raise DistregError('--cov HC1 scales by n / (n - p): %d rows for %d coefficients'
@@ -532,11 +538,12 @@ def _check_separation(obj):
 def check_separation(part, model, ridge):
     """Refuse an answer whose mean log-loss (``part``: a merged ``gradient`` partial at it)
     shows separated classes; also for answers of other trainers (MLlib)."""
-    if model == 'logistic' and not ridge and part['loss'] < SEPARATED_MEAN_LOSS * part['n']:
+    n = part.get('w_sum', part['n'])   # with weights, the loss is a weighted sum
+    if model == 'logistic' and not ridge and part['loss'] < SEPARATED_MEAN_LOSS * n:
         raise NotConvergedError(
             'the classes are (almost) perfectly separated: the log-likelihood keeps rising as '
             'the coefficients grow (mean log-loss %.3g), so no finite maximum-likelihood '
-            'answer exists; use --ridge L for a finite one' % (part['loss'] / part['n']))
+            'answer exists; use --ridge L for a finite one' % (part['loss'] / n))
 
 
 def _fail_line_search(method, it, f, obj):
@@ -572,7 +579,7 @@ def _answer(method, obj, theta, iterations, converged, tol):
         stats = inference.linear_stats(theta, cov, rss, part, obj.intercept)
     else:
         stats = logistic_stats(theta, cov)
-    return dict(theta=theta, n_rows=part['n'], n_bad_rows=part['n_bad'],
+    return dict(theta=theta, **row_counts(part),
                 iterations=iterations, converged=converged, stats=stats, history=obj.history)
 
 

@@ -63,6 +63,10 @@ OPTIONS = (
     Option('label_col', '--label-col', None, None,
            help='label column by name (needs a header) or index. Default: first', job=True,
            metavar='C'),
+    Option('weight_col', '--weight-col', None, None,
+           help='sample-weight column (finite, >= 0), by name or index: frequency weights '
+                '(weight k = the row k times); not a feature. Default: none', job=True,
+           metavar='W'),
     Option('format', '--format', str, 'auto', FORMAT_CHOICES,
            'input format; auto: LibSVM when the first line reads "label idx:val ...", '
            'else CSV', job=True),

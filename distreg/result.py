@@ -6,8 +6,11 @@ import math
 from distreg.solvers import COND_WARN
 
 #: Keys of the result record, in order (DESIGN.md's contract).
+#: ``n_rows_zero_weight`` and ``sum_weights``: with ``--weight-col`` only (else None); the
+#: weights are frequency weights (sum_weights is the n of inference, see distreg.inference).
 RECORD_KEYS = ('engine', 'method', 'model', 'intercept', 'coefficients', 'n_rows',
-               'n_bad_rows', 'iterations', 'converged', 'seconds', 'timings', 'stats', 'history')
+               'n_bad_rows', 'n_rows_zero_weight', 'sum_weights', 'iterations', 'converged',
+               'seconds', 'timings', 'stats', 'history')
 #: Keys of one ``history`` entry (one per iteration of an iterative method; iteration 0 is
 #: the starting point; ``seconds`` from the method's start, the load not included;
 #: ``grad_norm`` and ``seconds`` may be None when the engine does not report them: MLlib).
@@ -19,11 +22,16 @@ STATS_KEYS = ('r2', 'rmse', 'residual_sd', 'std_errors', 't_values', 'p_values',
               'condition_number', 'cov_type')
 #: Keys of the record's ``design``: what ``predict`` and ``evaluate`` need to read new rows
 #: the way the model's rows were read (any engine's record works on any engine).
-DESIGN_KEYS = ('poly_degree', 'n_features', 'format', 'label_col', 'feature_names')
+#: ``weight_col``: the sample-weight column (None without), never a feature; records
+#: written before it existed have none (:data:`OPTIONAL_DESIGN_KEYS`).
+DESIGN_KEYS = ('poly_degree', 'n_features', 'format', 'label_col', 'feature_names',
+               'weight_col')
+OPTIONAL_DESIGN_KEYS = ('weight_col',)
 
 
 def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, iterations,
-                converged, stats, seconds=None, timings=None, history=None):
+                converged, stats, seconds=None, timings=None, history=None,
+                n_rows_zero_weight=None, sum_weights=None):
     """Build a result record. ``theta`` has the intercept first when ``intercept``.
 
     ``history``: the iterations' entries (:data:`HISTORY_KEYS`); empty for a closed form.
@@ -34,6 +42,8 @@ def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, ite
         intercept=theta[0] if intercept else None,
         coefficients=theta[1:] if intercept else theta,
         n_rows=int(n_rows), n_bad_rows=int(n_bad_rows),
+        n_rows_zero_weight=None if n_rows_zero_weight is None else int(n_rows_zero_weight),
+        sum_weights=None if sum_weights is None else float(sum_weights),
         iterations=int(iterations), converged=bool(converged),
         seconds=seconds,
         timings=timings or dict(load_seconds=None, pass_seconds=[]),
@@ -63,11 +73,13 @@ def check_finite(record, names):
 def design_of(schema, poly_degree, n_features):
     """The record's ``design``: the input's format, the label column (by name when the
     input had a header, else by index), the raw features' names and count, the degree."""
-    label = None
+    label = weight = None
     if schema.format == 'csv':
         label = schema.names[schema.label] if schema.names else schema.label
+        if schema.weight is not None:
+            weight = schema.names[schema.weight] if schema.names else schema.weight
     return dict(poly_degree=int(poly_degree), n_features=int(n_features), format=schema.format,
-                label_col=label, feature_names=schema.feature_names())
+                label_col=label, feature_names=schema.feature_names(), weight_col=weight)
 
 
 def theta_of(record):
@@ -111,6 +123,9 @@ def load(path):
     # records written before `history` existed are still records (of no known history)
     if isinstance(record, dict):
         record.setdefault('history', [])
+        # nor are those written before --weight-col (unweighted: no weight counts)
+        record.setdefault('n_rows_zero_weight', None)
+        record.setdefault('sum_weights', None)
     missing = [k for k in RECORD_KEYS if k not in record]
     if missing:
         from distreg.errors import DistregError
@@ -129,12 +144,17 @@ def summary(record, names=None):
     width = 78
     title = '%s regression: %s, method %s' % (record['model'], record['engine'], record['method'])
     lines = ['=' * width, title.center(width), '=' * width]
-    info = [('Rows used:', record['n_rows']), ('Rejected rows:', record['n_bad_rows']),
-            ('Iterations:', record['iterations']),
-            ('Converged:', 'yes' if record['converged'] else 'NO'),
-            ('R-squared:', _num(stats.get('r2'))), ('RMSE:', _num(stats.get('rmse'))),
-            ('Residual SD:', _num(stats.get('residual_sd'))),
-            ('Seconds:', _num(record.get('seconds'), '%.3f'))]
+    info = [('Rows used:', record['n_rows']), ('Rejected rows:', record['n_bad_rows'])]
+    if record.get('sum_weights') is not None:
+        # frequency weights: a row of weight k counts as k rows in every statistic
+        info += [('Weights:', 'frequency (n = sum w)'),
+                 ('Sum of weights:', _num(record['sum_weights'])),
+                 ('Zero-weight rows:', record['n_rows_zero_weight']), ('', '')]
+    info += [('Iterations:', record['iterations']),
+             ('Converged:', 'yes' if record['converged'] else 'NO'),
+             ('R-squared:', _num(stats.get('r2'))), ('RMSE:', _num(stats.get('rmse'))),
+             ('Residual SD:', _num(stats.get('residual_sd'))),
+             ('Seconds:', _num(record.get('seconds'), '%.3f'))]
     cond = stats.get('condition_number')
     if cond is not None:
         info.append(('Cond. No.:', _num(cond, '%.3g')))

@@ -44,7 +44,8 @@ class Model:
 
     def __init__(self, record, source='the result record'):
         design = record.get('design')
-        if not design or any(k not in design for k in result.DESIGN_KEYS):
+        if not design or any(k not in design for k in result.DESIGN_KEYS
+                             if k not in result.OPTIONAL_DESIGN_KEYS):
             raise DistregError(
                 '%s has no "design" (poly degree, features, label column, format): it was '
                 'written by an older distreg; fit again to predict with it' % source)
@@ -60,6 +61,7 @@ class Model:
         # the method is not used; the rest was validated when the model was fitted
         return FitOptions(method='normal', model=self.model, intercept=self.intercept,
                           poly_degree=d['poly_degree'], label_col=d['label_col'],
+                          weight_col=d.get('weight_col'),
                           bad_rows=bad_rows, format=d['format'],
                           n_features=d['n_features'])
 

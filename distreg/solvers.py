@@ -134,6 +134,11 @@ def check_rank(R, intercept, names=None, tol=RANK_TOL):
         raise RankDeficientError(cols, reasons, names)
 
 
+def rows_in_fit(part):
+    """Rows that count in a fit: those used, less the rows of weight 0."""
+    return part['n'] - part.get('n_zero_w', 0)
+
+
 def check_rows_for_columns(n, p, ridge):
     """Refuse fewer rows than coefficients (no unique least-squares answer) without a ridge."""
     if n < p and not ridge:
@@ -186,7 +191,7 @@ def solve_normal(part, intercept, ridge=0.0):
     b = part['xty']
     p = len(b)
     if not ridge:
-        check_rows_for_columns(part['n'], p, ridge)
+        check_rows_for_columns(rows_in_fit(part), p, ridge)
         _zero_columns(np.diag(G))
     d = power_of_two_scale(np.sqrt(np.diag(G)))
     lam = ridge_diagonal(p, intercept, ridge)
@@ -282,7 +287,7 @@ class QRState:
         rhs = r[:p, p]
         if not ridge:
             # known after the first pass: say so now, before any refinement pass
-            check_rows_for_columns(part['n'], p, ridge)
+            check_rows_for_columns(rows_in_fit(part), p, ridge)
             check_rank(R, intercept)
         e = np.asarray(part.get('r_exp', np.zeros(p + 1, dtype=np.int64)), dtype=np.int64)
         #: column scale exponents of [X y] (0 for an all-zero column)

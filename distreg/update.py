@@ -24,7 +24,7 @@ AGGREGATE_OF = {'normal': 'gram', 'qr': 'tsqr'}
 KEPT = ('method', 'model', 'intercept', 'ridge', 'l1', 'poly_degree', 'cov')
 #: the parts of the record's design that must agree (LibSVM's width may grow: absent
 #: features are zeros, and merges pad)
-SAME_DESIGN = ('poly_degree', 'format', 'label_col', 'feature_names')
+SAME_DESIGN = ('poly_degree', 'format', 'label_col', 'feature_names', 'weight_col')
 
 
 def keep(record, partial, options):
@@ -52,7 +52,7 @@ def options_of(record, path):
                            'merge it' % (path, st['options']['cov']))
     design = record.get('design') or {}
     opts = dict(st['options'], keep_stats=True, label_col=design.get('label_col'),
-                format=design.get('format') or 'auto')
+                format=design.get('format') or 'auto', weight_col=design.get('weight_col'))
     return fit_mod.FitOptions(**opts).validate()
 
 
@@ -126,7 +126,8 @@ def merge(records, paths):
         options.intercept, out['n_rows'], out['n_bad_rows'], out['iterations'],
         out['converged'], dict(out['stats'], cov_type='nonrobust'),
         seconds=time.perf_counter() - t0,
-        timings=dict(load_seconds=0.0, pass_seconds=[]))
+        timings=dict(load_seconds=0.0, pass_seconds=[]),
+        n_rows_zero_weight=out['n_rows_zero_weight'], sum_weights=out['sum_weights'])
     rec['design'] = dict(first['design'], n_features=max(r['design']['n_features']
                                                          for r in records))
     rec['sufficient_stats'] = dict(first['sufficient_stats'], partial=blocks.encode(part))

@@ -113,7 +113,8 @@ class RDDEngine(Engine):
         first = next((line for _, line, _ in headers if line), None)
         self.schema = check_headers(
             sniff_schema(first, options.format, options.label_col, options.bad_rows,
-                         options.model, source=self.path, n_features=options.n_features),
+                         options.model, source=self.path, n_features=options.n_features,
+                         weight_col=options.weight_col),
             headers)
         # counts each partition built from the input: more than n_partitions means that cached
         # blocks were lost and rebuilt from the lineage

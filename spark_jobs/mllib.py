@@ -30,6 +30,12 @@ on the coefficients as they are, as ours):
 
 MLlib does not report per-pass timings: ``pass_seconds`` has one entry, the
 training time.
+
+Sample weights (``--weight-col``) go to MLlib's ``weightCol``. MLlib's linear
+standard errors take the residual variance over rows - p; distreg's frequency
+weights over sum(w) - p (statsmodels' GLM freq_weights, as every other engine's):
+they are rescaled by sqrt(MLlib's df / (sum(w) - p)), and t and p values follow; R²
+is formed from the weighted sums (MLlib's weighted r2 is not the frequency-weights one).
 """
 
 import math
@@ -37,7 +43,7 @@ import time
 
 import numpy as np
 
-from distreg import optim, solvers
+from distreg import inference, optim, solvers
 from distreg.blocks import check_rows
 from distreg.design import Design
 from distreg.engine import Engine
@@ -89,13 +95,23 @@ class MLlibEngine(Engine):
         spark = self.rdd.spark
         from pyspark.ml.functions import array_to_vector
         from pyspark.sql.types import ArrayType, DoubleType, StructField, StructType
-        columns = StructType([StructField('label', DoubleType(), False),
-                              StructField('x', ArrayType(DoubleType(), False), False)])
+        columns = [StructField('label', DoubleType(), False),
+                   StructField('x', ArrayType(DoubleType(), False), False)]
+        self.weighted = schema.weight is not None
+        if self.weighted:
+            columns.append(StructField('weight', DoubleType(), False))
         rows = self.rdd.cached.flatMap(_Rows(Design(intercept=False, degree=options.poly_degree)))
-        self.frame = spark.createDataFrame(rows, columns).select(
-            'label', array_to_vector('x').alias('features')).cache()
+        self.frame = spark.createDataFrame(rows, StructType(columns)).select(
+            'label', array_to_vector('x').alias('features'),
+            *(['weight'] if self.weighted else [])).cache()
         self.n_rows = self.frame.count()
         self.n_bad = len(self.rdd.rejects)
+        self.w_sum = self.n_zero_w = None
+        if self.weighted:
+            from pyspark.sql import functions as F
+            got = self.frame.agg(F.sum('weight'),
+                                 F.sum((F.col('weight') == 0).cast('long'))).first()
+            self.w_sum, self.n_zero_w = float(got[0] or 0.0), int(got[1] or 0)
         # MLlib drops constant columns and answers n < p without a word: one TSQR pass of
         # the core on the cached rows lets solve() refuse what the other engines refuse
         self.tsqr = (self.rdd.aggregate('tsqr', {})
@@ -110,19 +126,21 @@ class MLlibEngine(Engine):
         """Model columns MLlib is given (the intercept is its own): from the header, or the blocks."""
         design = Design(intercept=False, degree=options.poly_degree)
         if schema.format == 'csv' and schema.n_fields:
-            return design.n_coef(schema.n_fields - 1)
+            return design.n_coef(schema.n_features())   # neither the label nor the weight
         widths = self.rdd.cached.map(_width).collect()
         return design.n_coef(max(widths, default=0))
 
     @cancellable
     def solve(self, options):
         """Train with MLlib; return what the core's solvers return (see :func:`distreg.fit.fit`)."""
-        if self.n_rows == 0:
-            check_rows({'n': 0, 'n_bad': self.n_bad})
+        counts = {'n': self.n_rows, 'n_bad': self.n_bad}
+        if self.weighted:
+            counts.update(w_sum=self.w_sum, n_zero_w=self.n_zero_w)
+        check_rows(counts)
         if self.tsqr is not None:
             r = self.tsqr['r']
             p = r.shape[0] - 1
-            solvers.check_rows_for_columns(self.tsqr['n'], p, options.ridge)
+            solvers.check_rows_for_columns(solvers.rows_in_fit(self.tsqr), p, options.ridge)
             solvers.check_rank(r[:p, :p], options.intercept)
         tol = options.tol if options.tol is not None else MLLIB_TOL
         max_iter = (options.max_iter if options.max_iter is not None
@@ -132,8 +150,7 @@ class MLlibEngine(Engine):
         out = train(self, options, tol, max_iter)
         if options.model == 'logistic' and not options.ridge:
             self._check_separation(out['theta'], options)
-        out.update(n_rows=self.n_rows, n_bad_rows=self.n_bad,
-                   pass_seconds=[time.perf_counter() - t0])
+        out.update(optim.row_counts(counts), pass_seconds=[time.perf_counter() - t0])
         return out
 
     def _check_separation(self, theta, options):
@@ -201,13 +218,17 @@ def _width(block):
 
 
 class _Rows:
-    """One partition's block as (label, model columns) rows for the DataFrame."""
+    """One partition's block as (label, model columns[, weight]) rows for the DataFrame."""
 
     def __init__(self, design):
         self.design = design
 
     def __call__(self, block):
-        return zip(block.parsed.y.tolist(), self.design.matrix(block.parsed.X).tolist())
+        parsed = block.parsed
+        columns = [parsed.y.tolist(), self.design.matrix(parsed.X).tolist()]
+        if parsed.w is not None:
+            columns.append(parsed.w.tolist())
+        return zip(*columns)
 
 
 def _theta(model, intercept):
@@ -235,25 +256,38 @@ def _train_linear(engine, options, tol, max_iter):
     reg, alpha = 0.0, 0.0
     if options.ridge or options.l1:
         from pyspark.sql import functions as F
-        sd_y = engine.frame.agg(F.stddev_pop('label')).first()[0]
-        reg, alpha = _mllib_penalty(options.ridge, options.l1, sd_y, engine.n_rows)
+        if engine.weighted:
+            # MLlib's objective is then the weighted mean, its label sd the weighted one
+            w, y = F.col('weight'), F.col('label')
+            mean = engine.frame.agg(F.sum(w * y)).first()[0] / engine.w_sum
+            sd_y = math.sqrt(engine.frame.agg(F.sum(w * (y - mean) ** 2)).first()[0]
+                             / engine.w_sum)
+        else:
+            sd_y = engine.frame.agg(F.stddev_pop('label')).first()[0]
+        reg, alpha = _mllib_penalty(options.ridge, options.l1, sd_y,
+                                    engine.w_sum if engine.weighted else engine.n_rows)
     # MLlib's normal solver takes no L1 penalty: OWL-QN (its l-bfgs) does
     solver = 'normal' if options.method == 'normal' and not options.l1 else 'l-bfgs'
     model = LinearRegression(featuresCol='features', labelCol='label', solver=solver,
                              fitIntercept=options.intercept, standardization=False,
                              regParam=reg, elasticNetParam=alpha, maxIter=max_iter,
-                             tol=tol).fit(engine.frame)
+                             tol=tol, **_weight_col(engine)).fit(engine.frame)
     theta = _theta(model, options.intercept)
     s = model.summary
-    n, p = engine.n_rows, len(theta)
-    inference = not options.l1   # a lasso fit has no least-squares standard errors
+    n = engine.w_sum if engine.weighted else engine.n_rows
+    p = len(theta)
+    has_se = not options.l1   # a lasso fit has no least-squares standard errors
     stats = dict(r2=float(s.r2), rmse=float(s.rootMeanSquaredError),
                  residual_sd=(math.sqrt(n * s.rootMeanSquaredError ** 2 / (n - p))
-                              if n > p and inference else None),
+                              if n > p and has_se else None),
                  std_errors=(_summary_list(s, 'coefficientStandardErrors', options.intercept)
-                             if inference else None),
-                 t_values=_summary_list(s, 'tValues', options.intercept) if inference else None,
-                 p_values=_summary_list(s, 'pValues', options.intercept) if inference else None)
+                             if has_se else None),
+                 t_values=_summary_list(s, 'tValues', options.intercept) if has_se else None,
+                 p_values=_summary_list(s, 'pValues', options.intercept) if has_se else None)
+    if engine.weighted:
+        stats['r2'] = _weighted_r2(engine, options.intercept, n * stats['rmse'] ** 2)
+        if stats['std_errors'] is not None:
+            _frequency_weights(stats, theta, s.degreesOfFreedom, n - p)
     iterations = s.totalIterations
     return dict(theta=theta, iterations=iterations,
                 converged=solver == 'normal' or iterations < max_iter, stats=stats)
@@ -272,13 +306,44 @@ def _mllib_penalty(ridge, l1, sd_y, n):
     return l1_part + l2_part, l1_part / (l1_part + l2_part)
 
 
+def _weight_col(engine):
+    """The estimators' weightCol argument: only with weights (MLlib's default is none)."""
+    return {'weightCol': 'weight'} if engine.weighted else {}
+
+
+def _weighted_r2(engine, intercept, rss):
+    """1 - RSS / TSS with the frequency-weighted TSS: MLlib's weighted r2 takes its total sum
+    of squares from a reliability-weighted variance times (sum(w) - 1), which is not
+    sum w (y - mean)^2 (nor the duplicated rows' TSS)."""
+    from pyspark.sql import functions as F
+    w, y = F.col('weight'), F.col('label')
+    mean = engine.frame.agg(F.sum(w * y)).first()[0] / engine.w_sum if intercept else 0.0
+    tss = engine.frame.agg(F.sum(w * (y - mean) ** 2)).first()[0]
+    return 1.0 - rss / tss if tss > 0 else None
+
+
+def _frequency_weights(stats, theta, mllib_df, df):
+    """MLlib's weighted linear std errors (variance over rows - p) read as frequency
+    weights (over sum(w) - p), and the t and p values of those."""
+    if df <= 0:
+        stats.update(residual_sd=None, std_errors=None, t_values=None, p_values=None)
+        return
+    se = [v * math.sqrt(mllib_df / df) for v in stats['std_errors']]
+    t = [float(c / s) if s > 0 else None for c, s in zip(theta, se)]
+    stats.update(std_errors=se, t_values=t,
+                 p_values=[None if v is None else inference.student_t_two_sided(v, df)
+                           for v in t])
+
+
 def _train_logistic(engine, options, tol, max_iter):
+    # MLlib's logistic objective is the (weighted) mean loss: n is what it divides by
+    n = engine.w_sum if engine.weighted else engine.n_rows
     if options.method == 'newton':
         from pyspark.ml.regression import GeneralizedLinearRegression
         model = GeneralizedLinearRegression(
             featuresCol='features', labelCol='label', family='binomial', link='logit',
             fitIntercept=options.intercept, maxIter=max_iter, tol=tol,
-            regParam=0.0).fit(engine.frame)
+            regParam=0.0, **_weight_col(engine)).fit(engine.frame)
         s = model.summary
         se = _summary_list(s, 'coefficientStandardErrors', options.intercept)
         z = _summary_list(s, 'tValues', options.intercept)
@@ -289,13 +354,13 @@ def _train_logistic(engine, options, tol, max_iter):
         model = LogisticRegression(
             featuresCol='features', labelCol='label', family='binomial',
             fitIntercept=options.intercept, standardization=False,
-            regParam=options.ridge / engine.n_rows, elasticNetParam=0.0, maxIter=max_iter,
-            tol=tol).fit(engine.frame)
+            regParam=options.ridge / n, elasticNetParam=0.0, maxIter=max_iter,
+            tol=tol, **_weight_col(engine)).fit(engine.frame)
         se = z = pv = None
         iterations = model.summary.totalIterations
         # MLlib's objective is the mean loss (plus regParam/2 |theta|^2 = L/(2n) |theta|^2):
         # times n it is distreg's summed objective. It reports neither gradients nor times.
-        history = [dict(iteration=i, loss=float(v) * engine.n_rows, grad_norm=None,
+        history = [dict(iteration=i, loss=float(v) * n, grad_norm=None,
                         seconds=None) for i, v in enumerate(model.summary.objectiveHistory)]
     stats = dict(r2=None, rmse=None, residual_sd=None, std_errors=se, t_values=z, p_values=pv)
     out = dict(theta=_theta(model, options.intercept), iterations=iterations,

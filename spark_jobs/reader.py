@@ -50,7 +50,7 @@ class Block:
     def __init__(self, parsed, error=None):
         self._parsed = parsed
         self.error = error
-        self.files = None       # (X path, y path) once stored
+        self.files = None       # (X path, y path[, w path]) once stored
         self.source = None      # (split, schema JSON) to rebuild the block from the input
         self.n_rows = len(parsed.y) if parsed is not None else 0
         self.rejects = parsed.rejects if parsed is not None else []
@@ -60,20 +60,25 @@ class Block:
     def parsed(self):
         if self._parsed is None and self.files is not None:
             try:
-                X, y = (_mapped(f) for f in self.files)
+                X, y, *w = (_mapped(f) for f in self.files)
             except FileNotFoundError:
                 split, schema = self.source
                 block = read_split(split, Schema.from_json(schema))
                 block.store(self.files)
                 return block._parsed
-            return Parsed(X, y, self.rejects, self.reject_at)
+            return Parsed(X, y, self.rejects, self.reject_at, w[0] if w else None)
         return self._parsed
 
     def store(self, files, source=None):
-        """Write the arrays to ``files`` (X, y .npy paths); later pickles leave them out."""
+        """Write the arrays to ``files`` (X, y, w .npy paths; w only with weights); later
+        pickles leave them out."""
         if self._parsed is None:
             return self
-        for path, arr in zip(files, (self._parsed.X, self._parsed.y)):
+        arrays = (self._parsed.X, self._parsed.y)
+        if self._parsed.w is not None:
+            arrays += (self._parsed.w,)
+        files = tuple(files)[:len(arrays)]
+        for path, arr in zip(files, arrays):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             tmp = '%s.%d.tmp.npy' % (path, os.getpid())
             np.save(tmp, np.ascontiguousarray(arr))
@@ -126,7 +131,7 @@ def block_files(token, index):
     """Where the executor keeps partition ``index`` of the cache ``token`` (its own scratch)."""
     from pyspark import SparkFiles
     base = os.path.join(SparkFiles.getRootDirectory(), 'distreg-blocks')
-    return tuple(os.path.join(base, '%s-%05d.%s.npy' % (token, index, a)) for a in 'Xy')
+    return tuple(os.path.join(base, '%s-%05d.%s.npy' % (token, index, a)) for a in 'Xyw')
 
 
 def read_stored_split(index, splits, schema, token):
@@ -224,7 +229,7 @@ def byte_splits(files, parallelism):
 
 def parse_chunks(chunks, schema):
     """Parse chunks into one :class:`Block` (a bad row under 'fail' becomes ``Block.error``)."""
-    Xs, ys, rejects, reject_at, n_rows = [], [], [], [], 0
+    Xs, ys, ws, rejects, reject_at, n_rows = [], [], [], [], [], 0
     for chunk in chunks:
         locate = getattr(chunk, 'locate', lambda bad: bad)
         try:
@@ -233,6 +238,7 @@ def parse_chunks(chunks, schema):
             return Block(None, locate(e.to_dict()))
         Xs.append(parsed.X)
         ys.append(parsed.y)
+        ws.append(parsed.w)
         rejects.extend(locate(bad) for bad in parsed.rejects)
         reject_at.extend(n_rows + at for at in parsed.reject_at)
         n_rows += len(parsed.y)
@@ -246,7 +252,10 @@ def parse_chunks(chunks, schema):
         X[row:row + len(part), :part.shape[1]] = part
         row += len(part)
     y = np.concatenate(ys) if ys else np.zeros(0)
-    return Block(Parsed(X, y, rejects, reject_at))
+    w = None
+    if schema.format == 'csv' and schema.weight is not None:
+        w = np.concatenate(ws) if ws else np.zeros(0)
+    return Block(Parsed(X, y, rejects, reject_at, w))
 
 
 def read_split(split, schema, chunk_bytes=CHUNK_BYTES):

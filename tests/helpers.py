@@ -455,3 +455,44 @@ def dependent_designs(d):
         poly_duplicate=(write('polydup', ['y', 'a', 'twice_a'], [y, a, 2 * a]),
                         'twice_a', combo, 2),
     )
+
+
+# ----------------------------------------------------------------------------- sample weights
+
+def weighted_data(n, seed, model='linear'):
+    """(y, X, w): 3 features, integer weights 0..3 (some 0)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3)) * [1.0, 2.0, 0.5] + [0.5, -1.0, 2.0]
+    if model == 'logistic':
+        eta = -0.4 + X @ [0.8, -0.4, 0.6]
+        y = (rng.uniform(size=n) < 1 / (1 + np.exp(-eta))).astype(float)
+    else:
+        y = 0.3 + X @ [1.5, -0.7, 2.0] + rng.normal(scale=0.5, size=n)
+    w = rng.integers(0, 4, size=n).astype(float)
+    return y, X, w
+
+
+def write_weighted(path, y, X, w):
+    """Columns y, x1, w, x2, x3: the weight column between features (never one of them)."""
+    with open(path, 'w') as f:
+        f.write('y,x1,w,x2,x3\n')
+        for yi, row, wi in zip(y, X, w):
+            f.write(','.join(repr(float(v)) for v in (yi, row[0], wi, row[1], row[2])) + '\n')
+    return str(path)
+
+
+def write_duplicated(path, y, X, w):
+    """Each row written w times, without the weight column: what the weights stand for."""
+    with open(path, 'w') as f:
+        f.write('y,x1,x2,x3\n')
+        for yi, row, wi in zip(y, X, w):
+            line = ','.join(repr(float(v)) for v in (yi, *row)) + '\n'
+            f.write(line * int(wi))
+    return str(path)
+
+
+def glm(y, X, w, family):
+    """statsmodels' GLM with frequency weights: the reference of weighted fits' inference."""
+    import statsmodels.api as sm
+    return sm.GLM(y, sm.add_constant(X), family=family, freq_weights=w).fit(
+        tol=1e-14, maxiter=100)

@@ -110,3 +110,22 @@ def test_the_cli_summary_names_the_covariance(hetero, tmp_path, capsys):
     assert record['stats']['cov_type'] == 'HC1'
     # one pass for the fit, one for the sandwich
     assert len(record['timings']['pass_seconds']) == 2
+
+
+@pytest.mark.parametrize('engine', ['numpy', 'mrjob-inline'])
+@pytest.mark.parametrize('cov_type', ['HC0', 'HC1', 'HC2', 'HC3'])
+def test_robust_with_frequency_weights_is_the_duplicated_rows(hetero, tmp_path, engine,
+                                                              cov_type):
+    """Integer weights: the same robust errors as the rows written that many times."""
+    _, X, y = hetero
+    rng = np.random.default_rng(9)
+    w = rng.integers(0, 4, size=len(y))
+    weighted = tmp_path / 'w.csv'
+    with open(weighted, 'w') as f:
+        f.write('y,x1,x2,x3,w\n')
+        for i in range(len(y)):
+            f.write(','.join(repr(float(v)) for v in (y[i], *X[i], w[i])) + '\n')
+    keep = np.repeat(np.arange(len(y)), w)
+    record = fit(make_engine(engine, str(weighted)),
+                 FitOptions(method='qr', cov=cov_type, weight_col='w'))
+    check_against(record, reference(X[keep], y[keep], cov_type), cov_type)

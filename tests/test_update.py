@@ -166,3 +166,34 @@ def test_cli_update_of_a_record_without_statistics_fails_before_reading(parts, t
     assert main(['update', plain, str(tmp_path / 'missing.csv'), '--engine', 'numpy']) == 1
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and 'has no sufficient statistics' in err
+
+
+def test_update_and_merge_keep_the_weights(tmp_path):
+    """A weighted record updates with weighted rows into the weighted fit of all of them, and
+    refuses to merge with an unweighted one."""
+    rng = np.random.default_rng(7)
+    y, X = make_linear(3000, 3, seed=8)
+    w = rng.integers(0, 4, size=3000).astype(float)
+
+    def write(name, rows):
+        path = tmp_path / name
+        with open(path, 'w') as f:
+            f.write('y,x1,x2,x3,w\n')
+            for i in rows:
+                f.write(','.join(repr(float(v)) for v in (y[i], *X[i], w[i])) + '\n')
+        return str(path)
+
+    full = fit(make_engine('numpy', write('all.csv', range(3000))),
+               FitOptions(method='qr', weight_col='w'))
+    old = as_json(fit(make_engine('numpy', write('old.csv', range(2500))),
+                      FitOptions(method='qr', weight_col='w', keep_stats=True)))
+    new = update.update(old, 'old.json', make_engine('mrjob-inline',
+                                                     write('new.csv', range(2500, 3000))))
+    check_same_fit(new, full)
+    assert new['sum_weights'] == full['sum_weights'] == w.sum()
+    assert new['n_rows_zero_weight'] == full['n_rows_zero_weight'] == int((w == 0).sum())
+    plain = write_csv(tmp_path / 'u.csv', y[2500:], X[2500:])      # the same features
+    unweighted = as_json(fit(make_engine('numpy', plain), FitOptions(method='qr',
+                                                                     keep_stats=True)))
+    with pytest.raises(DistregError, match="weight_col 'w' against None"):
+        update.merge([old, unweighted], ['old.json', 'u.json'])

@@ -205,3 +205,27 @@ def test_rows_of_an_hdfs_file_are_placed_by_reading_hdfs(hadoop_cluster, hdfs_di
            "offset": split_start + int(starts[index]) - first, "text": "x", "reason": "test"}
     fill_line_numbers([bad], hdfs.open_stream)
     assert (bad["line"], bad["offset"]) == (index + 1, int(starts[index]))
+
+
+def test_weighted_fit_on_hadoop_is_the_duplicated_rows(hadoop_cluster, tmp_path):
+    """--weight-col on YARN (three map tasks): integer weights give the coefficients and the
+    standard errors of the duplicated rows, and the weight counts of the record."""
+    from helpers import weighted_data, write_duplicated, write_weighted
+    y, X, w = weighted_data(30_000, 51)
+    path = write_weighted(tmp_path / "w.csv", y, X, w)
+    duplicated = fit(NumpyEngine(write_duplicated(tmp_path / "dup.csv", y, X, w)),
+                     FitOptions(method="qr"))
+    engine = MRJobEngine(path, "mrjob-hadoop", extra_args=THREE_MAPS)
+    try:
+        record = fit(engine, FitOptions(method="qr", weight_col="w"))
+        assert launched_maps(engine.counters) >= 2
+    finally:
+        engine.close()
+    assert len(engine.app_ids) == 1 + record["iterations"]   # the TSQR pass, then refinement
+    assert_ran_on_yarn(hadoop_cluster.resourcemanager_web, engine.app_ids, len(engine.app_ids))
+    assert rel(theta(record), theta(duplicated)) <= 1e-12
+    np.testing.assert_allclose(record["stats"]["std_errors"], duplicated["stats"]["std_errors"],
+                               rtol=1e-10)
+    assert record["sum_weights"] == duplicated["n_rows"] == w.sum()
+    assert record["n_rows_zero_weight"] == int(np.sum(w == 0))
+    assert record["design"]["weight_col"] == "w"
