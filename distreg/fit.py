@@ -142,9 +142,23 @@ def fit(engine, options, names=None, checked=False, progress=None, driver=None):
     record['design'] = result.design_of(schema, options.poly_degree,
                                         options.design().n_raw(len(out['theta'])))
     if options.keep_stats:
-        from distreg import update
-        update.keep(record, out['partial'], options)
+        keep_stats(record, out['partial'], options)
     return record
+
+
+#: ``--keep-stats``: the methods whose answer is a function of one merged partial, and its
+#: aggregate (distreg.update merges them)
+STATS_AGGREGATE = {'normal': 'gram', 'qr': 'tsqr'}
+#: the fit options a record's statistics depend on (and that merging must agree on)
+STATS_OPTIONS = ('method', 'model', 'intercept', 'ridge', 'l1', 'poly_degree', 'cov')
+
+
+def keep_stats(record, partial, options):
+    """Put the statistics of ``partial`` (the fit's merged partial) in ``record``."""
+    record['sufficient_stats'] = dict(
+        aggregate=STATS_AGGREGATE[options.method],
+        options={k: getattr(options, k) for k in STATS_OPTIONS},
+        partial=blocks.encode(partial))
 
 
 def model_column_names(schema, options, at_least):

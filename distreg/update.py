@@ -3,7 +3,7 @@
 A ``normal`` or ``qr`` fit's merged partial (the Gram of [1, x, y], or TSQR's R of [X y] with
 its column scaling, with n and the label's mean and M2) is everything its answer is made of,
 and partials of disjoint rows merge exactly as the engines' own tasks' do. ``--keep-stats``
-puts it in the record (``sufficient_stats``: the aggregate, the options it was fitted with,
+puts it in the record (``sufficient_stats``, :func:`distreg.fit.keep_stats`: the aggregate, the options it was fitted with,
 and the partial as :func:`distreg.blocks.encode` writes it, floats that round-trip exactly);
 :func:`update` reads only the new rows (one pass), merges and solves;
 :func:`merge` merges records fitted on disjoint data, by any engines, without reading data.
@@ -18,21 +18,11 @@ import time
 from distreg import blocks, fit as fit_mod, optim, result
 from distreg.errors import DistregError
 
-#: the methods whose answer is a function of one merged partial, and that aggregate
-AGGREGATE_OF = {'normal': 'gram', 'qr': 'tsqr'}
 #: the fit options a record's statistics depend on (and that merging must agree on)
-KEPT = ('method', 'model', 'intercept', 'ridge', 'l1', 'poly_degree', 'cov')
+KEPT = fit_mod.STATS_OPTIONS
 #: the parts of the record's design that must agree (LibSVM's width may grow: absent
 #: features are zeros, and merges pad)
 SAME_DESIGN = ('poly_degree', 'format', 'label_col', 'feature_names', 'weight_col')
-
-
-def keep(record, partial, options):
-    """Put the statistics of ``partial`` (the fit's merged partial) in ``record``."""
-    record['sufficient_stats'] = dict(
-        aggregate=AGGREGATE_OF[options.method],
-        options={k: getattr(options, k) for k in KEPT},
-        partial=blocks.encode(partial))
 
 
 def _stats(record, path):

@@ -1,4 +1,4 @@
-"""The overrides of mrjob 0.7.4's internals: the imports and the job; the runners and the
+"""The overrides of mrjob 0.7.4's internals: the job; the imports, the runners and the
 archives are in modules of their own (DESIGN.md: the mrjob engine is "one MRJob step"; these
 modules are where that step leans on mrjob beyond its public API).
 
@@ -8,100 +8,26 @@ that the table has a row for every override and that every test it names exists)
 :data:`OVERRIDES` lists every private name of mrjob used by them. What mrjob's public options
 can do is left to them (one map task per core: the local runner's ``num_cores``).
 
-- **Imports** (here): the launcher imports mrjob without setuptools' distutils shim or
-  pyspark, and parses a conf file once while it is unchanged.
+- **Imports** (jobs/mrjob_imports.py): the launcher imports mrjob without setuptools'
+  distutils shim or pyspark, and parses a conf file once while it is unchanged.
 - **The job** (here, :class:`CompatJob`): switches added at launch reach every task; a map
   task hands its whole split to the job's vectorised ``map_task``.
 - **The local runner**: jobs/mrjob_local.py. **The Hadoop runner**: jobs/mrjob_hadoop.py.
   **``dirs`` archives**: jobs/mrjob_archives.py.
 """
 
-import os
-import sys
-import warnings
 from contextlib import contextmanager
+
+from jobs.mrjob_imports import IN_PLACE_ENV, import_runners  # noqa: F401  first: before mrjob
+from mrjob.job import MRJob  # noqa: E402
 
 #: mrjob's version these overrides were written and measured against (see the test
 #: tests/test_mrjob_compat.py, which fails when mrjob's internals change).
 MRJOB_VERSION = '0.7.4'
 
-#: Set by the local runner for a map task that reads its split of the input in place.
-IN_PLACE_ENV = 'DISTREG_SPLIT_IN_PLACE'
-
 #: The modules of the overrides (tests/test_mrjob_compat.py: only these touch mrjob's internals).
-MODULES = ('mrjob_compat.py', 'mrjob_local.py', 'mrjob_hadoop.py', 'mrjob_archives.py')
-
-
-# --------------------------------------------------------------------------- imports
-
-def prefer_stdlib_distutils():
-    """Replaces: setuptools' ``.pth`` hook answering mrjob's ``import distutils``.
-
-    In a virtualenv the hook imports most of setuptools, in every launcher and every task;
-    Python 3.11 still ships ``distutils``, so import that one. (Tasks get
-    ``SETUPTOOLS_USE_DISTUTILS=stdlib`` from the conf's cmdenv, which the hook reads at start;
-    the launcher has started by then, hence this.)
-    """
-    if 'distutils' in sys.modules:
-        return
-    hooks = [f for f in sys.meta_path if type(f).__name__ == 'DistutilsMetaFinder']
-    for hook in hooks:
-        sys.meta_path.remove(hook)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', DeprecationWarning)
-            import distutils  # noqa: F401
-    finally:
-        sys.meta_path[0:0] = hooks
-
-
-prefer_stdlib_distutils()  # before mrjob's first import, below
-
-from mrjob.job import MRJob  # noqa: E402
-
-
-def import_runners():
-    """Replaces: ``mrjob.bin`` importing ``pyspark``, for mrjob's Spark runner.
-
-    distreg does not use mrjob's Spark steps or runner (its Spark engines are its own), so
-    ``mrjob.bin`` is imported with pyspark hidden (``sys.modules['pyspark'] = None``), and
-    un-hidden after, so a later ``import pyspark`` in the same process works as usual.
-    """
-    if 'mrjob.bin' in sys.modules:
-        return
-    hide = 'pyspark' not in sys.modules
-    if hide:
-        sys.modules['pyspark'] = None  # `import pyspark` raises ImportError
-    try:
-        import mrjob.bin  # noqa: F401
-    finally:
-        if hide:
-            del sys.modules['pyspark']
-
-
-def cache_conf_reads():
-    """Replaces: mrjob reading and parsing its conf file (YAML, a pure-Python parser) for
-    every runner it makes, on the launch of every pass of an iterative fit. A file is parsed once per process while its path, size and mtime stay the same;
-    each runner gets a copy of its own (mrjob's code may change what it gets)."""
-    import copy
-    import mrjob.conf
-    read = mrjob.conf._conf_object_at_path
-    if getattr(read, 'distreg_cached', False):
-        return
-    parsed = {}
-
-    def cached(conf_path):
-        try:
-            st = os.stat(conf_path)
-        except (OSError, TypeError):  # None, or missing: mrjob's own answer or error
-            return read(conf_path)
-        key = (os.path.realpath(conf_path), st.st_size, st.st_mtime_ns)
-        if key not in parsed:
-            parsed[key] = read(conf_path)
-        return copy.deepcopy(parsed[key])
-
-    cached.distreg_cached = True
-    mrjob.conf._conf_object_at_path = cached
+MODULES = ('mrjob_imports.py', 'mrjob_compat.py', 'mrjob_local.py', 'mrjob_hadoop.py',
+           'mrjob_archives.py')
 
 
 # --------------------------------------------------------------------------- the job side

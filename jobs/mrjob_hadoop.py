@@ -1,5 +1,5 @@
 """mrjob's ``-r hadoop`` runner as distreg's jobs run on it (one concern of the overrides of
-mrjob 0.7.4; docs/mrjob.md has the table, jobs/mrjob_compat.py the imports and the job).
+mrjob 0.7.4; docs/mrjob.md has the table, jobs/mrjob_imports.py the imports, jobs/mrjob_compat.py the job).
 
 Fewer ``hadoop`` client JVMs per job (``hadoop version`` once per process, one ``fs -put`` for
 the working dir, one ``fs -cat`` for the output; what lands on HDFS, and where, is unchanged),
@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 from distreg.interrupt import deferred
-from jobs.mrjob_compat import cache_conf_reads, import_runners
+from jobs.mrjob_imports import cache_conf_reads, import_runners
 
 
 _HADOOP_RUNNER = []

@@ -1,5 +1,5 @@
 """mrjob's ``-r local`` runner as distreg's jobs run on it (one concern of the overrides of
-mrjob 0.7.4; docs/mrjob.md has the table, jobs/mrjob_compat.py the imports and the job).
+mrjob 0.7.4; docs/mrjob.md has the table, jobs/mrjob_imports.py the imports, jobs/mrjob_compat.py the job).
 
 One byte range per core, read in place by its task as a Hadoop task reads its block (each
 split ends at the first line end at or after the split size; tasks get the same
@@ -18,7 +18,7 @@ from functools import partial
 
 from distreg.interrupt import deferred
 from jobs.mrjob_archives import create_dir_archive
-from jobs.mrjob_compat import IN_PLACE_ENV, cache_conf_reads, import_runners
+from jobs.mrjob_imports import IN_PLACE_ENV, cache_conf_reads, import_runners
 
 _SCAN = 1 << 16
 

@@ -17,6 +17,8 @@ class MRNormalEquations(BlockJob):
     def finish(self, part):
         answer = normal_answer(part, self.fit_options)
         o = self.fit_options
+        for driver_only in ('bread', 'partial'):   # what distreg fit's later steps use
+            answer.pop(driver_only, None)
         return result.make_record(self.options.engine_label, 'normal', o.model, answer.pop('theta'),
                                   o.intercept, **answer)
 

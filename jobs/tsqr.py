@@ -18,6 +18,8 @@ class MRTSQR(BlockJob):
     def finish(self, part):
         answer = tsqr_answer(part, self.fit_options)
         o = self.fit_options
+        for driver_only in ('bread', 'partial'):   # what distreg fit's later steps use
+            answer.pop(driver_only, None)
         return result.make_record(self.options.engine_label, 'qr', o.model, answer.pop('theta'),
                                   o.intercept, **answer)
 

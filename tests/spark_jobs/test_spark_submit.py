@@ -111,6 +111,8 @@ def assert_same_record(got, expected):
     for key, value in expected['stats'].items():
         if value is None:
             assert got['stats'][key] is None, key
+        elif isinstance(value, str):
+            assert got['stats'][key] == value, key
         elif isinstance(value, list):
             np.testing.assert_allclose(got['stats'][key], value, rtol=1e-9, err_msg=key)
         else:
