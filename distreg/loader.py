@@ -21,6 +21,8 @@ csv
 libsvm
     ``label idx:val idx:val ...`` with 1-based, strictly ascending indices;
     absent features are 0.
+parquet
+    Read by row group with pyarrow, columns by name: :mod:`distreg.parquet`.
 """
 
 import bz2
@@ -37,7 +39,9 @@ import numpy as np
 
 from distreg.errors import BadInputError, DistregError, EmptyInputError
 
-FORMATS = ('csv', 'libsvm')
+FORMATS = ('csv', 'libsvm', 'parquet')
+#: Formats of named columns, a fixed number of them (``names``, ``n_fields``, ``label``).
+TABULAR = ('csv', 'parquet')
 #: What --format accepts: a format, or auto (told from the first line).
 FORMAT_CHOICES = ('auto',) + FORMATS
 BAD_ROW_POLICIES = ('fail', 'skip')
@@ -102,7 +106,7 @@ class Schema:
 
     def feature_names(self):
         """Names of the raw features in file order (generated when there is no header)."""
-        if self.format == 'csv':
+        if self.format in TABULAR:
             if self.names:
                 return [n for i, n in enumerate(self.names) if i != self.label]
             return ['x%d' % i for i in range(1, self.n_features() + 1)]
@@ -124,7 +128,7 @@ class Schema:
 
     def n_features(self):
         """Raw feature columns of a CSV row (None for LibSVM)."""
-        if self.format != 'csv':
+        if self.format not in TABULAR:
             return None
         return self.n_fields - (self.label is not None)
 
@@ -171,6 +175,9 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
     first_line = first_line_text(first_line).rstrip('\r\n')
     if fmt == 'auto':
         fmt = 'libsvm' if _LIBSVM_LINE.match(first_line) else 'csv'
+    if fmt == 'parquet':
+        raise DistregError('%s: Parquet is read by its footer (distreg.parquet), not by a '
+                           'first line; this engine cannot read Parquet from here' % source)
     if fmt == 'libsvm':
         if label_col not in (None, 0, '0'):
             raise DistregError('--label-col does not apply to LibSVM input: '
@@ -293,6 +300,13 @@ def check_headers(schema, headers):
     return dataclasses.replace(schema, files=tuple(entries))
 
 
+def check_no_features(features):
+    """--features selects Parquet columns; other formats have no such switch yet."""
+    if features:
+        raise DistregError('--features selects columns of Parquet input; for CSV and LibSVM '
+                           'input every column but the label is a feature')
+
+
 def _absolute(name):
     """A local name made absolute (tasks may run elsewhere); others unchanged."""
     path = local_path(name)
@@ -310,8 +324,14 @@ def read_headers(path):
 
 
 def local_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
-                 source=None, n_features=None):
-    """The checked :class:`Schema` of a local input: first line sniffed, every header checked."""
+                 source=None, n_features=None, features=None):
+    """The checked :class:`Schema` of a local input: first line sniffed, every header checked
+    (Parquet, told by its magic bytes: its footer read, see :mod:`distreg.parquet`)."""
+    from distreg import parquet
+    if parquet.is_parquet_input(path, fmt):
+        return parquet.local_schema(local_path(path), label_col, features, bad_rows, model,
+                                    n_features, source=source or path)
+    check_no_features(features)
     headers = read_headers(path)
     first = next((line for _, line, _ in headers if line), None)
     schema = sniff_schema(first, fmt, label_col, bad_rows, model, source=source or path,
@@ -508,6 +528,8 @@ def fill_line_numbers(bad_rows, opener=None):
     """
     todo = {}
     for d in bad_rows:
+        if d.get('row_group') is not None:
+            continue  # a Parquet row is placed by its row group already
         if d.get('file') and (d.get('line') is None or d.get('split_start')):
             todo.setdefault(d['file'], []).append(d)
     for uri, items in todo.items():
@@ -784,6 +806,10 @@ def _label_text(text, schema):
 
 def iter_local_blocks(path, schema, chunk_bytes=CHUNK_BYTES):
     """Parse every local file of ``path`` chunk by chunk: yields :class:`Parsed` blocks."""
+    if schema.format == 'parquet':
+        from distreg import parquet
+        yield from parquet.iter_local_blocks(local_path(path), schema)
+        return
     for p in expand_paths(path):
         with open_input(p) as f:
             for chunk in iter_chunks(f, p, chunk_bytes=chunk_bytes,

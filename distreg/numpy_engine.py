@@ -29,7 +29,8 @@ class NumpyEngine(Engine):
         self.design = options.design()
         self.schema = local_schema(self.path, options.format, options.label_col,
                                    options.bad_rows, options.model,
-                                   n_features=options.n_features)
+                                   n_features=options.n_features,
+                                   features=options.features)
         self.load_seconds = time.perf_counter() - t0
         return self.schema
 

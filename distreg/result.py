@@ -63,7 +63,7 @@ def design_of(schema, poly_degree, n_features):
     """The record's ``design``: the input's format, the label column (by name when the
     input had a header, else by index), the raw features' names and count, the degree."""
     label = None
-    if schema.format == 'csv':
+    if schema.format in ('csv', 'parquet') and schema.label is not None:
         label = schema.names[schema.label] if schema.names else schema.label
     return dict(poly_degree=int(poly_degree), n_features=int(n_features), format=schema.format,
                 label_col=label, feature_names=schema.feature_names())

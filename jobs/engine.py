@@ -11,6 +11,7 @@ import getpass
 import glob
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -19,11 +20,11 @@ import uuid
 import jobs.mrjob_compat  # noqa: F401  first: it imports mrjob the quick way
 from mrjob.step import StepFailedException  # noqa: E402
 
-from distreg import PROJECT_ROOT, blocks, scoring
+from distreg import PROJECT_ROOT, blocks, parquet, scoring
 from distreg import options as options_mod
 from distreg.engine import Engine
 from distreg.errors import DistregError, raise_from_json_dict
-from distreg.loader import fill_line_numbers, local_path, read_headers
+from distreg.loader import check_no_features, fill_line_numbers, local_path, read_headers
 from jobs.block_job import use_hadoop
 from jobs.gradient import MRLossGradient
 from jobs.hessian import MRHessian
@@ -73,10 +74,13 @@ class MRJobEngine(Engine):
         self.counters = []
         #: YARN application ids of the jobs run so far, one per pass (mrjob-hadoop)
         self.app_ids = []
+        #: Parquet: the directory of the manifest the jobs read instead of the input
+        self._manifest_dir = None
 
     def prepare(self, options):
         t0 = time.perf_counter()
         o = options
+        parquet_schema = self._parquet_input(o)
         if self.name == 'mrjob-hadoop' and self.job_input is None:
             self.job_input = self._hadoop_input()
         # the options travel as one JSON argument (distreg/options.py), as the schema does
@@ -90,11 +94,40 @@ class MRJobEngine(Engine):
         args.append(self.job_input or self.path)
         # an uploaded input's headers are read from the local files (a `hadoop fs -cat`
         # per part file would start a JVM each); tasks know the files by their HDFS paths
-        self.schema = MRNormalEquations(args)._sniff_schema(
+        self.schema = parquet_schema or MRNormalEquations(args)._sniff_schema(
             self._uploaded_headers() if self._uploaded else None)
         self.args = args + ['--schema', self.schema.to_json()]
         self.load_seconds = time.perf_counter() - t0
         return self.schema
+
+    def _parquet_input(self, options):
+        """A Parquet input's schema; the jobs then read its manifest of row groups.
+
+        Hadoop streaming hands a map task lines of text: the job's input is a text file
+        with one line per row group (:func:`distreg.parquet.manifest_lines`), which mrjob
+        splits among the map tasks like any text input; each task reads the row groups
+        of its lines, by path, and only the selected columns. Not Parquet: None.
+        """
+        path = local_path(self.path)
+        if path is None or not parquet.is_parquet_input(path, options.format):
+            if options.format == 'parquet':
+                raise DistregError('%s reads Parquet from local files only, not %s'
+                                   % (self.name, self.path))
+            check_no_features(options.features)
+            return None
+        if self.name in ('mrjob-hadoop', 'mrjob-emr'):
+            raise DistregError('%s does not read Parquet yet (numpy, mrjob-inline, '
+                               'mrjob-local, spark-rdd and spark-mllib do)' % self.name)
+        files = parquet.data_files(path)
+        schema = parquet.local_schema(path, options.label_col, options.features,
+                                      options.bad_rows, options.model, options.n_features,
+                                      source=self.path, files=files)
+        if self._manifest_dir is None:
+            self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
+        self.job_input = os.path.join(self._manifest_dir, 'row-groups.jsonl')
+        with open(self.job_input, 'w') as f:
+            f.write(parquet.manifest_lines(parquet.manifest(path, files)))
+        return schema
 
     def _hadoop_input(self):
         """The HDFS path the Hadoop jobs read; a local input is uploaded (and verified) once.
@@ -140,7 +173,10 @@ class MRJobEngine(Engine):
         return out
 
     def close(self):
-        """Remove the HDFS copy of a local input (mrjob-hadoop)."""
+        """Remove the HDFS copy of a local input (mrjob-hadoop), and a Parquet manifest."""
+        if self._manifest_dir is not None:
+            shutil.rmtree(self._manifest_dir, ignore_errors=True)
+            self._manifest_dir = None
         if self._uploaded:
             from hdfs_utils import hdfs
             try:
