@@ -175,9 +175,10 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
     first_line = first_line_text(first_line).rstrip('\r\n')
     if fmt == 'auto':
         fmt = 'libsvm' if _LIBSVM_LINE.match(first_line) else 'csv'
-    if fmt == 'parquet':
-        raise DistregError('%s: Parquet is read by its footer (distreg.parquet), not by a '
-                           'first line; this engine cannot read Parquet from here' % source)
+    if fmt == 'parquet' or (fmt == 'auto' and first_line.startswith('PAR1')):
+        raise DistregError('%s is Parquet (its magic bytes, or --format parquet), which is '
+                           'read from local files only so far; copy it here or give a '
+                           'local path' % source)
     if fmt == 'libsvm':
         if label_col not in (None, 0, '0'):
             raise DistregError('--label-col does not apply to LibSVM input: '
@@ -300,9 +301,10 @@ def check_headers(schema, headers):
     return dataclasses.replace(schema, files=tuple(entries))
 
 
-def check_no_features(features):
-    """--features selects Parquet columns; other formats have no such switch yet."""
-    if features:
+def check_no_features(features, n_features=None):
+    """--features selects Parquet columns; other formats have no such switch yet. (A model
+    fitted on Parquet names its features; scoring CSV with it reads the CSV's columns.)"""
+    if features and n_features is None:
         raise DistregError('--features selects columns of Parquet input; for CSV and LibSVM '
                            'input every column but the label is a feature')
 
@@ -331,7 +333,7 @@ def local_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linea
     if parquet.is_parquet_input(path, fmt):
         return parquet.local_schema(local_path(path), label_col, features, bad_rows, model,
                                     n_features, source=source or path)
-    check_no_features(features)
+    check_no_features(features, n_features)
     headers = read_headers(path)
     first = next((line for _, line, _ in headers if line), None)
     schema = sniff_schema(first, fmt, label_col, bad_rows, model, source=source or path,

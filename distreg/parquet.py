@@ -22,8 +22,11 @@ names it and its type.
 """
 
 import glob
+import io
 import json
 import os
+import urllib.parse
+import urllib.request
 
 import numpy as np
 
@@ -194,10 +197,14 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
     else:
         chosen = [n for n in names if n != label and numeric(n)]
     has_label = True
-    if n_features is not None and label_col is None and label not in chosen:
-        # predict/evaluate: an input of exactly the model's features has no label
-        has_label = len([n for n in names if numeric(n)]) != n_features
-        if not has_label:
+    if n_features is not None:
+        # predict/evaluate: rows with or without their label
+        if label not in types:
+            has_label = False
+        elif label_col is None and not features:
+            # the first column is the label unless the input has just the model's features
+            has_label = len([n for n in names if numeric(n)]) != n_features
+        if not has_label and not features:
             chosen = [n for n in names if numeric(n)]
     if has_label:
         check(label, '--label-col')
@@ -254,9 +261,16 @@ def entries_of(data):
 # --------------------------------------------------------------------------- reading
 
 def read_row_group(entry, schema, opener=None):
-    """One row group of the selected columns as a :class:`distreg.loader.Parsed` block."""
+    """One row group of the selected columns as a :class:`distreg.loader.Parsed` block.
+
+    An entry with ``webhdfs`` (a NameNode's HTTP address) names a file on HDFS, read
+    through WebHDFS by byte ranges (:class:`WebHdfsFile`): the footer, then the column
+    chunks of this row group only.
+    """
     from distreg.loader import Parsed
     pa, pc, _ = _pq()
+    if opener is None and entry.get('webhdfs'):
+        opener = _webhdfs_opener(entry['webhdfs'], entry.get('user'))
     name = entry.get('name') or entry['file']
     part = entry.get('part') or {}
     wanted = [c for c in schema.names if c not in part]
@@ -342,6 +356,80 @@ def iter_local_blocks(path, schema, entries=None):
     """Every row group of a local input, read one at a time."""
     for entry in entries if entries is not None else manifest(path):
         yield read_row_group(entry, schema)
+
+
+# --------------------------------------------------------------------------- HDFS
+
+#: Bytes this process has read through WebHDFS (a map task's counter: less than its files).
+WEBHDFS_BYTES = [0]
+
+
+def _webhdfs_opener(base, user=None):
+    return lambda path: WebHdfsFile(base, path, user)
+
+
+class WebHdfsFile(io.RawIOBase):
+    """A read-only, seekable file on HDFS read through WebHDFS's ``OPEN`` with ``offset``
+    and ``length``: pyarrow reads a Parquet footer and one row group's column chunks
+    through it, never the whole file. (pyarrow's own HDFS client needs libhdfs, which a
+    Hadoop from Maven Central does not ship.) ``base``: the NameNode's HTTP address,
+    ``http://host:port``; ``path``: the file's path on HDFS (an ``hdfs://`` URI is cut to
+    its path)."""
+
+    def __init__(self, base, path, user=None):
+        super().__init__()
+        if '://' in path:
+            path = '/' + path.split('://', 1)[1].split('/', 1)[1]
+        self.base = base.rstrip('/')
+        self.path = path
+        self.user = user
+        self.pos = 0
+        status = json.loads(self._get('GETFILESTATUS'))
+        self.size = status['FileStatus']['length']
+
+    def _url(self, op, **params):
+        if self.user:
+            params['user.name'] = self.user
+        params['op'] = op
+        return '%s/webhdfs/v1%s?%s' % (self.base, urllib.parse.quote(self.path),
+                                       urllib.parse.urlencode(params))
+
+    def _get(self, op, **params):
+        try:
+            with urllib.request.urlopen(self._url(op, **params), timeout=120) as r:
+                return r.read()
+        except OSError as e:
+            raise OSError('WebHDFS %s of %s at %s failed: %s'
+                          % (op, self.path, self.base, e)) from None
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self.pos
+
+    def seek(self, offset, whence=0):
+        self.pos = {0: 0, 1: self.pos, 2: self.size}[whence] + offset
+        return self.pos
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            n = self.size - self.pos
+        n = min(n, self.size - self.pos)
+        if n <= 0:
+            return b''
+        data = self._get('OPEN', offset=self.pos, length=n)
+        self.pos += len(data)
+        WEBHDFS_BYTES[0] += len(data)
+        return data
+
+    def readinto(self, b):
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
 
 
 # --------------------------------------------------------------------------- writing

@@ -274,6 +274,9 @@ class BlockJob(CompatJob):
             # Parquet: the row groups this task read (their sum is the manifest's length)
             self.increment_counter('distreg', 'row groups read', self._row_groups)
             self.increment_counter('distreg', 'map tasks that read row groups')
+            if parquet.WEBHDFS_BYTES[0]:
+                self.increment_counter('distreg', 'bytes read through WebHDFS',
+                                       parquet.WEBHDFS_BYTES[0])
         # the task's time from its init (interpreter start and imports not included): the rest
         # after parse and compute is reading the split
         self._count_us('map task us', time.perf_counter() - self._t_start)

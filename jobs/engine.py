@@ -113,21 +113,54 @@ class MRJobEngine(Engine):
             if options.format == 'parquet':
                 raise DistregError('%s reads Parquet from local files only, not %s'
                                    % (self.name, self.path))
-            check_no_features(options.features)
+            check_no_features(options.features, options.n_features)
             return None
-        if self.name in ('mrjob-hadoop', 'mrjob-emr'):
+        if self.name == 'mrjob-emr':
             raise DistregError('%s does not read Parquet yet (numpy, mrjob-inline, '
-                               'mrjob-local, spark-rdd and spark-mllib do)' % self.name)
+                               'mrjob-local, mrjob-hadoop, spark-rdd and spark-mllib do)'
+                               % self.name)
         files = parquet.data_files(path)
         schema = parquet.local_schema(path, options.label_col, options.features,
                                       options.bad_rows, options.model, options.n_features,
                                       source=self.path, files=files)
+        entries = parquet.manifest(path, files)
         if self._manifest_dir is None:
             self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
-        self.job_input = os.path.join(self._manifest_dir, 'row-groups.jsonl')
-        with open(self.job_input, 'w') as f:
-            f.write(parquet.manifest_lines(parquet.manifest(path, files)))
+        manifest = os.path.join(self._manifest_dir, 'row-groups.jsonl')
+        if self.name == 'mrjob-hadoop':
+            entries = self._on_hdfs(entries)
+        with open(manifest, 'w') as f:
+            f.write(parquet.manifest_lines(entries))
+        if self.name == 'mrjob-hadoop':
+            from hdfs_utils import hdfs
+            remote = self._uploaded + '/_manifest/row-groups.jsonl'
+            hdfs.put(manifest, remote, new_parent=True)
+            manifest = 'hdfs://' + remote
+        self.job_input = manifest
         return schema
+
+    def _on_hdfs(self, entries):
+        """The manifest's entries naming the HDFS copies of the files (uploaded here), read
+        by the tasks through WebHDFS (the NameNode's HTTP address from the Hadoop conf)."""
+        from hdfs_utils.env import conf_value
+        self.job_input = self._hadoop_input()
+        web = conf_value('dfs.namenode.http-address')
+        if not web:
+            raise DistregError('mrjob-hadoop reads Parquet through WebHDFS: the Hadoop conf '
+                               '(%s) names no dfs.namenode.http-address'
+                               % os.environ.get('HADOOP_CONF_DIR'))
+        user = os.environ.get('HADOOP_USER_NAME') or getpass.getuser()
+        out = []
+        for e in entries:
+            local = os.path.abspath(e['name'])
+            for remote, top in self._local_of.items():
+                rel = os.path.relpath(local, os.path.abspath(top))
+                if not rel.startswith('..'):
+                    e = dict(e, file=remote if rel == '.' else remote + '/' + rel,
+                             webhdfs='http://' + web, user=user)
+                    break
+            out.append(e)
+        return out
 
     def _hadoop_input(self):
         """The HDFS path the Hadoop jobs read; a local input is uploaded (and verified) once.

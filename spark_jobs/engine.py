@@ -123,7 +123,7 @@ class RDDEngine(Engine):
             if options.format == 'parquet':
                 raise DistregError('%s reads Parquet from local files only, not %s'
                                    % (self.name, self.path))
-            check_no_features(options.features)
+            check_no_features(options.features, options.n_features)
             files = rd.list_files(sc, self.path)
             headers = rd.first_lines(sc, files)
             first = next((line for _, line, _ in headers if line), None)

@@ -273,3 +273,50 @@ def test_cli_null_is_one_line_and_skip_writes_the_rejects_file(tmp_path, capsys)
 def test_features_on_csv_is_refused(same_rows):
     with pytest.raises(DistregError, match='--features selects columns of Parquet input'):
         run_fit('numpy', same_rows[0], features='x1')
+
+
+@pytest.mark.parametrize('engine', ['numpy', 'mrjob-local'])
+def test_predict_to_parquet_and_evaluate_read_parquet(same_rows, tmp_path, engine):
+    csv, parquet, y, X = same_rows
+    model = str(tmp_path / 'm.json')
+    assert main(['fit', csv, '--engine', 'numpy', '--out', model, '--quiet']) == 0
+    with open(model) as f:
+        record = json.load(f)
+    expected = record['intercept'] + X @ np.array(record['coefficients'])
+    out = str(tmp_path / 'p.parquet')
+    assert main(['predict', model, parquet, '--engine', engine, '--out', out]) == 0
+    got = pq.read_table(out)
+    assert got.column_names == ['prediction'] and got.num_rows == len(y)
+    np.testing.assert_allclose(got.column('prediction').to_numpy(), expected, rtol=1e-12)
+    metrics = {}
+    for name, path in (('csv', csv), ('parquet', parquet)):
+        metrics[name] = str(tmp_path / ('%s.json' % name))
+        assert main(['evaluate', model, path, '--engine', engine,
+                     '--out', metrics[name]]) == 0
+    a, b = (json.load(open(metrics[k])) for k in ('csv', 'parquet'))
+    assert a['n'] == b['n'] == len(y)
+    for k in ('rmse', 'mae', 'r2'):
+        assert b[k] == pytest.approx(a[k], rel=1e-12)
+
+
+def test_predict_keeps_a_skipped_rows_place_as_null(tmp_path):
+    path, y, X, bad = _with_nulls(tmp_path)
+    model = str(tmp_path / 'm.json')
+    assert main(['fit', path, '--engine', 'numpy', '--bad-rows', 'skip', '--out', model,
+                 '--quiet']) == 0
+    with open(model) as f:
+        record = json.load(f)
+    out = str(tmp_path / 'p.parquet')
+    # the features only (no label column): a null x2 is still a bad row
+    features = str(tmp_path / 'features.parquet')
+    table = pq.read_table(path).drop(['y'])
+    pq.write_table(table, features, row_group_size=100)
+    assert main(['predict', model, features, '--engine', 'mrjob-inline', '--bad-rows',
+                 'skip', '--out', out]) == 0
+    pred = pq.read_table(out).column('prediction').to_pylist()
+    assert len(pred) == 600
+    nulls = [i for i, v in enumerate(pred) if v is None]
+    assert nulls == [130, 131, 407]   # the label's null does not matter here
+    keep = [i for i in range(600) if i not in nulls]
+    expected = record['intercept'] + X[keep] @ np.array(record['coefficients'])
+    np.testing.assert_allclose(np.array([pred[i] for i in keep]), expected, rtol=1e-12)
