@@ -231,8 +231,9 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
 
 # --------------------------------------------------------------------------- manifest
 
-def manifest(path, files=None, opener=None):
-    """Every row group of a local input, in order: a list of entries (dicts, JSON-able)."""
+def manifest(path, files=None, opener=None, **extra):
+    """Every row group of an input, in order: a list of entries (dicts, JSON-able).
+    ``extra`` goes into every entry (``webhdfs``, ``user``: see :func:`read_row_group`)."""
     files = files if files is not None else data_files(path)
     out = []
     for file, part in files:
@@ -241,9 +242,95 @@ def manifest(path, files=None, opener=None):
         for i in range(meta.num_row_groups):
             rows = meta.row_group(i).num_rows
             out.append(dict(file=os.path.abspath(file) if '://' not in file else file,
-                            name=file, row_group=i, rows=rows, first_row=first, part=part))
+                            name=file, row_group=i, rows=rows, first_row=first, part=part,
+                            **extra))
             first += rows
     return out
+
+
+class HdfsInput:
+    """A Parquet input on HDFS, seen through WebHDFS at ``base`` (``http://host:port``):
+    its files (``key=value/`` directories as columns), schema and manifest, as for a local
+    input. The tasks read their row groups the same way (the entries carry ``base``)."""
+
+    def __init__(self, uri, base, user=None):
+        self.uri, self.base, self.user = uri, base.rstrip('/'), user
+        self.opener = _webhdfs_opener(self.base, user)
+        self._files = None
+
+    def _list(self, path):
+        data = WebHdfsFile.request(self.base, path, 'LISTSTATUS', self.user)
+        return json.loads(data)['FileStatuses']['FileStatus']
+
+    def files(self):
+        if self._files is None:
+            root = _hdfs_path(self.uri)
+            if any(ch in root for ch in '*?['):
+                raise DistregError('globs on HDFS are not read as Parquet yet: %s' % self.uri)
+            out = []
+            self._walk(root, {}, out, top=True)
+            self._files = out
+        return self._files
+
+    def _walk(self, path, part, out, top=False):
+        for st in sorted(self._list(path), key=lambda s: s['pathSuffix']):
+            name = st['pathSuffix']
+            full = path if not name else path.rstrip('/') + '/' + name
+            if name and _skipped(name):
+                continue
+            if st['type'] == 'DIRECTORY':
+                sub = dict(part)
+                if '=' in name:
+                    key, value = name.split('=', 1)
+                    sub[key] = urllib.parse.unquote(value)
+                self._walk(full, sub, out)
+            else:
+                out.append((full, part))
+
+    def is_parquet(self):
+        files = self.files()
+        if not files:
+            return False
+        f = WebHdfsFile(self.base, files[0][0], self.user)
+        return f.read(len(MAGIC)) == MAGIC
+
+    def schema(self, label_col=None, features=None, bad_rows='fail', model='linear',
+               n_features=None):
+        return local_schema(self.uri, label_col, features, bad_rows, model, n_features,
+                            source=self.uri, files=self.files(), opener=self.opener)
+
+    def manifest(self):
+        return manifest(self.uri, self.files(), self.opener, webhdfs=self.base,
+                        user=self.user)
+
+
+def hdfs_parquet(uri, fmt, web_address, user=None):
+    """The :class:`HdfsInput` of an ``hdfs://`` input to read as Parquet (``--format
+    parquet``, or auto and its first file's magic bytes), else None. ``web_address``: the
+    NameNode's ``dfs.namenode.http-address``."""
+    if not uri.startswith('hdfs://') or fmt not in ('auto', 'parquet'):
+        return None
+    if not web_address:
+        if fmt == 'parquet':
+            raise DistregError('Parquet on HDFS is read through WebHDFS, and the Hadoop conf '
+                               'names no dfs.namenode.http-address')
+        return None
+    base = web_address if '://' in web_address else 'http://' + web_address
+    found = HdfsInput(uri, base, user)
+    if fmt == 'parquet':
+        return found
+    try:
+        return found if found.is_parquet() else None
+    except DistregError:
+        return None   # not listable through WebHDFS (a glob, say): read as text
+
+
+def _hdfs_path(uri):
+    """The path of an ``hdfs://`` URI (``hdfs:///a``, ``hdfs://host:port/a`` -> ``/a``)."""
+    if '://' in uri:
+        rest = uri.split('://', 1)[1]
+        return '/' + rest.split('/', 1)[1] if '/' in rest else '/'
+    return uri
 
 
 def manifest_lines(entries):
@@ -387,20 +474,23 @@ class WebHdfsFile(io.RawIOBase):
         status = json.loads(self._get('GETFILESTATUS'))
         self.size = status['FileStatus']['length']
 
-    def _url(self, op, **params):
-        if self.user:
-            params['user.name'] = self.user
+    @staticmethod
+    def request(base, path, op, user=None, **params):
+        """The body of a WebHDFS GET (redirects to a DataNode followed)."""
+        if user:
+            params['user.name'] = user
         params['op'] = op
-        return '%s/webhdfs/v1%s?%s' % (self.base, urllib.parse.quote(self.path),
-                                       urllib.parse.urlencode(params))
-
-    def _get(self, op, **params):
+        url = '%s/webhdfs/v1%s?%s' % (base.rstrip('/'), urllib.parse.quote(path),
+                                      urllib.parse.urlencode(params))
         try:
-            with urllib.request.urlopen(self._url(op, **params), timeout=120) as r:
+            with urllib.request.urlopen(url, timeout=120) as r:
                 return r.read()
         except OSError as e:
-            raise OSError('WebHDFS %s of %s at %s failed: %s'
-                          % (op, self.path, self.base, e)) from None
+            raise DistregError('WebHDFS %s of %s at %s failed: %s'
+                               % (op, path, base, e)) from None
+
+    def _get(self, op, **params):
+        return self.request(self.base, self.path, op, self.user, **params)
 
     def readable(self):
         return True

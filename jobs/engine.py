@@ -76,6 +76,8 @@ class MRJobEngine(Engine):
         self.app_ids = []
         #: Parquet: the directory of the manifest the jobs read instead of the input
         self._manifest_dir = None
+        #: Parquet on HDFS: the HDFS directory of that manifest
+        self._remote_manifest = None
 
     def prepare(self, options):
         t0 = time.perf_counter()
@@ -109,6 +111,8 @@ class MRJobEngine(Engine):
         of its lines, by path, and only the selected columns. Not Parquet: None.
         """
         path = local_path(self.path)
+        if path is None and self.name == 'mrjob-hadoop':
+            return self._hdfs_parquet_input(options)
         if path is None or not parquet.is_parquet_input(path, options.format):
             if options.format == 'parquet':
                 raise DistregError('%s reads Parquet from local files only, not %s'
@@ -137,6 +141,32 @@ class MRJobEngine(Engine):
             hdfs.put(manifest, remote, new_parent=True)
             manifest = 'hdfs://' + remote
         self.job_input = manifest
+        return schema
+
+    def _hdfs_parquet_input(self, options):
+        """An ``hdfs://`` Parquet input: footers and the manifest read through WebHDFS, the
+        manifest put on HDFS beside the job's scratch; None for other input."""
+        from hdfs_utils import hdfs
+        from hdfs_utils.env import conf_value
+        use_hadoop()
+        user = os.environ.get('HADOOP_USER_NAME') or getpass.getuser()
+        found = parquet.hdfs_parquet(self.path, options.format,
+                                     conf_value('dfs.namenode.http-address'), user)
+        if found is None:
+            check_no_features(options.features, options.n_features)
+            return None
+        schema = found.schema(options.label_col, options.features, options.bad_rows,
+                              options.model, options.n_features)
+        if self._manifest_dir is None:
+            self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
+        manifest = os.path.join(self._manifest_dir, 'row-groups.jsonl')
+        with open(manifest, 'w') as f:
+            f.write(parquet.manifest_lines(found.manifest()))
+        if self._remote_manifest is None:
+            self._remote_manifest = '/user/%s/tmp/distreg/manifest-%s' % (
+                user, uuid.uuid4().hex[:12])
+            hdfs.put(manifest, self._remote_manifest + '/row-groups.jsonl', new_parent=True)
+        self.job_input = 'hdfs://' + self._remote_manifest + '/row-groups.jsonl'
         return schema
 
     def _on_hdfs(self, entries):
@@ -210,6 +240,14 @@ class MRJobEngine(Engine):
         if self._manifest_dir is not None:
             shutil.rmtree(self._manifest_dir, ignore_errors=True)
             self._manifest_dir = None
+        if self._remote_manifest is not None:
+            from hdfs_utils import hdfs
+            try:
+                hdfs.rm(self._remote_manifest, recursive=True, missing_ok=True)
+            except hdfs.HdfsError as e:
+                print('distreg: warning: could not remove %s from HDFS: %s'
+                      % (self._remote_manifest, e), file=sys.stderr)
+            self._remote_manifest = None
         if self._uploaded:
             from hdfs_utils import hdfs
             try:

@@ -110,8 +110,18 @@ class RDDEngine(Engine):
         sc = self.spark.sparkContext
         self.design = options.design()
         self._row_groups = None
-        if rd.is_local(self.path) and parquet.is_parquet_input(local_path(self.path),
-                                                                options.format):
+        on_hdfs = None
+        if self.path.startswith('hdfs://'):
+            on_hdfs = parquet.hdfs_parquet(self.path, options.format, _namenode_web(sc),
+                                           os.environ.get('HADOOP_USER_NAME') or sc.sparkUser())
+        if on_hdfs is not None:
+            # Parquet on HDFS: footers and row groups read through WebHDFS by byte ranges
+            self.schema = on_hdfs.schema(options.label_col, options.features,
+                                         options.bad_rows, options.model, options.n_features)
+            self._row_groups = on_hdfs.manifest()
+            files = [(e['name'], 0) for e in self._row_groups]
+        elif rd.is_local(self.path) and parquet.is_parquet_input(local_path(self.path),
+                                                                  options.format):
             # Parquet: one partition per run of row groups, read by its task (distreg.parquet)
             found = parquet.data_files(local_path(self.path))
             self.schema = parquet.local_schema(
@@ -314,6 +324,22 @@ class _Counted:
     def __call__(self, partition):
         self.counter.add(1)
         return partition
+
+
+def _namenode_web(sc):
+    """The NameNode's HTTP address (WebHDFS): the session's Hadoop conf, else the conf dir's
+    (a session started before HADOOP_CONF_DIR named the cluster)."""
+    web = sc._jsc.hadoopConfiguration().get('dfs.namenode.http-address')
+    if web:
+        return web
+    try:
+        from hdfs_utils.env import HadoopNotFound, conf_value
+    except ImportError:
+        return None
+    try:
+        return conf_value('dfs.namenode.http-address')
+    except (HadoopNotFound, OSError):
+        return None
 
 
 def _live_executors(sc):

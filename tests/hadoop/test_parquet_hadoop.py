@@ -29,11 +29,11 @@ def test_parquet_row_groups_read_from_hdfs_by_several_map_tasks(hadoop_cluster, 
     pq.write_table(pa.table(cols), path, row_group_size=1000)
     assert pq.ParquetFile(path).metadata.num_row_groups == 7
     csv = write_csv(tmp_path / 'same.csv', y, X)
-    reference = fit(NumpyEngine(csv), FitOptions(method='qr'))
+    reference = fit(NumpyEngine(csv), FitOptions(method='normal'))
     engine = MRJobEngine(path, 'mrjob-hadoop',
                          extra_args=['--jobconf', 'mapreduce.job.maps=3'])
     try:
-        record = fit(engine, FitOptions(method='qr', max_iter=1))
+        record = fit(engine, FitOptions(method='normal'))
         manifest = engine.job_input
         assert manifest.startswith('hdfs:///user/') and hdfs.exists(manifest[len('hdfs://'):])
         counters = engine.counters[-1]['distreg']
@@ -49,3 +49,53 @@ def test_parquet_row_groups_read_from_hdfs_by_several_map_tasks(hadoop_cluster, 
     assert counters['map tasks that read row groups'] >= 2
     # every task read footers and its own column chunks: far less than the file
     assert 0 < counters['bytes read through WebHDFS'] < os.path.getsize(path) / 2
+
+
+def _partitioned_on_hdfs(tmp_path, hdfs_dir):
+    """A Hive-style partitioned Parquet directory put on HDFS, and its rows."""
+    rng = np.random.default_rng(72)
+    k = rng.integers(1, 4, 3000)
+    y0, X = make_linear(3000, 3, seed=72)
+    y = y0 + 0.5 * k
+    root = tmp_path / 'parts'
+    for v in sorted(set(k)):
+        d = root / ('k=%d' % v)
+        d.mkdir(parents=True)
+        rows = k == v
+        pq.write_table(pa.table({'y': y[rows], **{'x%d' % (j + 1): X[rows, j]
+                                                  for j in range(3)}}),
+                       str(d / 'part-00000.parquet'), row_group_size=400)
+    (root / '_SUCCESS').write_text('')
+    hdfs.put(str(root), hdfs_dir + '/parts', new_parent=True)
+    return hdfs_dir + '/parts', y, np.column_stack([X, k])
+
+
+def test_hdfs_parquet_directory_on_mrjob_hadoop(hadoop_cluster, hdfs_dir, tmp_path):
+    remote, y, X = _partitioned_on_hdfs(tmp_path, hdfs_dir)
+    engine = MRJobEngine('%s%s' % (hadoop_cluster.namenode, remote), 'mrjob-hadoop')
+    try:
+        record = fit(engine, FitOptions(method='normal'))
+        counters = engine.counters[-1]['distreg']
+    finally:
+        engine.close()
+    assert record['design']['feature_names'] == ['x1', 'x2', 'x3', 'k']
+    np.testing.assert_allclose(theta(record), lstsq(y, X), rtol=1e-9)
+    assert record['n_rows'] == 3000
+    assert counters['map tasks that read row groups'] >= 2
+
+
+def test_hdfs_parquet_on_spark_rdd_on_yarn(hadoop_cluster, hdfs_dir, tmp_path):
+    import json
+    import subprocess
+    import sys
+    remote, y, X = _partitioned_on_hdfs(tmp_path, hdfs_dir)
+    out = str(tmp_path / 'r.json')
+    run = subprocess.run([sys.executable, '-m', 'distreg.cli', 'fit', 'hdfs://' + remote,
+                          '--engine', 'spark-rdd', '--method', 'qr', '--master', 'yarn',
+                          '--quiet', '--out', out], capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open(out) as f:
+        record = json.load(f)
+    np.testing.assert_allclose(theta(record), lstsq(y, X), rtol=1e-9)
+    assert record['n_rows'] == 3000 and record['engine'] == 'spark-rdd'
