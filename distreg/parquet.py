@@ -122,6 +122,26 @@ def _open(file, opener=None):
                             file=file)
 
 
+#: The file read last by this process: ``(key, ParquetFile)``. A task reads its row groups
+#: in manifest order, so consecutive groups of one file share one footer read.
+_LAST = [None, None]
+
+
+def _open_again(file, opener=None):
+    """:func:`_open`, reusing the last file while it is unchanged (size, modification)."""
+    if opener is None:
+        st = os.stat(file)
+        key = (file, None, st.st_size, st.st_mtime_ns)
+        source = None
+    else:
+        source = opener(file)
+        key = (file, getattr(source, 'base', None), getattr(source, 'size', None),
+               getattr(source, 'mtime', None))
+    if _LAST[0] != key or key[3] is None:
+        _LAST[:] = [key, _open(file, (lambda _: source) if source is not None else None)]
+    return _LAST[1]
+
+
 # --------------------------------------------------------------------------- schema
 
 def _is_number(t):
@@ -361,7 +381,7 @@ def read_row_group(entry, schema, opener=None):
     name = entry.get('name') or entry['file']
     part = entry.get('part') or {}
     wanted = [c for c in schema.names if c not in part]
-    pf = _open(entry['file'], opener)
+    pf = _open_again(entry['file'], opener)
     try:
         table = pf.read_row_group(entry['row_group'], columns=wanted)
     except (pa.ArrowException, OSError) as e:
@@ -473,6 +493,7 @@ class WebHdfsFile(io.RawIOBase):
         self.pos = 0
         status = json.loads(self._get('GETFILESTATUS'))
         self.size = status['FileStatus']['length']
+        self.mtime = status['FileStatus'].get('modificationTime')
 
     @staticmethod
     def request(base, path, op, user=None, **params):

@@ -25,7 +25,7 @@ def test_parquet_row_groups_read_from_hdfs_by_several_map_tasks(hadoop_cluster, 
     path = str(tmp_path / 'seven.parquet')
     cols = {'y': y, **{'x%d' % (j + 1): X[:, j] for j in range(4)}}
     # a wide column nobody selects: the tasks must not read it
-    cols['unused'] = pa.array(list(rng.normal(size=(7000, 16))), pa.list_(pa.float64()))
+    cols['unused'] = pa.array(list(rng.normal(size=(7000, 64))), pa.list_(pa.float64()))
     pq.write_table(pa.table(cols), path, row_group_size=1000)
     assert pq.ParquetFile(path).metadata.num_row_groups == 7
     csv = write_csv(tmp_path / 'same.csv', y, X)
