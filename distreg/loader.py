@@ -326,14 +326,9 @@ def read_headers(path):
 
 
 def local_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
-                 source=None, n_features=None, features=None):
+                 source=None, n_features=None):
     """The checked :class:`Schema` of a local input: first line sniffed, every header checked
-    (Parquet, told by its magic bytes: its footer read, see :mod:`distreg.parquet`)."""
-    from distreg import parquet
-    if parquet.is_parquet_input(path, fmt):
-        return parquet.local_schema(local_path(path), label_col, features, bad_rows, model,
-                                    n_features, source=source or path)
-    check_no_features(features, n_features)
+    (Parquet: :func:`distreg.parquet.input_schema`)."""
     headers = read_headers(path)
     first = next((line for _, line, _ in headers if line), None)
     schema = sniff_schema(first, fmt, label_col, bad_rows, model, source=source or path,
@@ -808,10 +803,6 @@ def _label_text(text, schema):
 
 def iter_local_blocks(path, schema, chunk_bytes=CHUNK_BYTES):
     """Parse every local file of ``path`` chunk by chunk: yields :class:`Parsed` blocks."""
-    if schema.format == 'parquet':
-        from distreg import parquet
-        yield from parquet.iter_local_blocks(local_path(path), schema)
-        return
     for p in expand_paths(path):
         with open_input(p) as f:
             for chunk in iter_chunks(f, p, chunk_bytes=chunk_bytes,

@@ -30,7 +30,9 @@ import urllib.request
 
 import numpy as np
 
+from distreg import loader
 from distreg.errors import BadInputError, DistregError, EmptyInputError
+from distreg.loader import Parsed, Schema, parse_number
 
 #: The first and last four bytes of every Parquet file.
 MAGIC = b'PAR1'
@@ -151,7 +153,6 @@ def _is_number(t):
 
 
 def _partition_number(value):
-    from distreg.loader import parse_number
     return value == HIVE_NULL or parse_number(value) is not None
 
 
@@ -171,7 +172,6 @@ def columns_of(files, opener=None):
 def local_schema(path, label_col=None, features=None, bad_rows='fail', model='linear',
                  n_features=None, source=None, files=None, opener=None):
     """The :class:`distreg.loader.Schema` of a Parquet input (footers only are read)."""
-    from distreg.loader import Schema
     source = source or path
     files = files if files is not None else data_files(path)
     if not files:
@@ -374,7 +374,6 @@ def read_row_group(entry, schema, opener=None):
     through WebHDFS by byte ranges (:class:`WebHdfsFile`): the footer, then the column
     chunks of this row group only.
     """
-    from distreg.loader import Parsed
     pa, pc, _ = _pq()
     if opener is None and entry.get('webhdfs'):
         opener = _webhdfs_opener(entry['webhdfs'], entry.get('user'))
@@ -463,6 +462,25 @@ def iter_local_blocks(path, schema, entries=None):
     """Every row group of a local input, read one at a time."""
     for entry in entries if entries is not None else manifest(path):
         yield read_row_group(entry, schema)
+
+
+def input_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
+                 source=None, n_features=None, features=None):
+    """The :class:`Schema` of any local input: Parquet (``--format parquet``, or auto and
+    its magic bytes) by its footers, else :func:`distreg.loader.local_schema`."""
+    if is_parquet_input(path, fmt):
+        return local_schema(loader.local_path(path), label_col, features, bad_rows, model,
+                            n_features, source=source or path)
+    loader.check_no_features(features, n_features)
+    return loader.local_schema(path, fmt, label_col, bad_rows, model, source=source,
+                               n_features=n_features)
+
+
+def iter_input_blocks(path, schema, chunk_bytes=loader.CHUNK_BYTES):
+    """The :class:`Parsed` blocks of any local input: row groups, or text chunks."""
+    if schema.format == 'parquet':
+        return iter_local_blocks(loader.local_path(path), schema)
+    return loader.iter_local_blocks(path, schema, chunk_bytes)
 
 
 # --------------------------------------------------------------------------- HDFS
