@@ -184,9 +184,16 @@ def test_numeric_types_become_doubles(tmp_path):
                              'a': a, 'b': b, 'c': c, 'd': pa.array(d, pa.decimal128(6, 2)),
                              'e': e, 'f': f}), path, row_group_size=150)
     y32 = np.asarray(pa.array(y, pa.float32()).cast(pa.float64()))
+    # every value becomes exactly the double the test computed
+    from distreg.parquet import input_schema, iter_input_blocks
+    blocks = list(iter_input_blocks(path, input_schema(path)))
+    assert np.array_equal(np.vstack([b.X for b in blocks]), Xref)
+    assert np.array_equal(np.concatenate([b.y for b in blocks]), y32)
+    csv = write_csv(tmp_path / 't.csv', y32, Xref)
     for engine in ('numpy', 'mrjob-inline'):
         record, _ = run_fit(engine, path, method='qr')
-        np.testing.assert_allclose(theta(record), lstsq(y32, Xref), rtol=1e-9)
+        from_csv, _ = run_fit(engine, csv, method='qr')
+        np.testing.assert_allclose(theta(record), theta(from_csv), rtol=1e-12)
 
 
 def _partitioned(root, y, X, k_of_row):
