@@ -380,15 +380,22 @@ def read_row_group(entry, schema, opener=None):
     name = entry.get('name') or entry['file']
     part = entry.get('part') or {}
     wanted = [c for c in schema.names if c not in part]
-    pf = _open_again(entry['file'], opener)
+    group = entry['row_group']
     try:
-        table = pf.read_row_group(entry['row_group'], columns=wanted)
+        pf = _open_again(entry['file'], opener)
+    except BadInputError as e:
+        # named by its row group too: no engine takes it for a text line to look for
+        raise BadInputError(e.reason, file=name, row_group=group)
+    try:
+        table = pf.read_row_group(group, columns=wanted)
     except (pa.ArrowException, OSError) as e:
-        raise BadInputError('row group %d cannot be read (%s)'
-                            % (entry['row_group'], str(e).split('\n')[0]), file=name)
-    except KeyError as e:
-        raise BadInputError('column %s is missing in this file (every file needs the columns '
-                            'of the first one)' % e, file=name)
+        raise BadInputError('it cannot be read (%s)' % str(e).split('\n')[0], file=name,
+                            row_group=group)
+    missing = [c for c in wanted if c not in table.column_names]
+    if missing:
+        raise BadInputError('column %s is missing in this file (every file needs the selected '
+                            'columns of the first one)' % ', '.join(map(repr, missing)),
+                            file=name, row_group=group)
     n = table.num_rows
     values, bad, reasons = [], np.zeros(n, bool), []
     for j, col in enumerate(schema.names):

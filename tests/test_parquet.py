@@ -327,3 +327,37 @@ def test_predict_keeps_a_skipped_rows_place_as_null(tmp_path):
     keep = [i for i in range(600) if i not in nulls]
     expected = record['intercept'] + X[keep] @ np.array(record['coefficients'])
     np.testing.assert_allclose(np.array([pred[i] for i in keep]), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize('engine', ['numpy', 'mrjob-inline'])
+def test_a_part_file_with_another_type_or_without_a_column_is_named(tmp_path, engine):
+    y, X = make_linear(200, 2, seed=2)
+    d = tmp_path / 'parts'
+    d.mkdir()
+    write_parquet(d / 'part-0.parquet', y[:100], X[:100])
+    pq.write_table(pa.table({'y': y[100:], 'x1': pa.array([str(v) for v in X[100:, 0]]),
+                             'x2': X[100:, 1]}), str(d / 'part-1.parquet'))
+    with pytest.raises(BadInputError) as e:
+        run_fit(engine, d)
+    assert str(e.value).startswith(str(d / 'part-1.parquet') + ", row group 0: column 'x1' "
+                                   'is of type string in this file, not a number')
+    pq.write_table(pa.table({'y': y[100:], 'x2': X[100:, 1]}), str(d / 'part-1.parquet'))
+    with pytest.raises(BadInputError, match="part-1.parquet, row group 0: column 'x1' is missing"):
+        run_fit(engine, d)
+
+
+@pytest.mark.parametrize('engine', ['numpy', 'mrjob-inline'])
+def test_nan_and_a_logistic_label_outside_0_1_are_bad_rows(tmp_path, engine):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 2))
+    y = (rng.random(300) < 0.5).astype(float)
+    X[42, 1] = np.nan
+    y[99] = 2.0
+    path = write_parquet(tmp_path / 'l.parquet', y, X, 100)
+    with pytest.raises(BadInputError, match=r"row group 0, row index 42: column 'x2' is nan: "
+                                            'NaN and Inf are not allowed in the features'):
+        run_fit(engine, path, model='logistic', method='newton')
+    record, eng = run_fit(engine, path, model='logistic', method='newton', bad_rows='skip')
+    assert record['n_bad_rows'] == 2 and record['n_rows'] == 298
+    reasons = sorted((d['file_row'], d['reason']) for d in eng.rejects)
+    assert reasons[1][0] == 99 and 'is 2.0, not 0 or 1' in reasons[1][1]
