@@ -101,3 +101,29 @@ def test_spark_nulls_fail_and_skip(spark, tmp_path):
     keep = ~np.isin(np.arange(500), bad)
     np.testing.assert_allclose(theta_of(rec), lstsq(y[keep], X[keep]), rtol=1e-9)
     assert rec['n_bad_rows'] == 2 and rec['n_rows'] == 498
+
+
+def test_spark_predict_to_parquet_and_evaluate(spark, same_rows, tmp_path):
+    from distreg import scoring
+    from distreg.engine import make_engine
+    csv, parquet, y, X = same_rows
+    record = spark_fit(spark, parquet, method='qr')
+    model = scoring.Model(record)
+    out = str(tmp_path / 'p.parquet')
+    engine = make_engine('spark-rdd', parquet, spark=spark)
+    try:
+        scoring.predict(engine, model, out)
+    finally:
+        engine.close()
+    pred = pq.read_table(out).column('prediction').to_numpy()
+    expected = record['intercept'] + X @ np.array(record['coefficients'])
+    np.testing.assert_allclose(pred, expected, rtol=1e-12)   # every row, in input order
+    metrics = []
+    for path in (csv, parquet):
+        engine = make_engine('spark-rdd', path, spark=spark)
+        try:
+            metrics.append(scoring.evaluate(engine, model))
+        finally:
+            engine.close()
+    assert metrics[0]['n'] == metrics[1]['n'] == len(y)
+    assert metrics[1]['rmse'] == pytest.approx(metrics[0]['rmse'], rel=1e-12)
