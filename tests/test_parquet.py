@@ -361,3 +361,18 @@ def test_nan_and_a_logistic_label_outside_0_1_are_bad_rows(tmp_path, engine):
     assert record['n_bad_rows'] == 2 and record['n_rows'] == 298
     reasons = sorted((d['file_row'], d['reason']) for d in eng.rejects)
     assert reasons[1][0] == 99 and 'is 2.0, not 0 or 1' in reasons[1][1]
+
+
+@pytest.mark.parametrize('engine', ['numpy', 'mrjob-local'])
+def test_a_glob_of_parquet_files_and_the_label_by_index(tmp_path, engine):
+    y, X = make_linear(900, 3, seed=14)
+    for i, rows in enumerate((slice(0, 300), slice(300, 900))):
+        write_parquet(tmp_path / ('part-%d.parquet' % i), y[rows], X[rows], 250)
+    (tmp_path / 'notes.txt').write_text('not matched by the glob')
+    record, _ = run_fit(engine, str(tmp_path / 'part-*.parquet'))
+    np.testing.assert_allclose(theta(record), lstsq(y, X), rtol=1e-9)
+    # the label by index: the last column (x3), the features every other numeric one
+    record, _ = run_fit(engine, str(tmp_path / 'part-*.parquet'), label_col='-1')
+    np.testing.assert_allclose(theta(record), lstsq(X[:, 2], np.column_stack([y, X[:, :2]])),
+                               rtol=1e-9)
+    assert record['design']['label_col'] == 'x3'
