@@ -99,3 +99,36 @@ def test_hdfs_parquet_on_spark_rdd_on_yarn(hadoop_cluster, hdfs_dir, tmp_path):
         record = json.load(f)
     np.testing.assert_allclose(theta(record), lstsq(y, X), rtol=1e-9)
     assert record['n_rows'] == 3000 and record['engine'] == 'spark-rdd'
+
+
+def test_hdfs_parquet_nulls_fail_and_skip_on_mrjob_hadoop(hadoop_cluster, hdfs_dir, tmp_path):
+    """A null read by a Hadoop task is named by the HDFS file, row group, row and column;
+    skipped, it is counted and kept, and the fit is that of the other rows."""
+    y, X = make_linear(2000, 3, seed=73)
+    bad = [5, 1234]
+    local = str(tmp_path / 'nulls.parquet')
+    pq.write_table(pa.table({'y': y, 'x1': X[:, 0],
+                             'x2': pa.array(X[:, 1], mask=np.isin(np.arange(2000), bad)),
+                             'x3': X[:, 2]}), local, row_group_size=500)
+    hdfs.put(local, hdfs_dir + '/nulls.parquet', new_parent=True)
+    uri = '%s%s/nulls.parquet' % (hadoop_cluster.namenode, hdfs_dir)
+    from distreg.errors import BadInputError
+    engine = MRJobEngine(uri, 'mrjob-hadoop')
+    try:
+        with pytest.raises(BadInputError) as e:
+            fit(engine, FitOptions(method='normal'))
+    finally:
+        engine.close()
+    assert str(e.value).startswith(hdfs_dir + "/nulls.parquet, row group 0, row index 5: "
+                                   "column 'x2' is null (expected a number)"), str(e.value)
+    engine = MRJobEngine(uri, 'mrjob-hadoop')
+    try:
+        record = fit(engine, FitOptions(method='normal', bad_rows='skip'))
+        rejects = engine.rejects
+    finally:
+        engine.close()
+    keep = ~np.isin(np.arange(2000), bad)
+    np.testing.assert_allclose(theta(record), lstsq(y[keep], X[keep]), rtol=1e-9)
+    assert record['n_bad_rows'] == 2
+    assert sorted((d['row_group'], d['row'], d['file_row']) for d in rejects) == \
+        [(0, 5, 5), (2, 234, 1234)]
