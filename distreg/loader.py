@@ -176,9 +176,9 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
     if fmt == 'auto':
         fmt = 'libsvm' if _LIBSVM_LINE.match(first_line) else 'csv'
     if fmt == 'parquet' or (fmt == 'auto' and first_line.startswith('PAR1')):
-        raise DistregError('%s is Parquet (its magic bytes, or --format parquet), which is '
-                           'read from local files only so far; copy it here or give a '
-                           'local path' % source)
+        raise DistregError('%s is Parquet (its magic bytes, or --format parquet), read from '
+                           'local files and, through WebHDFS, from hdfs:// (mrjob-hadoop, '
+                           'spark-rdd, spark-mllib) only: not from here' % source)
     if fmt == 'libsvm':
         if label_col not in (None, 0, '0'):
             raise DistregError('--label-col does not apply to LibSVM input: '
