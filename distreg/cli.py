@@ -1,7 +1,7 @@
 """The ``distreg`` command line: generate, fit, compare, predict, evaluate.
 
     distreg generate --rows N --features P [--model linear|logistic] [--noise S] [--seed K]
-                     [--format csv|libsvm] --out PATH
+                     [--format csv|libsvm|parquet] --out PATH
     distreg fit INPUT --engine ENGINE --method METHOD [options] [--out RESULT.json]
     distreg compare RESULT.json... [--reference TRUTH.json] [--rtol R]
     distreg predict RESULT.json INPUT --engine ENGINE --out PATH [--bad-rows fail|skip]
@@ -28,7 +28,7 @@ from distreg import result
 from distreg import scoring
 from distreg.engine import ENGINES, make_engine  # noqa: F401 (make_engine: the API)
 from distreg.errors import DistregError, format_bad_row
-from distreg.loader import BAD_ROW_POLICIES, MODELS, expand_paths, local_path
+from distreg.loader import BAD_ROW_POLICIES, FORMATS, MODELS, expand_paths, local_path
 
 def _parser():
     p = argparse.ArgumentParser(prog='distreg', description=__doc__.split('\n')[0])
@@ -41,7 +41,8 @@ def _parser():
     g.add_argument('--noise', type=float, default=0.1,
                    help='standard deviation of the label noise (linear). Default: %(default)s')
     g.add_argument('--seed', type=int, default=0)
-    g.add_argument('--format', choices=('csv', 'libsvm'), default='csv')
+    g.add_argument('--format', choices=FORMATS, default='csv',
+                   help='parquet: one row group per %d rows' % generate_mod.ROWS_PER_CHUNK)
     g.add_argument('--out', required=True, help='data file; the truth goes to OUT.truth.json')
 
     f = sub.add_parser('fit', help='fit a model with one engine')

@@ -20,8 +20,13 @@ class BadInputError(DistregError):
     ``offset`` (byte offset of the line in the file), ``text`` (the line) and ``reason``.
     """
 
-    def __init__(self, reason, file=None, line=None, offset=None, text=None, split_start=None):
+    def __init__(self, reason, file=None, line=None, offset=None, text=None, split_start=None,
+                 row_group=None, row=None, file_row=None):
         self.reason = reason
+        #: Parquet: the row group, the row in it and the row in the file (0-based)
+        self.row_group = row_group
+        self.row = row
+        self.file_row = file_row
         self.file = file
         self.line = line
         self.offset = offset
@@ -39,12 +44,16 @@ class BadInputError(DistregError):
                  text=self.text, reason=self.reason)
         if self.split_start:
             d['split_start'] = self.split_start
+        for k in ('row_group', 'row', 'file_row'):
+            if getattr(self, k) is not None:
+                d[k] = getattr(self, k)
         return d
 
     @classmethod
     def from_dict(cls, d):
         return cls(d['reason'], file=d.get('file'), line=d.get('line'),
-                   offset=d.get('offset'), text=d.get('text'), split_start=d.get('split_start'))
+                   offset=d.get('offset'), text=d.get('text'), split_start=d.get('split_start'),
+                   row_group=d.get('row_group'), row=d.get('row'), file_row=d.get('file_row'))
 
 
 class EmptyInputError(BadInputError):
@@ -116,7 +125,13 @@ class NotConvergedError(DistregError):
 def format_bad_row(d):
     """One-line description of a bad row: ``file, line N: reason; the line was: '...'``."""
     where = d.get('file') or ''
-    if d.get('line') is not None:
+    if d.get('row_group') is not None:
+        where += ', row group %d' % d['row_group']
+        if d.get('row') is not None:
+            where += ', row index %d' % d['row']
+            if d.get('file_row') is not None and d['file_row'] != d['row']:
+                where += ' (row index %d in the file)' % d['file_row']
+    elif d.get('line') is not None:
         where += ', line %d' % d['line']
     elif d.get('split_start'):
         # the driver could not read the file to place the line exactly
@@ -129,7 +144,7 @@ def format_bad_row(d):
     if text is not None:
         if len(text) > 200:
             text = text[:200] + '...'
-        msg += '; the line was: %r' % text
+        msg += '; the %s was: %r' % ('row' if d.get('row_group') is not None else 'line', text)
     return msg
 
 

@@ -107,6 +107,9 @@ def fit(engine, options, names=None, checked=False, progress=None, driver=None):
                            'statistics of its own): use spark-rdd' % engine.name)
     t0 = time.perf_counter()
     schema = engine.prepare(options)
+    if options.weight_col is not None and getattr(schema, 'weight', None) is None:
+        raise DistregError('--weight-col %s: weights are read from CSV input only, not from '
+                           '%s input' % (options.weight_col, schema.format))
     try:
         if engine.trains_itself:
             out = engine.solve(options)

@@ -42,7 +42,7 @@ def generate(rows, features, out, model='linear', noise=0.1, seed=0, fmt='csv'):
         # small enough that the classes overlap (a finite maximum-likelihood answer)
         beta = np.round(rng.normal(0, 1.0 / np.sqrt(features), features), 3)
         intercept = float(np.round(rng.normal(0, 0.5), 3))
-    with open(out, 'w', newline='') as f:
+    with _output(out, fmt, features, model) as f:
         if fmt == 'csv':
             f.write(','.join(['y'] + ['x%d' % j for j in range(1, features + 1)]) + '\n')
         for start in range(0, rows, ROWS_PER_CHUNK):
@@ -55,7 +55,10 @@ def generate(rows, features, out, model='linear', noise=0.1, seed=0, fmt='csv'):
                 y = _round_significant(eta + noise * rng.standard_normal(n))
             else:
                 y = (rng.random(n) < 1.0 / (1.0 + np.exp(-eta))).astype(np.int64)
-            f.write(_format_rows(y, X, fmt))
+            if fmt == 'parquet':
+                f.write([y] + [X[:, j] for j in range(features)])  # one row group
+            else:
+                f.write(_format_rows(y, X, fmt))
     truth = dict(engine='truth', method='generator', model=model, intercept=intercept,
                  coefficients=beta.tolist(), rows=rows, features=features, noise=noise,
                  seed=seed, format=fmt)
@@ -63,6 +66,17 @@ def generate(rows, features, out, model='linear', noise=0.1, seed=0, fmt='csv'):
         json.dump(truth, f, indent=1)
         f.write('\n')
     return truth
+
+
+def _output(out, fmt, features, model):
+    """The file being written: text, or (Parquet) a writer of one row group per batch."""
+    if fmt != 'parquet':
+        return open(out, 'w', newline='')
+    import pyarrow as pa
+    from distreg.parquet import Writer
+    names = ['y'] + ['x%d' % j for j in range(1, features + 1)]
+    # a logistic label is an integer column, as in the CSV ("0", "1")
+    return Writer(out, names, {'y': pa.int64()} if model == 'logistic' else None)
 
 
 def _round_significant(a, digits=10):

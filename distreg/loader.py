@@ -21,6 +21,8 @@ csv
 libsvm
     ``label idx:val idx:val ...`` with 1-based, strictly ascending indices;
     absent features are 0.
+parquet
+    Read by row group with pyarrow, columns by name: :mod:`distreg.parquet`.
 """
 
 import bz2
@@ -37,7 +39,9 @@ import numpy as np
 
 from distreg.errors import BadInputError, DistregError, EmptyInputError
 
-FORMATS = ('csv', 'libsvm')
+FORMATS = ('csv', 'libsvm', 'parquet')
+#: Formats of named columns, a fixed number of them (``names``, ``n_fields``, ``label``).
+TABULAR = ('csv', 'parquet')
 #: What --format accepts: a format, or auto (told from the first line).
 FORMAT_CHOICES = ('auto',) + FORMATS
 BAD_ROW_POLICIES = ('fail', 'skip')
@@ -106,7 +110,7 @@ class Schema:
 
     def feature_names(self):
         """Names of the raw features in file order (generated when there is no header)."""
-        if self.format == 'csv':
+        if self.format in TABULAR:
             if self.names:
                 return [n for i, n in enumerate(self.names) if i not in (self.label, self.weight)]
             return ['x%d' % i for i in range(1, self.n_features() + 1)]
@@ -130,7 +134,7 @@ class Schema:
 
     def n_features(self):
         """Raw feature columns of a CSV row (None for LibSVM)."""
-        if self.format != 'csv':
+        if self.format not in TABULAR:
             return None
         return self.n_fields - (self.label is not None) - (self.weight is not None)
 
@@ -178,6 +182,10 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
     first_line = first_line_text(first_line).rstrip('\r\n')
     if fmt == 'auto':
         fmt = 'libsvm' if _LIBSVM_LINE.match(first_line) else 'csv'
+    if fmt == 'parquet' or (fmt == 'auto' and first_line.startswith('PAR1')):
+        raise DistregError('%s is Parquet (its magic bytes, or --format parquet), read from '
+                           'local files and, through WebHDFS, from hdfs:// (mrjob-hadoop, '
+                           'spark-rdd, spark-mllib) only: not from here' % source)
     if fmt == 'libsvm':
         if label_col not in (None, 0, '0'):
             raise DistregError('--label-col does not apply to LibSVM input: '
@@ -337,6 +345,14 @@ def check_headers(schema, headers):
     return dataclasses.replace(schema, files=tuple(entries))
 
 
+def check_no_features(features, n_features=None):
+    """--features selects Parquet columns; other formats have no such switch yet. (A model
+    fitted on Parquet names its features; scoring CSV with it reads the CSV's columns.)"""
+    if features and n_features is None:
+        raise DistregError('--features selects columns of Parquet input; for CSV and LibSVM '
+                           'input every column but the label is a feature')
+
+
 def _absolute(name):
     """A local name made absolute (tasks may run elsewhere); others unchanged."""
     path = local_path(name)
@@ -355,7 +371,8 @@ def read_headers(path):
 
 def local_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
                  source=None, n_features=None, weight_col=None):
-    """The checked :class:`Schema` of a local input: first line sniffed, every header checked."""
+    """The checked :class:`Schema` of a local input: first line sniffed, every header checked
+    (Parquet: :func:`distreg.parquet.input_schema`)."""
     headers = read_headers(path)
     first = next((line for _, line, _ in headers if line), None)
     schema = sniff_schema(first, fmt, label_col, bad_rows, model, source=source or path,
@@ -552,6 +569,8 @@ def fill_line_numbers(bad_rows, opener=None):
     """
     todo = {}
     for d in bad_rows:
+        if d.get('row_group') is not None:
+            continue  # a Parquet row is placed by its row group already
         if d.get('file') and (d.get('line') is None or d.get('split_start')):
             todo.setdefault(d['file'], []).append(d)
     for uri, items in todo.items():

@@ -5,7 +5,8 @@ import time
 from distreg import blocks, scoring
 from distreg.engine import Engine
 from distreg.errors import DistregError
-from distreg.loader import CHUNK_BYTES, iter_local_blocks, local_path, local_schema
+from distreg.loader import CHUNK_BYTES, local_path
+from distreg.parquet import input_schema, iter_input_blocks
 
 
 class NumpyEngine(Engine):
@@ -27,17 +28,17 @@ class NumpyEngine(Engine):
         t0 = time.perf_counter()
         self.options = options
         self.design = options.design()
-        self.schema = local_schema(self.path, options.format, options.label_col,
+        self.schema = input_schema(self.path, options.format, options.label_col,
                                    options.bad_rows, options.model,
                                    n_features=options.n_features,
-                                   weight_col=options.weight_col)
+                                   features=options.features, weight_col=options.weight_col)
         self.load_seconds = time.perf_counter() - t0
         return self.schema
 
     def aggregate(self, name, params):
         total = None
         first_pass = self._passes == 0
-        for parsed in iter_local_blocks(self.path, self.schema, self.chunk_bytes):
+        for parsed in iter_input_blocks(self.path, self.schema, self.chunk_bytes):
             if first_pass:
                 self.rejects.extend(parsed.rejects)
             total = blocks.merge_partials(
@@ -52,7 +53,7 @@ class NumpyEngine(Engine):
                                'mrjob-hadoop or spark-rdd for a cluster output' % out)
         n = 0
         with scoring.local_output(local_path(out)) as f:
-            for parsed in iter_local_blocks(self.path, self.schema, self.chunk_bytes):
+            for parsed in iter_input_blocks(self.path, self.schema, self.chunk_bytes):
                 self.rejects.extend(parsed.rejects)
                 lines = blocks.prediction_lines(parsed, self.design, params)
                 n += len(lines)
@@ -67,7 +68,7 @@ class NumpyEngine(Engine):
         """
         total, counts = None, None
         logistic = params['model'] == 'logistic'
-        for parsed in iter_local_blocks(self.path, self.schema, self.chunk_bytes):
+        for parsed in iter_input_blocks(self.path, self.schema, self.chunk_bytes):
             self.rejects.extend(parsed.rejects)
             total = blocks.merge_partials(
                 'evaluate', total, blocks.block_partial('evaluate', parsed, self.design, params))

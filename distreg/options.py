@@ -68,8 +68,11 @@ OPTIONS = (
                 '(weight k = the row k times); not a feature. Default: none', job=True,
            metavar='W'),
     Option('format', '--format', str, 'auto', FORMAT_CHOICES,
-           'input format; auto: LibSVM when the first line reads "label idx:val ...", '
-           'else CSV', job=True),
+           'input format; auto: Parquet when the file starts with PAR1, LibSVM when the '
+           'first line reads "label idx:val ...", else CSV', job=True),
+    Option('features', '--features', None, None,
+           help='Parquet: the feature columns, by name, separated by commas. Default: every '
+                'numeric column but the label', job=True, metavar='A,B'),
     Option('bad_rows', '--bad-rows', str, 'fail', BAD_ROW_POLICIES,
            'fail: stop at the first bad row; skip: leave bad rows out, count them and keep '
            'them', job=True),

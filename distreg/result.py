@@ -74,7 +74,7 @@ def design_of(schema, poly_degree, n_features):
     """The record's ``design``: the input's format, the label column (by name when the
     input had a header, else by index), the raw features' names and count, the degree."""
     label = weight = None
-    if schema.format == 'csv':
+    if schema.format in ('csv', 'parquet') and schema.label is not None:
         label = schema.names[schema.label] if schema.names else schema.label
         if schema.weight is not None:
             weight = schema.names[schema.weight] if schema.names else schema.weight

@@ -59,11 +59,16 @@ class Model:
         """:class:`FitOptions` that read new rows as the model's rows were read."""
         d = self.design
         # the method is not used; the rest was validated when the model was fitted
+        # CSV and Parquet are told apart by their bytes: a model fitted on one scores the
+        # other; Parquet columns are taken by the names the model was fitted with
+        tabular = d['format'] in ('csv', 'parquet')
         return FitOptions(method='normal', model=self.model, intercept=self.intercept,
                           poly_degree=d['poly_degree'], label_col=d['label_col'],
                           weight_col=d.get('weight_col'),
-                          bad_rows=bad_rows, format=d['format'],
-                          n_features=d['n_features'])
+                          bad_rows=bad_rows, format='auto' if tabular else d['format'],
+                          n_features=d['n_features'],
+                          features=','.join(d['feature_names'])
+                          if d['format'] == 'parquet' and d['feature_names'] else None)
 
     def params(self):
         return {'theta': self.theta, 'model': self.model}
@@ -73,7 +78,10 @@ def predict(engine, model, out, bad_rows='fail'):
     """Score every row of the engine's input into ``out``; return a summary dict."""
     t0 = time.perf_counter()
     engine.prepare(model.options(bad_rows))
-    n = engine.predict(model.params(), out)
+    if out.endswith('.parquet') and '://' not in out:
+        n = _predict_parquet(engine, model, out)
+    else:
+        n = engine.predict(model.params(), out)
     return dict(n_lines=n, n_bad_rows=len(engine.rejects), seconds=time.perf_counter() - t0)
 
 
@@ -81,7 +89,7 @@ def evaluate(engine, model, bad_rows='fail'):
     """Held-out metrics of ``model`` on the engine's input (one pass); a JSON-ready dict."""
     t0 = time.perf_counter()
     schema = engine.prepare(model.options(bad_rows))
-    if schema.format == 'csv' and schema.label is None:
+    if schema.format != 'libsvm' and schema.label is None:
         raise DistregError('evaluate needs the label: the input has the %d features only'
                            % model.design['n_features'])
     part, auc = engine.evaluate(model.params())
@@ -90,6 +98,34 @@ def evaluate(engine, model, bad_rows='fail'):
     out.update(engine=engine.name, n_bad_rows=part['n_bad'],
                seconds=time.perf_counter() - t0)
     return out
+
+
+def _predict_parquet(engine, model, out):
+    """``predict --out X.parquet``: the engine's lines, in input order, as a Parquet file
+    (linear: ``prediction``; logistic: ``probability``, ``class``; a rejected row: nulls)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    lines_path = '%s.%d.lines' % (out, os.getpid())
+    try:
+        n = engine.predict(model.params(), lines_path)
+        with open(lines_path) as f:
+            rows = [line.rstrip('\n').split(',') if line.strip() else None for line in f]
+        first = [None if r is None else float(r[0]) for r in rows]
+        if model.model == 'logistic':
+            table = pa.table({'probability': pa.array(first, pa.float64()),
+                              'class': pa.array([None if r is None else int(r[1])
+                                                 for r in rows], pa.int64())})
+        else:
+            table = pa.table({'prediction': pa.array(first, pa.float64())})
+        tmp = '%s.%d.tmp' % (out, os.getpid())
+        pq.write_table(table, tmp)
+        os.replace(tmp, out)
+        return n
+    finally:
+        with deferred():
+            for path in (lines_path, '%s.%d.tmp' % (out, os.getpid())):
+                if os.path.exists(path):
+                    os.remove(path)
 
 
 def metrics(part, model, auc=None):

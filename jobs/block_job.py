@@ -32,7 +32,7 @@ from mrjob.protocol import (  # noqa: E402
 from mrjob.step import MRStep, StepFailedException  # noqa: E402
 
 import distreg
-from distreg import blocks
+from distreg import blocks, parquet
 from distreg.errors import BadInputError, DistregError, raise_from_json_dict, to_json_dict
 from distreg.fit import FitOptions
 from distreg import options as options_mod
@@ -141,6 +141,11 @@ class BlockJob(CompatJob):
             raise DistregError('give an input path (reading stdin is not supported)')
         if headers is None:
             headers = []
+            if any(local_path(p) is not None and parquet.is_parquet_input(
+                    local_path(p), self.job_fit_options().format) for p in paths):
+                raise DistregError(
+                    'a Parquet input reaches the job as a manifest of its row groups, which '
+                    '`distreg fit INPUT --engine mrjob-...` writes: run it that way')
             for path in paths:
                 if local_path(path) is not None:
                     headers += read_headers(local_path(path))
@@ -221,6 +226,7 @@ class BlockJob(CompatJob):
         self._total = None
         self._error = None
         self._rejects = []
+        self._row_groups = 0
         self._input_file = _task_env('mapreduce_map_input_file', 'map_input_file') or '<stdin>'
         start = _task_env('mapreduce_map_input_start', 'map_input_start')
         self._next_offset = int(start) if start else 0
@@ -232,11 +238,21 @@ class BlockJob(CompatJob):
         self._next_line = 1 if self._next_offset == 0 else None
 
     def _fold(self, chunk):
+        if self.schema.format == 'parquet':
+            # the job's input is the manifest of row groups (jobs/engine.py): each line of
+            # this task's split names one, which the task reads itself (those columns only)
+            for entry in parquet.entries_of(chunk.data):
+                self._row_groups += 1
+                self._fold_block(lambda: parquet.read_row_group(entry, self.schema))
+            return
+        self._fold_block(lambda: parse_chunk(chunk, self.schema))
+
+    def _fold_block(self, parse):
         if self._error is not None:
             return  # fail policy: the task already failed; read on, do no more work
         t0 = time.perf_counter()
         try:
-            parsed = parse_chunk(chunk, self.schema)
+            parsed = parse()
         except BadInputError as e:
             self._error = self._in_split(to_json_dict(e))
             return
@@ -254,6 +270,13 @@ class BlockJob(CompatJob):
 
     def mapper_final_emit_partial(self):
         self.increment_counter('distreg', 'map tasks')
+        if self._row_groups:
+            # Parquet: the row groups this task read (their sum is the manifest's length)
+            self.increment_counter('distreg', 'row groups read', self._row_groups)
+            self.increment_counter('distreg', 'map tasks that read row groups')
+            if parquet.WEBHDFS_BYTES[0]:
+                self.increment_counter('distreg', 'bytes read through WebHDFS',
+                                       parquet.WEBHDFS_BYTES[0])
         # the task's time from its init (interpreter start and imports not included): the rest
         # after parse and compute is reading the split
         self._count_us('map task us', time.perf_counter() - self._t_start)
@@ -383,7 +406,7 @@ def use_hadoop():
 
 
 def _position(bad):
-    return (bad.get('file') or '', bad.get('offset') or 0)
+    return (bad.get('file') or '', bad.get('offset') or 0, bad.get('file_row') or 0)
 
 
 def _injected_fault():

@@ -11,6 +11,7 @@ import getpass
 import glob
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -20,11 +21,11 @@ import jobs.mrjob_compat  # noqa: F401  first: it imports mrjob the quick way
 from jobs.mrjob_hadoop import yarn_application_ids  # noqa: E402
 from mrjob.step import StepFailedException  # noqa: E402
 
-from distreg import PROJECT_ROOT, blocks, scoring
+from distreg import PROJECT_ROOT, blocks, parquet, scoring
 from distreg import options as options_mod
 from distreg.engine import Engine
 from distreg.errors import DistregError, raise_from_json_dict
-from distreg.loader import fill_line_numbers, local_path, read_headers
+from distreg.loader import check_no_features, fill_line_numbers, local_path, read_headers
 from jobs.block_job import use_hadoop
 from jobs.gradient import MRLossGradient
 from jobs.hessian import MRHessian
@@ -75,10 +76,15 @@ class MRJobEngine(Engine):
         self.counters = []
         #: YARN application ids of the jobs run so far, one per pass (mrjob-hadoop)
         self.app_ids = []
+        #: Parquet: the directory of the manifest the jobs read instead of the input
+        self._manifest_dir = None
+        #: Parquet on HDFS: the HDFS directory of that manifest
+        self._remote_manifest = None
 
     def prepare(self, options):
         t0 = time.perf_counter()
         o = options
+        parquet_schema = self._parquet_input(o)
         if self.name == 'mrjob-hadoop' and self.job_input is None:
             self.job_input = self._hadoop_input()
         # the options travel as one JSON argument (distreg/options.py), as the schema does
@@ -92,11 +98,101 @@ class MRJobEngine(Engine):
         args.append(self.job_input or self.path)
         # an uploaded input's headers are read from the local files (a `hadoop fs -cat`
         # per part file would start a JVM each); tasks know the files by their HDFS paths
-        self.schema = MRNormalEquations(args)._sniff_schema(
+        self.schema = parquet_schema or MRNormalEquations(args)._sniff_schema(
             self._uploaded_headers() if self._uploaded else None)
         self.args = args + ['--schema', self.schema.to_json()]
         self.load_seconds = time.perf_counter() - t0
         return self.schema
+
+    def _parquet_input(self, options):
+        """A Parquet input's schema; the jobs then read its manifest of row groups.
+
+        Hadoop streaming hands a map task lines of text: the job's input is a text file
+        with one line per row group (:func:`distreg.parquet.manifest_lines`), which mrjob
+        splits among the map tasks like any text input; each task reads the row groups
+        of its lines, by path, and only the selected columns. Not Parquet: None.
+        """
+        path = local_path(self.path)
+        if path is None and self.name == 'mrjob-hadoop':
+            return self._hdfs_parquet_input(options)
+        if path is None or not parquet.is_parquet_input(path, options.format):
+            if options.format == 'parquet':
+                raise DistregError('%s reads Parquet from local files only, not %s'
+                                   % (self.name, self.path))
+            check_no_features(options.features, options.n_features)
+            return None
+        if self.name == 'mrjob-emr':
+            raise DistregError('%s does not read Parquet yet (numpy, mrjob-inline, '
+                               'mrjob-local, mrjob-hadoop, spark-rdd and spark-mllib do)'
+                               % self.name)
+        files = parquet.data_files(path)
+        schema = parquet.local_schema(path, options.label_col, options.features,
+                                      options.bad_rows, options.model, options.n_features,
+                                      source=self.path, files=files)
+        entries = parquet.manifest(path, files)
+        if self._manifest_dir is None:
+            self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
+        manifest = os.path.join(self._manifest_dir, 'row-groups.jsonl')
+        if self.name == 'mrjob-hadoop':
+            entries = self._on_hdfs(entries)
+        with open(manifest, 'w') as f:
+            f.write(parquet.manifest_lines(entries))
+        if self.name == 'mrjob-hadoop':
+            from hdfs_utils import hdfs
+            remote = self._uploaded + '/_manifest/row-groups.jsonl'
+            hdfs.put(manifest, remote, new_parent=True)
+            manifest = 'hdfs://' + remote
+        self.job_input = manifest
+        return schema
+
+    def _hdfs_parquet_input(self, options):
+        """An ``hdfs://`` Parquet input: footers and the manifest read through WebHDFS, the
+        manifest put on HDFS beside the job's scratch; None for other input."""
+        from hdfs_utils import hdfs
+        from hdfs_utils.env import conf_value
+        use_hadoop()
+        user = os.environ.get('HADOOP_USER_NAME') or getpass.getuser()
+        found = parquet.hdfs_parquet(self.path, options.format,
+                                     conf_value('dfs.namenode.http-address'), user)
+        if found is None:
+            check_no_features(options.features, options.n_features)
+            return None
+        schema = found.schema(options.label_col, options.features, options.bad_rows,
+                              options.model, options.n_features)
+        if self._manifest_dir is None:
+            self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
+        manifest = os.path.join(self._manifest_dir, 'row-groups.jsonl')
+        with open(manifest, 'w') as f:
+            f.write(parquet.manifest_lines(found.manifest()))
+        if self._remote_manifest is None:
+            self._remote_manifest = '/user/%s/tmp/distreg/manifest-%s' % (
+                user, uuid.uuid4().hex[:12])
+            hdfs.put(manifest, self._remote_manifest + '/row-groups.jsonl', new_parent=True)
+        self.job_input = 'hdfs://' + self._remote_manifest + '/row-groups.jsonl'
+        return schema
+
+    def _on_hdfs(self, entries):
+        """The manifest's entries naming the HDFS copies of the files (uploaded here), read
+        by the tasks through WebHDFS (the NameNode's HTTP address from the Hadoop conf)."""
+        from hdfs_utils.env import conf_value
+        self.job_input = self._hadoop_input()
+        web = conf_value('dfs.namenode.http-address')
+        if not web:
+            raise DistregError('mrjob-hadoop reads Parquet through WebHDFS: the Hadoop conf '
+                               '(%s) names no dfs.namenode.http-address'
+                               % os.environ.get('HADOOP_CONF_DIR'))
+        user = os.environ.get('HADOOP_USER_NAME') or getpass.getuser()
+        out = []
+        for e in entries:
+            local = os.path.abspath(e['name'])
+            for remote, top in self._local_of.items():
+                rel = os.path.relpath(local, os.path.abspath(top))
+                if not rel.startswith('..'):
+                    e = dict(e, file=remote if rel == '.' else remote + '/' + rel,
+                             webhdfs='http://' + web, user=user)
+                    break
+            out.append(e)
+        return out
 
     def _hadoop_input(self):
         """The HDFS path the Hadoop jobs read; a local input is uploaded (and verified) once.
@@ -142,7 +238,18 @@ class MRJobEngine(Engine):
         return out
 
     def close(self):
-        """Remove the HDFS copy of a local input (mrjob-hadoop)."""
+        """Remove the HDFS copy of a local input (mrjob-hadoop), and a Parquet manifest."""
+        if self._manifest_dir is not None:
+            shutil.rmtree(self._manifest_dir, ignore_errors=True)
+            self._manifest_dir = None
+        if self._remote_manifest is not None:
+            from hdfs_utils import hdfs
+            try:
+                hdfs.rm(self._remote_manifest, recursive=True, missing_ok=True)
+            except hdfs.HdfsError as e:
+                print('distreg: warning: could not remove %s from HDFS: %s'
+                      % (self._remote_manifest, e), file=sys.stderr)
+            self._remote_manifest = None
         if self._uploaded:
             from hdfs_utils import hdfs
             try:

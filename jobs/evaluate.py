@@ -23,7 +23,6 @@ from mrjob.step import MRStep  # noqa: E402
 
 from distreg import blocks
 from distreg.errors import BadInputError, to_json_dict
-from distreg.loader import parse_chunk
 
 
 class MREvaluate(BlockJob):
@@ -38,11 +37,12 @@ class MREvaluate(BlockJob):
                        reducer=self.reducer_merge_and_finish,
                        reducer_final=self.reducer_final_emit_auc)]
 
-    def _fold(self, chunk):
+    def _fold_block(self, parse):
+        # (BlockJob._fold: a chunk of text lines, or of a Parquet manifest's row groups)
         if self._error is not None:
             return
         try:
-            parsed = parse_chunk(chunk, self.schema)
+            parsed = parse()
         except BadInputError as e:
             self._error = self._in_split(to_json_dict(e))
             return

@@ -42,10 +42,11 @@ import uuid
 
 import numpy as np
 
-from distreg import blocks, scoring
+from distreg import blocks, parquet, scoring
 from distreg.engine import Engine
-from distreg.errors import BadInputError
-from distreg.loader import check_headers, fill_line_numbers, local_path, sniff_schema
+from distreg.errors import BadInputError, DistregError
+from distreg.loader import (check_headers, check_no_features, fill_line_numbers, local_path,
+                            sniff_schema)
 from spark_jobs import reader as rd
 from spark_jobs.session import cancellable, get_session, import_pyspark
 
@@ -108,14 +109,39 @@ class RDDEngine(Engine):
         t0 = time.perf_counter()
         sc = self.spark.sparkContext
         self.design = options.design()
-        files = rd.list_files(sc, self.path)
-        headers = rd.first_lines(sc, files)
-        first = next((line for _, line, _ in headers if line), None)
-        self.schema = check_headers(
-            sniff_schema(first, options.format, options.label_col, options.bad_rows,
-                         options.model, source=self.path, n_features=options.n_features,
-                         weight_col=options.weight_col),
-            headers)
+        self._row_groups = None
+        on_hdfs = None
+        if self.path.startswith('hdfs://'):
+            on_hdfs = parquet.hdfs_parquet(self.path, options.format, _namenode_web(sc),
+                                           os.environ.get('HADOOP_USER_NAME') or sc.sparkUser())
+        if on_hdfs is not None:
+            # Parquet on HDFS: footers and row groups read through WebHDFS by byte ranges
+            self.schema = on_hdfs.schema(options.label_col, options.features,
+                                         options.bad_rows, options.model, options.n_features)
+            self._row_groups = on_hdfs.manifest()
+            files = [(e['name'], 0) for e in self._row_groups]
+        elif rd.is_local(self.path) and parquet.is_parquet_input(local_path(self.path),
+                                                                  options.format):
+            # Parquet: one partition per run of row groups, read by its task (distreg.parquet)
+            found = parquet.data_files(local_path(self.path))
+            self.schema = parquet.local_schema(
+                local_path(self.path), options.label_col, options.features, options.bad_rows,
+                options.model, options.n_features, source=self.path, files=found)
+            self._row_groups = parquet.manifest(local_path(self.path), found)
+            files = [(e['name'], 0) for e in self._row_groups]
+        else:
+            if options.format == 'parquet':
+                raise DistregError('%s reads Parquet from local files only, not %s'
+                                   % (self.name, self.path))
+            check_no_features(options.features, options.n_features)
+            files = rd.list_files(sc, self.path)
+            headers = rd.first_lines(sc, files)
+            first = next((line for _, line, _ in headers if line), None)
+            self.schema = check_headers(
+                sniff_schema(first, options.format, options.label_col, options.bad_rows,
+                             options.model, source=self.path, n_features=options.n_features,
+                             weight_col=options.weight_col),
+                headers)
         # counts each partition built from the input: more than n_partitions means that cached
         # blocks were lost and rebuilt from the lineage
         self._built = sc.accumulator(0)
@@ -126,7 +152,8 @@ class RDDEngine(Engine):
         errors = [e for _, e, _ in info if e is not None]
         if errors:
             self.close()
-            first = min(errors, key=lambda d: (_file_rank(files, d['file']), d['offset'] or 0))
+            first = min(errors, key=lambda d: (_file_rank(files, d['file']), d['offset'] or 0,
+                                               d.get('file_row') or 0))
             fill_line_numbers([first])
             raise BadInputError.from_dict(first)
         self.rejects = fill_line_numbers([bad for _, _, rejects in info for bad in rejects])
@@ -267,6 +294,11 @@ class RDDEngine(Engine):
 
     def _blocks(self, sc, files):
         schema = self.schema
+        if self._row_groups is not None:
+            splits = rd.row_group_splits(self._row_groups, sc.defaultParallelism)
+            token = uuid.uuid4().hex
+            return sc.parallelize(splits, len(splits)).mapPartitionsWithIndex(
+                lambda i, it: rd.read_stored_split(i, it, schema, token))
         if self.reader == 'direct':
             splits = rd.byte_splits(files, sc.defaultParallelism)
             token = uuid.uuid4().hex
@@ -293,6 +325,22 @@ class _Counted:
     def __call__(self, partition):
         self.counter.add(1)
         return partition
+
+
+def _namenode_web(sc):
+    """The NameNode's HTTP address (WebHDFS): the session's Hadoop conf, else the conf dir's
+    (a session started before HADOOP_CONF_DIR named the cluster)."""
+    web = sc._jsc.hadoopConfiguration().get('dfs.namenode.http-address')
+    if web:
+        return web
+    try:
+        from hdfs_utils.env import HadoopNotFound, conf_value
+    except ImportError:
+        return None
+    try:
+        return conf_value('dfs.namenode.http-address')
+    except (HadoopNotFound, OSError):
+        return None
 
 
 def _live_executors(sc):

@@ -25,8 +25,9 @@ import os
 
 import numpy as np
 
+from distreg import parquet
 from distreg.errors import BadInputError, DistregError
-from distreg.loader import (CHUNK_BYTES, Chunk, Parsed, Schema, expand_paths, first_line_text,
+from distreg.loader import (TABULAR, CHUNK_BYTES, Chunk, Parsed, Schema, expand_paths, first_line_text,
                             is_compressed, is_header, iter_chunks, iter_split_chunks, local_path,
                             open_input, parse_chunk)
 
@@ -229,11 +230,40 @@ def byte_splits(files, parallelism):
 
 def parse_chunks(chunks, schema):
     """Parse chunks into one :class:`Block` (a bad row under 'fail' becomes ``Block.error``)."""
+    return _one_block(((getattr(chunk, 'locate', lambda bad: bad),
+                        lambda chunk=chunk: parse_chunk(chunk, schema)) for chunk in chunks),
+                      schema)
+
+
+def read_row_groups(entries, schema):
+    """The Parquet row groups of one partition (manifest entries) as one :class:`Block`."""
+    return _one_block(((lambda bad: bad, lambda e=e: parquet.read_row_group(e, schema))
+                       for e in entries), schema)
+
+
+def row_group_splits(entries, parallelism):
+    """Cut the row groups (in input order) into contiguous runs of about equal rows, at
+    most ``parallelism`` of them: one partition each."""
+    total = sum(e['rows'] for e in entries)
+    n = max(1, min(len(entries), parallelism))
+    splits, run, rows = [], [], 0
+    for e in entries:
+        run.append(e)
+        rows += e['rows']
+        if rows * n >= total * (len(splits) + 1) and len(splits) < n - 1:
+            splits.append(run)
+            run = []
+    if run or not splits:
+        splits.append(run)
+    return splits
+
+
+def _one_block(items, schema):
+    """``(locate, parse)`` pairs, each a block of rows, into one :class:`Block`."""
     Xs, ys, ws, rejects, reject_at, n_rows = [], [], [], [], [], 0
-    for chunk in chunks:
-        locate = getattr(chunk, 'locate', lambda bad: bad)
+    for locate, parse in items:
         try:
-            parsed = parse_chunk(chunk, schema)
+            parsed = parse()
         except BadInputError as e:
             return Block(None, locate(e.to_dict()))
         Xs.append(parsed.X)
@@ -243,7 +273,7 @@ def parse_chunks(chunks, schema):
         reject_at.extend(n_rows + at for at in parsed.reject_at)
         n_rows += len(parsed.y)
     width = max((X.shape[1] for X in Xs), default=0)
-    if schema.format == 'csv':
+    if schema.format in TABULAR:
         width = schema.n_features()
     # one contiguous array per partition: the passes over it are single BLAS calls
     X = np.zeros((sum(len(y) for y in ys), width))
@@ -265,6 +295,8 @@ def read_split(split, schema, chunk_bytes=CHUNK_BYTES):
     of a cluster do not run in the driver's directory, so they open the absolute path
     while bad rows keep the name the user gave.
     """
+    if schema.format == 'parquet':
+        return read_row_groups(split, schema)  # a list of row groups (manifest entries)
     path, start, end = split[:3]
     local = split[3] if len(split) > 3 else local_path(path)
     if is_compressed(path):

@@ -1,0 +1,607 @@
+"""Parquet input: the schema, the row-group manifest, and row groups -> numpy blocks.
+
+Every engine reads Parquet through this module (with pyarrow; no decoder of our own):
+
+- :func:`local_schema` reads the footers only and resolves the columns: the label
+  (``--label-col``, by name or index; default the first column), the features
+  (``--features a,b,c``; default every numeric column but the label). The result is a
+  :class:`distreg.loader.Schema` of format ``parquet`` whose ``names`` are the selected
+  columns, the label first.
+- :func:`manifest` lists the input's row groups, one :class:`dict` each (``file``,
+  ``row_group``, ``rows``, ``first_row``, ``part``: the ``key=value`` partition
+  directories above the file). A row group is the unit of work of every engine: an mrjob
+  map task reads the row groups of its lines of the manifest, a Spark partition those it
+  was given; nobody reads a whole file.
+- :func:`read_row_group` reads one row group, only the selected columns (projection),
+  into a :class:`distreg.loader.Parsed` block. A null, NaN or Inf, or a logistic label
+  outside {0, 1} is a bad row named by file, row group and row, under ``--bad-rows``.
+
+Numeric types are the integers (signed and unsigned), floats, decimals and booleans; a
+selected column of another type (string, binary, list, struct, ...) is an error that
+names it and its type.
+"""
+
+import glob
+import io
+import json
+import os
+import urllib.parse
+import urllib.request
+
+import numpy as np
+
+from distreg import loader
+from distreg.errors import BadInputError, DistregError, EmptyInputError
+from distreg.loader import Parsed, Schema, parse_number
+
+#: The first and last four bytes of every Parquet file.
+MAGIC = b'PAR1'
+#: What a partition directory names a null value (Hive, Spark).
+HIVE_NULL = '__HIVE_DEFAULT_PARTITION__'
+NUMERIC_TYPES = 'int8..int64, uint8..uint64, float32/64, decimal, bool'
+
+_PQ = None
+
+
+def _pq():
+    global _PQ
+    if _PQ is None:
+        import pyarrow
+        import pyarrow.compute
+        import pyarrow.parquet
+        _PQ = (pyarrow, pyarrow.compute, pyarrow.parquet)
+    return _PQ
+
+
+# --------------------------------------------------------------------------- files
+
+def _skipped(name):
+    """Hadoop's and Spark's side files: _SUCCESS, _metadata, .crc, hidden files."""
+    return name.startswith(('_', '.')) or name.endswith('.crc')
+
+
+def data_files(path):
+    """``[(file, {partition column: value text})]`` of a local input, in a stable order.
+
+    ``path`` is a file, a directory of part files (searched recursively: ``key=value/``
+    partition directories become columns) or a glob.
+    """
+    if any(ch in path for ch in '*?['):
+        matches = sorted(glob.glob(path))
+        if not matches:
+            raise DistregError('no input matches %s' % path)
+        return [f for m in matches for f in data_files(m)]
+    if os.path.isdir(path):
+        out = []
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not _skipped(d))
+            rel = os.path.relpath(root, path)
+            part = {}
+            for piece in ([] if rel == '.' else rel.split(os.sep)):
+                if '=' in piece:
+                    key, value = piece.split('=', 1)
+                    part[key] = value
+            out.extend((os.path.join(root, f), dict(part))
+                       for f in sorted(files) if not _skipped(f))
+        return out
+    if not os.path.exists(path):
+        raise DistregError('input not found: %s' % path)
+    return [(path, {})]
+
+
+def has_magic(path):
+    """True when a local file starts with Parquet's magic bytes."""
+    try:
+        with open(path, 'rb') as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+
+
+def is_parquet_input(path, fmt='auto'):
+    """True when a local input is to be read as Parquet (``--format parquet``, or auto and
+    its first data file starts with ``PAR1``)."""
+    if fmt == 'parquet':
+        return True
+    if fmt != 'auto' or '://' in path and not path.startswith('file://'):
+        return False
+    path = path[len('file://'):] if path.startswith('file://') else path
+    try:
+        files = data_files(path)
+    except DistregError:
+        return False
+    return bool(files) and has_magic(files[0][0])
+
+
+def _open(file, opener=None):
+    """A ``pyarrow.parquet.ParquetFile``; a file that is not Parquet is a one-line error."""
+    pa, _, pq = _pq()
+    try:
+        source = opener(file) if opener is not None else file
+        return pq.ParquetFile(source)
+    except (pa.ArrowException, OSError) as e:
+        raise BadInputError('not a readable Parquet file (%s)' % str(e).split('\n')[0],
+                            file=file)
+
+
+#: The file read last by this process: ``(key, ParquetFile)``. A task reads its row groups
+#: in manifest order, so consecutive groups of one file share one footer read.
+_LAST = [None, None]
+
+
+def _open_again(file, opener=None):
+    """:func:`_open`, reusing the last file while it is unchanged (size, modification)."""
+    if opener is None:
+        st = os.stat(file)
+        key = (file, None, st.st_size, st.st_mtime_ns)
+        source = None
+    else:
+        source = opener(file)
+        key = (file, getattr(source, 'base', None), getattr(source, 'size', None),
+               getattr(source, 'mtime', None))
+    if _LAST[0] != key or key[3] is None:
+        _LAST[:] = [key, _open(file, (lambda _: source) if source is not None else None)]
+    return _LAST[1]
+
+
+# --------------------------------------------------------------------------- schema
+
+def _is_number(t):
+    pa = _pq()[0]
+    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+            or pa.types.is_boolean(t))
+
+
+def _partition_number(value):
+    return value == HIVE_NULL or parse_number(value) is not None
+
+
+def columns_of(files, opener=None):
+    """``[(name, arrow type or None for a partition column)]`` of the first file, then the
+    partition columns; every file must have the first one's columns."""
+    first_file, first_part = files[0]
+    schema = _open(first_file, opener).schema_arrow
+    cols = [(f.name, f.type) for f in schema]
+    names = [n for n, _ in cols]
+    for key in first_part:
+        if key not in names:
+            cols.append((key, None))
+    return cols
+
+
+def local_schema(path, label_col=None, features=None, bad_rows='fail', model='linear',
+                 n_features=None, source=None, files=None, opener=None):
+    """The :class:`distreg.loader.Schema` of a Parquet input (footers only are read)."""
+    source = source or path
+    files = files if files is not None else data_files(path)
+    if not files:
+        raise EmptyInputError('the input is empty: no Parquet files in %s' % source,
+                              file=source)
+    cols = columns_of(files, opener)
+    names = [n for n, _ in cols]
+    types = dict(cols)
+    parts = {k for _, part in files for k in part}
+
+    def numeric(name):
+        if types[name] is None:
+            return all(_partition_number(part[name]) for _, part in files if name in part)
+        return _is_number(types[name])
+
+    def check(name, what):
+        if name not in types:
+            raise DistregError('%s %r is not a column of %s; its columns are: %s'
+                               % (what, name, source, ', '.join(names)))
+        if not numeric(name):
+            t = types[name]
+            raise DistregError(
+                '%s %r of %s is %s, not a number (expected %s)'
+                % (what, name, source, 'a partition directory with non-numeric values'
+                   if t is None else 'of type %s' % t, NUMERIC_TYPES))
+
+    if label_col is None:
+        label = names[0]
+    elif str(label_col).strip().lstrip('+-').isdigit():
+        idx = int(str(label_col).strip())
+        if not -len(names) <= idx < len(names):
+            raise DistregError('--label-col %s is out of range: %s has %d columns (0..%d)'
+                               % (label_col, source, len(names), len(names) - 1))
+        label = names[idx]
+    else:
+        label = str(label_col).strip()
+    if features:
+        chosen = [f.strip() for f in str(features).split(',') if f.strip()]
+        for f in chosen:
+            check(f, '--features column')
+        if len(set(chosen)) != len(chosen):
+            raise DistregError('--features names a column twice: %s' % features)
+    else:
+        chosen = [n for n in names if n != label and numeric(n)]
+    has_label = True
+    if n_features is not None:
+        # predict/evaluate: rows with or without their label
+        if label not in types:
+            has_label = False
+        elif label_col is None and not features:
+            # the first column is the label unless the input has just the model's features
+            has_label = len([n for n in names if numeric(n)]) != n_features
+        if not has_label and not features:
+            chosen = [n for n in names if numeric(n)]
+    if has_label:
+        check(label, '--label-col')
+        if label in chosen:
+            if features:
+                raise DistregError('--features names the label column %r' % label)
+            chosen.remove(label)
+    if not chosen:
+        raise DistregError('%s has no numeric feature column besides the label %r; its '
+                           'columns are: %s' % (source, label, ', '.join(
+                               '%s (%s)' % (n, types[n] or 'partition') for n in names)))
+    if n_features is not None and len(chosen) != n_features:
+        raise DistregError('the model has %d raw features but %s has %d numeric feature '
+                           'columns (%s): expected %d; name them with --features'
+                           % (n_features, source, len(chosen), ', '.join(chosen), n_features))
+    selected = ([label] if has_label else []) + chosen
+    for name in selected:
+        if name in parts and types[name] is not None:
+            raise DistregError('%r is both a column of %s and a partition directory' %
+                               (name, source))
+    return Schema('parquet', len(selected), 0 if has_label else None, tuple(selected),
+                  bad_rows, model)
+
+
+# --------------------------------------------------------------------------- manifest
+
+def manifest(path, files=None, opener=None, **extra):
+    """Every row group of an input, in order: a list of entries (dicts, JSON-able).
+    ``extra`` goes into every entry (``webhdfs``, ``user``: see :func:`read_row_group`)."""
+    files = files if files is not None else data_files(path)
+    out = []
+    for file, part in files:
+        meta = _open(file, opener).metadata
+        first = 0
+        for i in range(meta.num_row_groups):
+            rows = meta.row_group(i).num_rows
+            out.append(dict(file=os.path.abspath(file) if '://' not in file else file,
+                            name=file, row_group=i, rows=rows, first_row=first, part=part,
+                            **extra))
+            first += rows
+    return out
+
+
+class HdfsInput:
+    """A Parquet input on HDFS, seen through WebHDFS at ``base`` (``http://host:port``):
+    its files (``key=value/`` directories as columns), schema and manifest, as for a local
+    input. The tasks read their row groups the same way (the entries carry ``base``)."""
+
+    def __init__(self, uri, base, user=None):
+        self.uri, self.base, self.user = uri, base.rstrip('/'), user
+        self.opener = _webhdfs_opener(self.base, user)
+        self._files = None
+
+    def _list(self, path):
+        data = WebHdfsFile.request(self.base, path, 'LISTSTATUS', self.user)
+        return json.loads(data)['FileStatuses']['FileStatus']
+
+    def files(self):
+        if self._files is None:
+            root = _hdfs_path(self.uri)
+            if any(ch in root for ch in '*?['):
+                raise DistregError('globs on HDFS are not read as Parquet yet: %s' % self.uri)
+            out = []
+            self._walk(root, {}, out, top=True)
+            self._files = out
+        return self._files
+
+    def _walk(self, path, part, out, top=False):
+        for st in sorted(self._list(path), key=lambda s: s['pathSuffix']):
+            name = st['pathSuffix']
+            full = path if not name else path.rstrip('/') + '/' + name
+            if name and _skipped(name):
+                continue
+            if st['type'] == 'DIRECTORY':
+                sub = dict(part)
+                if '=' in name:
+                    key, value = name.split('=', 1)
+                    sub[key] = urllib.parse.unquote(value)
+                self._walk(full, sub, out)
+            else:
+                out.append((full, part))
+
+    def is_parquet(self):
+        files = self.files()
+        if not files:
+            return False
+        f = WebHdfsFile(self.base, files[0][0], self.user)
+        return f.read(len(MAGIC)) == MAGIC
+
+    def schema(self, label_col=None, features=None, bad_rows='fail', model='linear',
+               n_features=None):
+        return local_schema(self.uri, label_col, features, bad_rows, model, n_features,
+                            source=self.uri, files=self.files(), opener=self.opener)
+
+    def manifest(self):
+        return manifest(self.uri, self.files(), self.opener, webhdfs=self.base,
+                        user=self.user)
+
+
+def hdfs_parquet(uri, fmt, web_address, user=None):
+    """The :class:`HdfsInput` of an ``hdfs://`` input to read as Parquet (``--format
+    parquet``, or auto and its first file's magic bytes), else None. ``web_address``: the
+    NameNode's ``dfs.namenode.http-address``."""
+    if not uri.startswith('hdfs://') or fmt not in ('auto', 'parquet'):
+        return None
+    if not web_address:
+        if fmt == 'parquet':
+            raise DistregError('Parquet on HDFS is read through WebHDFS, and the Hadoop conf '
+                               'names no dfs.namenode.http-address')
+        return None
+    base = web_address if '://' in web_address else 'http://' + web_address
+    found = HdfsInput(uri, base, user)
+    if fmt == 'parquet':
+        return found
+    try:
+        return found if found.is_parquet() else None
+    except DistregError:
+        return None   # not listable through WebHDFS (a glob, say): read as text
+
+
+def _hdfs_path(uri):
+    """The path of an ``hdfs://`` URI (``hdfs:///a``, ``hdfs://host:port/a`` -> ``/a``)."""
+    if '://' in uri:
+        rest = uri.split('://', 1)[1]
+        return '/' + rest.split('/', 1)[1] if '/' in rest else '/'
+    return uri
+
+
+def manifest_lines(entries):
+    """The manifest as text, one JSON entry per line (an mrjob job's input)."""
+    return ''.join(json.dumps(e, sort_keys=True) + '\n' for e in entries)
+
+
+def entries_of(data):
+    """The manifest entries in ``data`` (bytes of whole lines)."""
+    for line in data.split(b'\n'):
+        if line.strip():
+            yield json.loads(line)
+
+
+# --------------------------------------------------------------------------- reading
+
+def read_row_group(entry, schema, opener=None):
+    """One row group of the selected columns as a :class:`distreg.loader.Parsed` block.
+
+    An entry with ``webhdfs`` (a NameNode's HTTP address) names a file on HDFS, read
+    through WebHDFS by byte ranges (:class:`WebHdfsFile`): the footer, then the column
+    chunks of this row group only.
+    """
+    pa, pc, _ = _pq()
+    if opener is None and entry.get('webhdfs'):
+        opener = _webhdfs_opener(entry['webhdfs'], entry.get('user'))
+    name = entry.get('name') or entry['file']
+    part = entry.get('part') or {}
+    wanted = [c for c in schema.names if c not in part]
+    group = entry['row_group']
+    try:
+        pf = _open_again(entry['file'], opener)
+    except BadInputError as e:
+        # named by its row group too: no engine takes it for a text line to look for
+        raise BadInputError(e.reason, file=name, row_group=group)
+    try:
+        table = pf.read_row_group(group, columns=wanted)
+    except (pa.ArrowException, OSError) as e:
+        raise BadInputError('it cannot be read (%s)' % str(e).split('\n')[0], file=name,
+                            row_group=group)
+    missing = [c for c in wanted if c not in table.column_names]
+    if missing:
+        raise BadInputError('column %s is missing in this file (every file needs the selected '
+                            'columns of the first one)' % ', '.join(map(repr, missing)),
+                            file=name, row_group=group)
+    n = table.num_rows
+    values, bad, reasons = [], np.zeros(n, bool), []
+    for j, col in enumerate(schema.names):
+        is_label = schema.label is not None and j == schema.label
+        if col in part:
+            text = part[col]
+            if text == HIVE_NULL:
+                v, null = np.zeros(n), np.ones(n, bool)
+            else:
+                v, null = np.full(n, float(text)), np.zeros(n, bool)
+        else:
+            arr = table.column(col)
+            if not _is_number(arr.type):
+                raise BadInputError('column %r is of type %s in this file, not a number '
+                                    '(expected %s)' % (col, arr.type, NUMERIC_TYPES),
+                                    file=name, row_group=entry['row_group'])
+            null = arr.is_null().to_numpy(zero_copy_only=False)
+            if pa.types.is_decimal(arr.type):
+                # through the decimal text: Arrow's decimal-to-double cast is not correctly
+                # rounded (45.05 is off by an ulp), its text-to-double parse is, as in CSV
+                arr = pc.cast(arr, pa.string())
+            arr = pc.cast(arr, pa.float64(), safe=False).fill_null(0.0)
+            v = arr.to_numpy()
+        col_bad = [(null, 'is null (expected a number)')]
+        finite = np.isfinite(v)
+        col_bad.append((~finite & ~null, 'is %s: NaN and Inf are not allowed in %s'
+                        % ('{value}', 'the label' if is_label else 'the features')))
+        if is_label and schema.model == 'logistic':
+            col_bad.append((finite & (v != 0) & (v != 1),
+                            'is {value}, not 0 or 1 (logistic regression needs labels in '
+                            '{{0, 1}})'))
+        for mask, why in col_bad:
+            if mask.any():
+                reasons.append((col, mask, why))
+                bad |= mask
+        values.append(v)
+    rejects, reject_at = [], []
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        if schema.bad_rows == 'fail':
+            rows = rows[:1]
+        for k, i in enumerate(rows):
+            col, _, why = next(r for r in reasons if r[1][i])
+            value = values[schema.names.index(col)][i]
+            e = BadInputError('column %r %s' % (col, why.format(value=value)), file=name,
+                              row_group=entry['row_group'], row=int(i),
+                              file_row=entry.get('first_row', 0) + int(i),
+                              text=_row_text(table, part, schema, i))
+            if schema.bad_rows == 'fail':
+                raise e
+            rejects.append(e.to_dict())
+            reject_at.append(int(i) - k)
+    keep = ~bad
+    y = values[schema.label][keep] if schema.label is not None else np.zeros(int(keep.sum()))
+    feats = [v for j, v in enumerate(values) if j != schema.label]
+    X = np.empty((int(keep.sum()), len(feats)), order='F')
+    for j, v in enumerate(feats):
+        X[:, j] = v[keep]
+    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at)
+
+
+def _row_text(table, part, schema, i):
+    """The selected values of row ``i``, as ``name=value`` (null for a null)."""
+    out = []
+    for col in schema.names:
+        if col in part:
+            v = part[col]
+        else:
+            v = table.column(col)[int(i)].as_py()
+        out.append('%s=%s' % (col, 'null' if v is None or v == HIVE_NULL else v))
+    return ', '.join(out)
+
+
+def iter_local_blocks(path, schema, entries=None):
+    """Every row group of a local input, read one at a time."""
+    for entry in entries if entries is not None else manifest(path):
+        yield read_row_group(entry, schema)
+
+
+def input_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
+                 source=None, n_features=None, features=None, weight_col=None):
+    """The :class:`Schema` of any local input: Parquet (``--format parquet``, or auto and
+    its magic bytes) by its footers, else :func:`distreg.loader.local_schema`. (Weights are
+    read from CSV only: :func:`distreg.fit.fit` refuses --weight-col where the schema has none.)"""
+    if is_parquet_input(path, fmt):
+        return local_schema(loader.local_path(path), label_col, features, bad_rows, model,
+                            n_features, source=source or path)
+    loader.check_no_features(features, n_features)
+    return loader.local_schema(path, fmt, label_col, bad_rows, model, source=source,
+                               n_features=n_features, weight_col=weight_col)
+
+
+def iter_input_blocks(path, schema, chunk_bytes=loader.CHUNK_BYTES):
+    """The :class:`Parsed` blocks of any local input: row groups, or text chunks."""
+    if schema.format == 'parquet':
+        return iter_local_blocks(loader.local_path(path), schema)
+    return loader.iter_local_blocks(path, schema, chunk_bytes)
+
+
+# --------------------------------------------------------------------------- HDFS
+
+#: Bytes this process has read through WebHDFS (a map task's counter: less than its files).
+WEBHDFS_BYTES = [0]
+
+
+def _webhdfs_opener(base, user=None):
+    return lambda path: WebHdfsFile(base, path, user)
+
+
+class WebHdfsFile(io.RawIOBase):
+    """A read-only, seekable file on HDFS read through WebHDFS's ``OPEN`` with ``offset``
+    and ``length``: pyarrow reads a Parquet footer and one row group's column chunks
+    through it, never the whole file. (pyarrow's own HDFS client needs libhdfs, which a
+    Hadoop from Maven Central does not ship.) ``base``: the NameNode's HTTP address,
+    ``http://host:port``; ``path``: the file's path on HDFS (an ``hdfs://`` URI is cut to
+    its path)."""
+
+    def __init__(self, base, path, user=None):
+        super().__init__()
+        if '://' in path:
+            path = '/' + path.split('://', 1)[1].split('/', 1)[1]
+        self.base = base.rstrip('/')
+        self.path = path
+        self.user = user
+        self.pos = 0
+        status = json.loads(self._get('GETFILESTATUS'))
+        self.size = status['FileStatus']['length']
+        self.mtime = status['FileStatus'].get('modificationTime')
+
+    @staticmethod
+    def request(base, path, op, user=None, **params):
+        """The body of a WebHDFS GET (redirects to a DataNode followed)."""
+        if user:
+            params['user.name'] = user
+        params['op'] = op
+        url = '%s/webhdfs/v1%s?%s' % (base.rstrip('/'), urllib.parse.quote(path),
+                                      urllib.parse.urlencode(params))
+        try:
+            with urllib.request.urlopen(url, timeout=120) as r:
+                return r.read()
+        except OSError as e:
+            raise DistregError('WebHDFS %s of %s at %s failed: %s'
+                               % (op, path, base, e)) from None
+
+    def _get(self, op, **params):
+        return self.request(self.base, self.path, op, self.user, **params)
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self.pos
+
+    def seek(self, offset, whence=0):
+        self.pos = {0: 0, 1: self.pos, 2: self.size}[whence] + offset
+        return self.pos
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            n = self.size - self.pos
+        n = min(n, self.size - self.pos)
+        if n <= 0:
+            return b''
+        data = self._get('OPEN', offset=self.pos, length=n)
+        self.pos += len(data)
+        WEBHDFS_BYTES[0] += len(data)
+        return data
+
+    def readinto(self, b):
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
+# --------------------------------------------------------------------------- writing
+
+def write_table(path, columns, row_group_rows=None):
+    """Write ``{name: numpy array}`` to a Parquet file (``row_group_rows`` rows per group)."""
+    pa, _, pq = _pq()
+    table = pa.table({k: pa.array(v) for k, v in columns.items()})
+    pq.write_table(table, path, row_group_size=row_group_rows)
+
+
+class Writer:
+    """A Parquet file written a batch at a time (one row group per batch)."""
+
+    def __init__(self, path, names, types=None):
+        pa, _, pq = _pq()
+        types = types or {}
+        self.schema = pa.schema([(n, types.get(n, pa.float64())) for n in names])
+        self.writer = pq.ParquetWriter(path, self.schema)
+
+    def write(self, columns):
+        pa = _pq()[0]
+        self.writer.write_table(pa.table(
+            [pa.array(c, type=f.type) for c, f in zip(columns, self.schema)],
+            schema=self.schema))
+
+    def close(self):
+        self.writer.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
