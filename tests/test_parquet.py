@@ -376,3 +376,14 @@ def test_a_glob_of_parquet_files_and_the_label_by_index(tmp_path, engine):
     np.testing.assert_allclose(theta(record), lstsq(X[:, 2], np.column_stack([y, X[:, :2]])),
                                rtol=1e-9)
     assert record['design']['label_col'] == 'x3'
+
+
+@pytest.mark.parametrize('engine', ['numpy', 'mrjob-inline'])
+def test_weight_col_on_parquet_is_refused_not_ignored(tmp_path, engine):
+    """Weights are read from CSV only so far: a weighted fit of a Parquet input stops with
+    the reason, never fits the rows unweighted."""
+    y, X = make_linear(200, 2, seed=3)
+    path = write_parquet(tmp_path / 'w.parquet', y, X, w=np.full(200, 2.0))
+    with pytest.raises(DistregError, match='--weight-col w: weights are read from CSV input '
+                                           'only, not from parquet input'):
+        fit(make_engine(engine, str(path)), FitOptions(method='qr', weight_col='w'))
