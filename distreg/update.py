@@ -80,18 +80,15 @@ def update(record, path, engine, progress=None, bad_rows='fail'):
     options.bad_rows = bad_rows
     name = st['aggregate']
     old = blocks.decode(st['partial'])
-    merged = []
 
     def driver(timed, options):
-        new = timed.aggregate(name)
-        merged.append(blocks.merge_partials(name, old, new))
-        return _answer(name, merged[0], options)
+        # the answer carries the merged partial: fit() keeps it as the new record's statistics
+        return _answer(name, blocks.merge_partials(name, old, timed.aggregate(name)), options)
 
     new_record = fit_mod.fit(engine, options, checked=True, progress=progress, driver=driver)
     _check_same(record, new_record, path, 'the new rows')
     new_record['design']['n_features'] = max(record['design']['n_features'],
                                              new_record['design']['n_features'])
-    new_record['sufficient_stats']['partial'] = blocks.encode(merged[0])
     return new_record
 
 
