@@ -33,6 +33,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 data/demo.csv: | $(VENV)/.installed
 	$(DISTREG) generate --rows $(DEMO_ROWS) --features $(DEMO_FEATURES) --seed 1 --out $@
 
+# The same rows as data/demo.csv (same seed), as Parquet: one row group per 100,000 rows.
+data/demo.parquet: | $(VENV)/.installed
+	$(DISTREG) generate --rows $(DEMO_ROWS) --features $(DEMO_FEATURES) --seed 1 --format parquet --out $@
+
 data/demo-logistic.csv: | $(VENV)/.installed
 	$(DISTREG) generate --model logistic --rows $(DEMO_ROWS) --features $(DEMO_FEATURES) --seed 2 --out $@
 
@@ -52,7 +56,7 @@ data/demo-logistic-heldout.csv: | $(VENV)/.installed
 # Every engine that runs on this machine alone, side by side: one table per model. The closed
 # forms agree to 1e-9 relative; the iterative logistic fits to 1e-6 (their stopping rules).
 # (mrjob-hadoop needs `make hadoop-up`: see the README.)
-demo: setup data/demo.csv data/demo-logistic.csv data/demo-heldout.csv data/demo-logistic-heldout.csv ## fit the demo data (200k x 10) on every local engine, linear and logistic, compare, then predict and evaluate on held-out rows
+demo: setup data/demo.csv data/demo.parquet data/demo-logistic.csv data/demo-heldout.csv data/demo-logistic-heldout.csv ## fit the demo data (200k x 10) on every local engine, linear and logistic, compare; the same rows as Parquet; update a fit with new rows; predict and evaluate on held-out rows
 	@mkdir -p results
 	@echo '== linear regression, $(DEMO_ROWS) x $(DEMO_FEATURES): numpy, mrjob-local, spark-rdd, spark-mllib'
 	$(DISTREG) fit data/demo.csv --engine numpy --method qr --out results/numpy-qr.json
@@ -72,6 +76,15 @@ demo: setup data/demo.csv data/demo-logistic.csv data/demo-heldout.csv data/demo
 	$(DISTREG) compare results/logistic-numpy-newton.json results/logistic-mrjob-local-newton.json \
 	    results/logistic-spark-rdd-newton.json results/logistic-spark-rdd-lbfgs.json \
 	    results/logistic-spark-mllib-lbfgs.json --rtol 1e-6
+	@echo '== the same rows as Parquet (row groups as splits): numpy, mrjob-local, spark-rdd against the CSV fit'
+	$(DISTREG) fit data/demo.parquet --engine numpy --method qr --quiet --out results/parquet-numpy-qr.json
+	$(DISTREG) fit data/demo.parquet --engine mrjob-local --method qr --quiet --out results/parquet-mrjob-local-qr.json
+	$(DISTREG) fit data/demo.parquet --engine spark-rdd --method qr --quiet --out results/parquet-spark-rdd-qr.json
+	$(DISTREG) compare results/numpy-qr.json results/parquet-numpy-qr.json results/parquet-mrjob-local-qr.json \
+	    results/parquet-spark-rdd-qr.json --rtol 1e-12
+	@echo '== sufficient statistics: a fit kept with --keep-stats, updated with $(DEMO_HELDOUT) new rows (reads only them)'
+	$(DISTREG) fit data/demo.csv --engine numpy --method qr --keep-stats --quiet --out results/stats-qr.json
+	$(DISTREG) update results/stats-qr.json data/demo-heldout.csv --engine mrjob-local --out results/updated-qr.json
 	@echo '== held-out rows ($(DEMO_HELDOUT)): predict and evaluate the models fitted above, on other engines'
 	$(DISTREG) predict results/numpy-qr.json data/demo-heldout.csv --engine mrjob-local --out results/heldout.pred
 	$(DISTREG) evaluate results/spark-rdd-qr.json data/demo-heldout.csv --engine numpy --out results/heldout-metrics.json
