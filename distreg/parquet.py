@@ -26,7 +26,6 @@ import io
 import json
 import os
 import urllib.parse
-import urllib.request
 
 import numpy as np
 
@@ -528,6 +527,9 @@ class WebHdfsFile(io.RawIOBase):
     @staticmethod
     def request(base, path, op, user=None, **params):
         """The body of a WebHDFS GET (redirects to a DataNode followed)."""
+        # imported here: urllib.request (http.client, ssl, email) costs every job's task
+        # server about 20 ms at start, and only an HDFS Parquet input needs it
+        import urllib.request
         if user:
             params['user.name'] = user
         params['op'] = op
