@@ -422,6 +422,13 @@ def longley_like(path):
     return exact_problem(path, ['y', 'year', 'gnp', 'pop'], [t, gnp, pop], y)
 
 
+def hard_problems(d):
+    """{case: (exact problem, --poly-degree)}: the full-rank ill-conditioned designs that R's
+    1e-7 rank rule refuses (:func:`filip_like`, :func:`longley_like`), written in ``d``."""
+    return dict(filip_like=(filip_like(d / 'filip_like.csv'), 10),
+                longley_like=(longley_like(d / 'longley_like.csv'), 1))
+
+
 def dependent_designs(d):
     """CSV files whose model matrices are exactly rank deficient, each with the column a fit
     must name: {case: (path, column name, what the message says of it, --poly-degree)}."""

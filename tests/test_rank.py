@@ -13,7 +13,7 @@ tests/hadoop/test_mrjob_hadoop_engine.py.
 import numpy as np
 import pytest
 
-from helpers import dependent_designs, filip_like, longley_like, lre, theta
+from helpers import dependent_designs, hard_problems, lre, theta
 from distreg import solvers
 from distreg.cli import main, make_engine
 from distreg.errors import RankDeficientError, SingularMatrixError
@@ -24,9 +24,7 @@ ENGINES = ['numpy', 'mrjob-inline', 'mrjob-local']
 
 @pytest.fixture(scope='module')
 def hard(tmp_path_factory):
-    d = tmp_path_factory.mktemp('hard')
-    return dict(filip_like=(filip_like(d / 'filip_like.csv'), 10),
-                longley_like=(longley_like(d / 'longley_like.csv'), 1))
+    return hard_problems(tmp_path_factory.mktemp('hard'))
 
 
 @pytest.fixture(scope='module')

@@ -7,15 +7,13 @@ the full-rank ones (its own solver's digits are MLlib's, not checked here)."""
 import pytest
 from spark_helpers import spark_fit
 
-from helpers import dependent_designs, filip_like, longley_like, lre, theta
+from helpers import dependent_designs, hard_problems, lre, theta
 from distreg.errors import RankDeficientError
 
 
 @pytest.fixture(scope='module')
 def hard(tmp_path_factory):
-    d = tmp_path_factory.mktemp('hard')
-    return dict(filip_like=(filip_like(d / 'filip_like.csv'), 10),
-                longley_like=(longley_like(d / 'longley_like.csv'), 1))
+    return hard_problems(tmp_path_factory.mktemp('hard'))
 
 
 @pytest.fixture(scope='module')
