@@ -32,8 +32,9 @@ and has:
     ``recomputed_partitions``).
 
 An engine that trains with a library of its own (MLlib) sets ``trains_itself`` and
-provides ``solve(options)`` instead of ``aggregate``: it returns what a driver of
-:mod:`distreg.optim` returns (plus ``pass_seconds`` when it knows them).
+provides ``solve(options, progress=None)`` instead of ``aggregate``: it returns what a driver
+of :mod:`distreg.optim` returns (plus ``pass_seconds`` when it knows them), and says on
+``progress`` (a stream, or None) when its library starts training.
 
 The core never imports an engine's module until it is asked for (so it never
 imports pyspark or mrjob); an engine whose library is missing is reported with
@@ -69,7 +70,7 @@ class Engine:
         raise NotImplementedError('%s trains with its own library: it has no aggregate %r'
                                   % (self.name, name))
 
-    def solve(self, options):
+    def solve(self, options, progress=None):
         raise NotImplementedError('%s runs the core\'s methods: it has no solve()' % self.name)
 
     def predict(self, params, out):

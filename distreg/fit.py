@@ -112,7 +112,7 @@ def fit(engine, options, names=None, checked=False, progress=None, driver=None):
                            '%s input' % (options.weight_col, schema.format))
     try:
         if engine.trains_itself:
-            out = engine.solve(options)
+            out = engine.solve(options, progress=progress)
             pass_seconds = out.pop('pass_seconds', [])
         else:
             timed = _TimedEngine(engine, progress)

@@ -527,8 +527,8 @@ class WebHdfsFile(io.RawIOBase):
     @staticmethod
     def request(base, path, op, user=None, **params):
         """The body of a WebHDFS GET (redirects to a DataNode followed)."""
-        # imported here: urllib.request (http.client, ssl, email) costs every job's task
-        # server about 20 ms at start, and only an HDFS Parquet input needs it
+        # imported here: urllib.request (http.client, ssl, email) would lengthen the start of
+        # every job's task server, and only an HDFS Parquet input needs it
         import urllib.request
         if user:
             params['user.name'] = user

@@ -131,8 +131,11 @@ class MLlibEngine(Engine):
         return design.n_coef(max(widths, default=0))
 
     @cancellable
-    def solve(self, options):
-        """Train with MLlib; return what the core's solvers return (see :func:`distreg.fit.fit`)."""
+    def solve(self, options, progress=None):
+        """Train with MLlib; return what the core's solvers return (see :func:`distreg.fit.fit`).
+
+        ``progress``: a stream that gets one line as MLlib starts training (its iterations
+        run in the JVM and report nothing until they end)."""
         counts = {'n': self.n_rows, 'n_bad': self.n_bad}
         if self.weighted:
             counts.update(w_sum=self.w_sum, n_zero_w=self.n_zero_w)
@@ -147,6 +150,10 @@ class MLlibEngine(Engine):
                     else optim.DEFAULT_MAX_ITER.get(options.method, 100))
         t0 = time.perf_counter()
         train = {'linear': _train_linear, 'logistic': _train_logistic}[options.model]
+        if progress is not None:
+            print('distreg: spark-mllib: %d rows cached; MLlib trains (%s %s, at most %d '
+                  'iterations)' % (self.n_rows, options.model, options.method, max_iter),
+                  file=progress, flush=True)
         out = train(self, options, tol, max_iter)
         if options.model == 'logistic' and not options.ridge:
             self._check_separation(out['theta'], options)

@@ -165,7 +165,7 @@ def test_wide_gram_pass_holds_p_squared(spark, tmp_path):
 @pytest.mark.parametrize('engine', ['spark-rdd', 'spark-mllib'])
 def test_sigterm_mid_fit_exits_143_without_a_traceback(engine, tmp_path):
     """A real fit terminated while its passes run (spark-rdd: after its third iteration;
-    spark-mllib: 12 s in, inside MLlib's own training): exit 143 within seconds, no traceback, no
+    spark-mllib: 3 s into MLlib's own training): exit 143 within seconds, no traceback, no
     --out. Before, the SIGTERM landed inside a py4j call and the clean-up's next call read
     that call's answer: ``KeyError: 'c'``, a traceback, exit 1."""
     import signal
@@ -184,13 +184,15 @@ def test_sigterm_mid_fit_exits_143_without_a_traceback(engine, tmp_path):
          '--out', str(out)],
         cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
-    if engine == 'spark-rdd':
-        for line in proc.stderr:  # one line per iteration: wait for the third
-            seen.append(line)
-            if 'gd iteration 3:' in line:
-                break
-    else:
-        time.sleep(12)  # MLlib says nothing until it ends: its session is up, it trains
+    # spark-rdd: one line per iteration, wait for the third; spark-mllib: the line it prints
+    # as MLlib starts training (the rows cached: no Python worker runs any more), then 3 s
+    wait_for = 'gd iteration 3:' if engine == 'spark-rdd' else 'MLlib trains'
+    for line in proc.stderr:
+        seen.append(line)
+        if wait_for in line:
+            break
+    if engine == 'spark-mllib':
+        time.sleep(3)
     assert proc.poll() is None, ''.join(seen)
     proc.send_signal(signal.SIGTERM)
     t0 = time.monotonic()
