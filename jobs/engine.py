@@ -44,6 +44,16 @@ JOBS = {'gram': MRNormalEquations, 'tsqr': MRTSQR, 'refine': MRRefinePass, 'sand
 DEFAULT_CONF = os.path.join(PROJECT_ROOT, 'configs', 'mrjob.conf')
 
 
+def _remove_from_hdfs(path):
+    """``hdfs dfs -rm -r`` of what a fit put on HDFS; a failure is a warning, not an error."""
+    from hdfs_utils import hdfs
+    try:
+        hdfs.rm(path, recursive=True, missing_ok=True)
+    except hdfs.HdfsError as e:
+        print('distreg: warning: could not remove %s from HDFS: %s' % (path, e),
+              file=sys.stderr)
+
+
 def runner_args(name, environ=os.environ):
     """Switches a runner takes from the environment (EMR: region and S3 temp dir)."""
     args = []
@@ -243,20 +253,10 @@ class MRJobEngine(Engine):
             shutil.rmtree(self._manifest_dir, ignore_errors=True)
             self._manifest_dir = None
         if self._remote_manifest is not None:
-            from hdfs_utils import hdfs
-            try:
-                hdfs.rm(self._remote_manifest, recursive=True, missing_ok=True)
-            except hdfs.HdfsError as e:
-                print('distreg: warning: could not remove %s from HDFS: %s'
-                      % (self._remote_manifest, e), file=sys.stderr)
+            _remove_from_hdfs(self._remote_manifest)
             self._remote_manifest = None
         if self._uploaded:
-            from hdfs_utils import hdfs
-            try:
-                hdfs.rm(self._uploaded, recursive=True, missing_ok=True)
-            except hdfs.HdfsError as e:
-                print('distreg: warning: could not remove %s from HDFS: %s'
-                      % (self._uploaded, e), file=sys.stderr)
+            _remove_from_hdfs(self._uploaded)
             self._uploaded = None
 
     def _local_names(self, bad_rows):
