@@ -108,8 +108,8 @@ def fit(engine, options, names=None, checked=False, progress=None, driver=None):
     t0 = time.perf_counter()
     schema = engine.prepare(options)
     if options.weight_col is not None and getattr(schema, 'weight', None) is None:
-        raise DistregError('--weight-col %s: weights are read from CSV input only, not from '
-                           '%s input' % (options.weight_col, schema.format))
+        raise DistregError('--weight-col %s: %s input has no weight column'
+                           % (options.weight_col, schema.format))
     try:
         if engine.trains_itself:
             out = engine.solve(options, progress=progress)

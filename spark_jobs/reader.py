@@ -283,7 +283,7 @@ def _one_block(items, schema):
         row += len(part)
     y = np.concatenate(ys) if ys else np.zeros(0)
     w = None
-    if schema.format == 'csv' and schema.weight is not None:
+    if schema.weight is not None:
         w = np.concatenate(ws) if ws else np.zeros(0)
     return Block(Parsed(X, y, rejects, reject_at, w))
 
