@@ -169,11 +169,13 @@ def columns_of(files, opener=None):
 
 
 def local_schema(path, label_col=None, features=None, bad_rows='fail', model='linear',
-                 n_features=None, source=None, files=None, opener=None, weight_col=None):
+                 n_features=None, source=None, files=None, opener=None, weight_col=None,
+                 cluster_col=None):
     """The :class:`distreg.loader.Schema` of a Parquet input (footers only are read).
 
     ``weight_col`` names the sample-weight column (by name or index, as ``label_col``): a fit
     reads it (never a feature); predict and evaluate (``n_features`` given) leave it out.
+    ``cluster_col`` (``--cov cluster:COL``) likewise.
     """
     source = source or path
     files = files if files is not None else data_files(path)
@@ -217,6 +219,13 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
                            'column of their own' % (str(weight_col).strip(), source))
     if weight is not None and n_features is None:
         check(weight, '--weight-col')
+    cluster = None if cluster_col is None else by_name_or_index(cluster_col, '--cov cluster:')
+    if cluster is not None and cluster in (label, weight):
+        raise DistregError('--cov cluster:%s is the %s column of %s: the clusters need a '
+                           'column of their own' % (str(cluster_col).strip(), 'label'
+                                                    if cluster == label else 'weight', source))
+    if cluster is not None and n_features is None:
+        check(cluster, '--cov cluster:')
     if features:
         chosen = [f.strip() for f in str(features).split(',') if f.strip()]
         for f in chosen:
@@ -225,8 +234,10 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
             raise DistregError('--features names a column twice: %s' % features)
         if weight in chosen:
             raise DistregError('--features names the weight column %r' % weight)
+        if cluster in chosen:
+            raise DistregError('--features names the cluster column %r' % cluster)
     else:
-        chosen = [n for n in names if n not in (label, weight) and numeric(n)]
+        chosen = [n for n in names if n not in (label, weight, cluster) and numeric(n)]
     has_label = True
     if n_features is not None:
         # predict/evaluate: rows with or without their label
@@ -234,9 +245,10 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
             has_label = False
         elif label_col is None and not features:
             # the first column is the label unless the input has just the model's features
-            has_label = len([n for n in names if n != weight and numeric(n)]) != n_features
+            has_label = len([n for n in names if n not in (weight, cluster) and numeric(n)]
+                            ) != n_features
         if not has_label and not features:
-            chosen = [n for n in names if n != weight and numeric(n)]
+            chosen = [n for n in names if n not in (weight, cluster) and numeric(n)]
     if has_label:
         check(label, '--label-col')
         if label in chosen:
@@ -252,13 +264,16 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
                            'columns (%s): expected %d; name them with --features'
                            % (n_features, source, len(chosen), ', '.join(chosen), n_features))
     fit_weight = weight is not None and n_features is None
-    selected = ([label] if has_label else []) + chosen + ([weight] if fit_weight else [])
+    fit_cluster = cluster is not None and n_features is None
+    selected = ([label] if has_label else []) + chosen + ([weight] if fit_weight else []) + \
+        ([cluster] if fit_cluster else [])
     for name in selected:
         if name in parts and types[name] is not None:
             raise DistregError('%r is both a column of %s and a partition directory' %
                                (name, source))
     return Schema('parquet', len(selected), 0 if has_label else None, tuple(selected),
-                  bad_rows, model, weight=len(selected) - 1 if fit_weight else None)
+                  bad_rows, model, weight=selected.index(weight) if fit_weight else None,
+                  cluster=selected.index(cluster) if fit_cluster else None)
 
 
 # --------------------------------------------------------------------------- manifest
@@ -327,10 +342,10 @@ class HdfsInput:
         return f.read(len(MAGIC)) == MAGIC
 
     def schema(self, label_col=None, features=None, bad_rows='fail', model='linear',
-               n_features=None, weight_col=None):
+               n_features=None, weight_col=None, cluster_col=None):
         return local_schema(self.uri, label_col, features, bad_rows, model, n_features,
                             source=self.uri, files=self.files(), opener=self.opener,
-                            weight_col=weight_col)
+                            weight_col=weight_col, cluster_col=cluster_col)
 
     def manifest(self):
         return manifest(self.uri, self.files(), self.opener, webhdfs=self.base,
@@ -437,7 +452,8 @@ def read_row_group(entry, schema, opener=None):
         finite = np.isfinite(v)
         col_bad.append((~finite & ~null, 'is %s: NaN and Inf are not allowed in %s'
                         % ('{value}', 'the label' if is_label else 'the weight (a finite '
-                           'number >= 0)' if is_weight else 'the features')))
+                           'number >= 0)' if is_weight else 'the cluster ids'
+                           if j == schema.cluster else 'the features')))
         if is_weight:
             col_bad.append((finite & (v < 0), 'is {value}: a weight must be >= 0'))
         if is_label and schema.model == 'logistic':
@@ -467,12 +483,13 @@ def read_row_group(entry, schema, opener=None):
             reject_at.append(int(i) - k)
     keep = ~bad
     y = values[schema.label][keep] if schema.label is not None else np.zeros(int(keep.sum()))
-    feats = [v for j, v in enumerate(values) if j not in (schema.label, schema.weight)]
+    feats = [v for j, v in enumerate(values) if j not in schema.not_features()]
     X = np.empty((int(keep.sum()), len(feats)), order='F')
     for j, v in enumerate(feats):
         X[:, j] = v[keep]
     w = values[schema.weight][keep] if schema.weight is not None else None
-    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at, w=w)
+    g = values[schema.cluster][keep] if schema.cluster is not None else None
+    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at, w=w, g=g)
 
 
 def _row_text(table, part, schema, i):
@@ -494,15 +511,18 @@ def iter_local_blocks(path, schema, entries=None):
 
 
 def input_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
-                 source=None, n_features=None, features=None, weight_col=None):
+                 source=None, n_features=None, features=None, weight_col=None,
+                 cluster_col=None):
     """The :class:`Schema` of any local input: Parquet (``--format parquet``, or auto and
     its magic bytes) by its footers, else :func:`distreg.loader.local_schema`."""
     if is_parquet_input(path, fmt):
         return local_schema(loader.local_path(path), label_col, features, bad_rows, model,
-                            n_features, source=source or path, weight_col=weight_col)
+                            n_features, source=source or path, weight_col=weight_col,
+                            cluster_col=cluster_col)
     loader.check_no_features(features, n_features)
     return loader.local_schema(path, fmt, label_col, bad_rows, model, source=source,
-                               n_features=n_features, weight_col=weight_col)
+                               n_features=n_features, weight_col=weight_col,
+                               cluster_col=cluster_col)
 
 
 def iter_input_blocks(path, schema, chunk_bytes=loader.CHUNK_BYTES):

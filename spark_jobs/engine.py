@@ -128,7 +128,7 @@ class RDDEngine(Engine):
             self.schema = parquet.local_schema(
                 local_path(self.path), options.label_col, options.features, options.bad_rows,
                 options.model, options.n_features, source=self.path, files=found,
-                weight_col=options.weight_col)
+                weight_col=options.weight_col, cluster_col=options.cluster_col())
             self._row_groups = parquet.manifest(local_path(self.path), found)
             files = [(e['name'], 0) for e in self._row_groups]
         else:
@@ -142,7 +142,8 @@ class RDDEngine(Engine):
             self.schema = check_headers(
                 sniff_schema(first, options.format, options.label_col, options.bad_rows,
                              options.model, source=self.path, n_features=options.n_features,
-                             weight_col=options.weight_col),
+                             weight_col=options.weight_col,
+                             cluster_col=options.cluster_col()),
                 headers)
         # counts each partition built from the input: more than n_partitions means that cached
         # blocks were lost and rebuilt from the lineage
