@@ -294,7 +294,7 @@ def _resolve_cluster(cluster_col, taken, names, n, source):
     neither the label nor the weight."""
     if cluster_col is None:
         return None
-    cluster = _resolve_label(cluster_col, names, n, source, flag='--cov cluster:')
+    cluster = _resolve_label(cluster_col, names, n, source, flag='--cov cluster:COL')
     if cluster in taken:
         raise DistregError('--cov cluster:%s is the %s column of %s: the clusters need a '
                            'column of their own' % (str(cluster_col).strip(), 'label'

@@ -219,13 +219,13 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
                            'column of their own' % (str(weight_col).strip(), source))
     if weight is not None and n_features is None:
         check(weight, '--weight-col')
-    cluster = None if cluster_col is None else by_name_or_index(cluster_col, '--cov cluster:')
+    cluster = None if cluster_col is None else by_name_or_index(cluster_col, '--cov cluster:COL')
     if cluster is not None and cluster in (label, weight):
         raise DistregError('--cov cluster:%s is the %s column of %s: the clusters need a '
                            'column of their own' % (str(cluster_col).strip(), 'label'
                                                     if cluster == label else 'weight', source))
     if cluster is not None and n_features is None:
-        check(cluster, '--cov cluster:')
+        check(cluster, '--cov cluster:COL')
     if features:
         chosen = [f.strip() for f in str(features).split(',') if f.strip()]
         for f in chosen:

@@ -120,7 +120,7 @@ def test_a_bad_cluster_id_names_file_line_and_column(tmp_path, engine):
 
 @pytest.mark.parametrize('options, message', [
     (dict(cov='cluster:y'), '--cov cluster:y is the label column'),
-    (dict(cov='cluster:nope'), "--cov cluster: 'nope' is not a column"),
+    (dict(cov='cluster:nope'), "--cov cluster:COL 'nope' is not a column"),
     (dict(cov='cluster:firm', weight_col='firm'), '--cov cluster:firm is the weight column'),
     (dict(cov='cluster:firm', method='gd'), 'needs --model linear and --method normal or qr'),
     (dict(cov='cluster:firm', ridge=1.0), 'with --ridge'),
