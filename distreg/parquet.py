@@ -219,7 +219,8 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
                            'column of their own' % (str(weight_col).strip(), source))
     if weight is not None and n_features is None:
         check(weight, '--weight-col')
-    cluster = None if cluster_col is None else by_name_or_index(cluster_col, '--cov cluster:COL')
+    cluster = (None if cluster_col is None
+               else by_name_or_index(cluster_col, '--cov cluster:COL'))
     if cluster is not None and cluster in (label, weight):
         raise DistregError('--cov cluster:%s is the %s column of %s: the clusters need a '
                            'column of their own' % (str(cluster_col).strip(), 'label'
