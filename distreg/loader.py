@@ -184,7 +184,7 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
     have exactly these, with the label column or (CSV) without it; anything else
     is an error here, before any job starts. ``weight_col`` names the sample-weight
     column as ``label_col`` names the label (CSV only; None: no weights); ``cluster_col``
-    the cluster column of ``--cov cluster:COL`` (a fit's only: scoring reads no clusters).
+    the cluster column of ``--cov cluster:COL`` likewise (scoring reads past both).
     """
     _check_choice('format', fmt, FORMAT_CHOICES)
     if first_line is None:
