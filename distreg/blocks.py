@@ -157,6 +157,82 @@ class Gram(Aggregate):
                     yty=a['yty'] + b['yty'])
 
 
+class FoldGram(Aggregate):
+    """K Grams in one partial: the centred moments of ``z = [model columns, y]`` of each fold.
+
+    ``distreg cv``'s one pass (:mod:`distreg.cv`). A row's fold is ``key mod K``
+    (``params['folds']`` = K; the key is the row's stable hash, :mod:`distreg.folds`).
+    Per fold: ``fold_n`` (rows), ``fold_w`` (their weight: the row count without weights),
+    ``fold_mean`` (K x q, the weighted column means of z) and ``fold_m2`` (K x q x q, the
+    weighted centred cross-products sum w (z - mean)(z - mean)'), merged by Chan et al.'s
+    pairwise update, column by column as the label's M2 is. Centred sums keep the digits
+    that ``X'X`` itself loses to the columns' means: a held-out fold's residual sum of squares
+    is formed from them without the cancellation of y'y - 2 theta'X'y + theta'X'X theta.
+    The raw Gram of a fold is ``fold_m2 + fold_w mean mean'``.
+    """
+    name = 'foldgram'
+
+    def _block(self, parsed, design, params):
+        from distreg import folds
+        k = int(params['folds'])
+        if parsed.keys is None:
+            raise ValueError('the foldgram aggregate needs the rows\' keys (a schema with '
+                             'row_keys: distreg.loader.keyed)')
+        fold = folds.folds_of(parsed.keys, k)
+        Z = np.column_stack([design.matrix(parsed.X), parsed.y])
+        w = parsed.w
+        order = np.argsort(fold, kind='stable')
+        counts = np.bincount(fold, minlength=k)
+        Z, fold_w_rows = Z[order], None if w is None else w[order]
+        q = Z.shape[1]
+        n_k = counts.astype(np.int64)
+        w_k, mean, m2 = np.zeros(k), np.zeros((k, q)), np.zeros((k, q, q))
+        start = 0
+        for j in range(k):
+            end = start + counts[j]
+            if end > start:
+                Zj = Z[start:end]
+                if fold_w_rows is None:
+                    w_k[j] = end - start
+                    mean[j] = Zj.mean(axis=0)
+                    C = Zj - mean[j]
+                    m2[j] = C.T @ C
+                else:
+                    wj = fold_w_rows[start:end]
+                    w_k[j] = wj.sum()
+                    if w_k[j] > 0:
+                        mean[j] = (wj @ Zj) / w_k[j]
+                        C = Zj - mean[j]
+                        m2[j] = (C * wj[:, None]).T @ C
+            start = end
+        return dict(fold_n=n_k, fold_w=w_k, fold_mean=mean, fold_m2=m2)
+
+    def _merge(self, a, b):
+        q = max(a['fold_mean'].shape[1], b['fold_mean'].shape[1])
+        ma, mb = (_pad_folds(part, q) for part in (a, b))
+        wa, wb = a['fold_w'], b['fold_w']
+        total = wa + wb
+        share = np.divide(wb, total, out=np.zeros_like(total), where=total > 0)
+        delta = mb[0] - ma[0]
+        mean = ma[0] + delta * share[:, None]
+        m2 = ma[1] + mb[1] + (wa * share)[:, None, None] * delta[:, :, None] * delta[:, None, :]
+        return dict(fold_n=a['fold_n'] + b['fold_n'], fold_w=total, fold_mean=mean, fold_m2=m2)
+
+
+def _pad_folds(part, q):
+    """A foldgram partial's means and M2 with q columns (LibSVM: absent features, before y)."""
+    mean, m2 = part['fold_mean'], part['fold_m2']
+    k0 = mean.shape[1]
+    if k0 == q:
+        return mean, m2
+    idx = np.r_[np.arange(k0 - 1), q - 1]
+    out_mean = np.zeros((len(mean), q))
+    out_mean[:, idx] = mean
+    out_m2 = np.zeros((len(mean), q, q))
+    out_m2[:, idx[:, None], idx[None, :]] = m2
+    return out_mean, out_m2
+
+
 # --------------------------------------------------------------------------- qr
 
 def _r_factor(Z):
@@ -693,8 +769,8 @@ class Hessian(LossGradient):
 
 #: Every aggregate, by the name engines are asked for. A new aggregate is a class above and
 #: one entry here (and, for mrjob, a job in jobs/; see jobs/engine.py's JOBS).
-AGGREGATES = {agg.name: agg for agg in (Gram(), TSQR(), Refine(), Sandwich(), LossGradient(),
-                                         Hessian(), Evaluate())}
+AGGREGATES = {agg.name: agg for agg in (Gram(), FoldGram(), TSQR(), Refine(), Sandwich(),
+                                         LossGradient(), Hessian(), Evaluate())}
 
 
 def block_partial(name, parsed, design, params=None):

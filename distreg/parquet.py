@@ -453,7 +453,11 @@ def read_row_group(entry, schema, opener=None):
     X = np.empty((int(keep.sum()), len(feats)), order='F')
     for j, v in enumerate(feats):
         X[:, j] = v[keep]
-    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at)
+    keys = None
+    if schema.row_keys:
+        from distreg import folds
+        keys = folds.row_keys(name, folds.parquet_positions(group, np.flatnonzero(keep)))
+    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at, keys=keys)
 
 
 def _row_text(table, part, schema, i):

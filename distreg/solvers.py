@@ -248,10 +248,24 @@ def solve_elastic_net(part, intercept, ridge, l1, tol=1e-13, max_sweeps=100000):
         c = b[1:] - n * xbar * ybar
     else:
         C, c = G, b
+    theta, sweeps, converged = coordinate_descent(C, c, ridge, l1, tol, max_sweeps)
+    if intercept:
+        theta = np.concatenate([[ybar - xbar @ theta], theta])
+    return theta, sweeps, converged
+
+
+def coordinate_descent(C, c, ridge, l1, tol=1e-13, max_sweeps=100000, theta=None):
+    """Minimise ``1/2 t'Ct - c't + l1 |t|_1 + ridge/2 |t|^2`` by cyclic coordinate descent.
+
+    The core of :func:`solve_elastic_net` (``C``, ``c``: the centred Gram and X'y, or the
+    raw ones without an intercept); ``theta`` is a warm start (a path of penalties starts each
+    from the answer before). Returns (theta, sweeps, converged).
+    """
     p = len(c)
-    theta = np.zeros(p)
+    theta = np.zeros(p) if theta is None else np.array(theta, dtype=np.float64)
     diag = np.diag(C) + ridge
     active = diag > 0
+    theta[~active] = 0.0
     sweeps, converged = 0, p == 0
     for sweeps in range(1, max_sweeps + 1):
         biggest_move = 0.0
@@ -265,8 +279,6 @@ def solve_elastic_net(part, intercept, ridge, l1, tol=1e-13, max_sweeps=100000):
         if biggest_move <= tol * max(np.max(np.abs(theta)), np.finfo(float).tiny):
             converged = True
             break
-    if intercept:
-        theta = np.concatenate([[ybar - xbar @ theta], theta])
     return theta, sweeps, converged
 
 

@@ -51,7 +51,7 @@ class Block:
     def __init__(self, parsed, error=None):
         self._parsed = parsed
         self.error = error
-        self.files = None       # (X path, y path[, w path]) once stored
+        self.files = None       # (X, y, w, keys paths; None for an array not kept) once stored
         self.source = None      # (split, schema JSON) to rebuild the block from the input
         self.n_rows = len(parsed.y) if parsed is not None else 0
         self.rejects = parsed.rejects if parsed is not None else []
@@ -61,25 +61,26 @@ class Block:
     def parsed(self):
         if self._parsed is None and self.files is not None:
             try:
-                X, y, *w = (_mapped(f) for f in self.files)
+                X, y, w, k = (f and _mapped(f) for f in self.files)
             except FileNotFoundError:
                 split, schema = self.source
                 block = read_split(split, Schema.from_json(schema))
                 block.store(self.files)
                 return block._parsed
-            return Parsed(X, y, self.rejects, self.reject_at, w[0] if w else None)
+            return Parsed(X, y, self.rejects, self.reject_at, w, k)
         return self._parsed
 
     def store(self, files, source=None):
-        """Write the arrays to ``files`` (X, y, w .npy paths; w only with weights); later
-        pickles leave them out."""
+        """Write the arrays to ``files`` (X, y, w, keys .npy paths; w only with weights, keys
+        only with row keys: None in place of one not kept); later pickles leave them out."""
         if self._parsed is None:
             return self
-        arrays = (self._parsed.X, self._parsed.y)
-        if self._parsed.w is not None:
-            arrays += (self._parsed.w,)
-        files = tuple(files)[:len(arrays)]
-        for path, arr in zip(files, arrays):
+        p = self._parsed
+        files = tuple(f if a is not None else None
+                      for f, a in zip(files, (p.X, p.y, p.w, p.keys)))
+        for path, arr in zip(files, (p.X, p.y, p.w, p.keys)):
+            if path is None:
+                continue
             os.makedirs(os.path.dirname(path), exist_ok=True)
             tmp = '%s.%d.tmp.npy' % (path, os.getpid())
             np.save(tmp, np.ascontiguousarray(arr))
@@ -91,6 +92,8 @@ class Block:
 
     def remove(self):
         for path in self.files or ():
+            if path is None:
+                continue
             _MAPPED.pop(path, None)
             if os.path.exists(path):
                 os.remove(path)
@@ -132,7 +135,7 @@ def block_files(token, index):
     """Where the executor keeps partition ``index`` of the cache ``token`` (its own scratch)."""
     from pyspark import SparkFiles
     base = os.path.join(SparkFiles.getRootDirectory(), 'distreg-blocks')
-    return tuple(os.path.join(base, '%s-%05d.%s.npy' % (token, index, a)) for a in 'Xyw')
+    return tuple(os.path.join(base, '%s-%05d.%s.npy' % (token, index, a)) for a in 'Xywk')
 
 
 def read_stored_split(index, splits, schema, token):
@@ -260,7 +263,7 @@ def row_group_splits(entries, parallelism):
 
 def _one_block(items, schema):
     """``(locate, parse)`` pairs, each a block of rows, into one :class:`Block`."""
-    Xs, ys, ws, rejects, reject_at, n_rows = [], [], [], [], [], 0
+    Xs, ys, ws, keys, rejects, reject_at, n_rows = [], [], [], [], [], [], 0
     for locate, parse in items:
         try:
             parsed = parse()
@@ -269,6 +272,7 @@ def _one_block(items, schema):
         Xs.append(parsed.X)
         ys.append(parsed.y)
         ws.append(parsed.w)
+        keys.append(parsed.keys)
         rejects.extend(locate(bad) for bad in parsed.rejects)
         reject_at.extend(n_rows + at for at in parsed.reject_at)
         n_rows += len(parsed.y)
@@ -285,7 +289,10 @@ def _one_block(items, schema):
     w = None
     if schema.format == 'csv' and schema.weight is not None:
         w = np.concatenate(ws) if ws else np.zeros(0)
-    return Block(Parsed(X, y, rejects, reject_at, w))
+    k = None
+    if schema.row_keys:
+        k = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
+    return Block(Parsed(X, y, rejects, reject_at, w, k))
 
 
 def read_split(split, schema, chunk_bytes=CHUNK_BYTES):
@@ -349,3 +356,7 @@ class _OffsetChunk(Chunk):
     def locate(self, bad):
         bad['offset'] = self.offsets[int(np.searchsorted(self.starts, bad['offset']))]
         return bad
+
+    def line_offsets(self):
+        """The offsets Hadoop reported for the lines (the file's own, whatever the line ends)."""
+        return np.asarray(self.offsets, dtype=np.int64)
