@@ -179,32 +179,32 @@ class FoldGram(Aggregate):
             raise ValueError('the foldgram aggregate needs the rows\' keys (a schema with '
                              'row_keys: distreg.loader.keyed)')
         fold = folds.folds_of(parsed.keys, k)
-        Z = np.column_stack([design.matrix(parsed.X), parsed.y])
-        w = parsed.w
-        order = np.argsort(fold, kind='stable')
-        counts = np.bincount(fold, minlength=k)
-        Z, fold_w_rows = Z[order], None if w is None else w[order]
-        q = Z.shape[1]
-        n_k = counts.astype(np.int64)
+        # the model columns but the intercept's (a column of ones: mean 1, centred 0, put in
+        # below); degree 1 reads the parsed block as it is (no copy with a ones column)
+        A = parsed.X if design.degree == 1 else _without_intercept(design).matrix(parsed.X)
+        off = int(design.intercept)
+        q = off + A.shape[1] + 1
         w_k, mean, m2 = np.zeros(k), np.zeros((k, q)), np.zeros((k, q, q))
-        start = 0
-        for j in range(k):
-            end = start + counts[j]
-            if end > start:
-                Zj = Z[start:end]
-                if fold_w_rows is None:
-                    w_k[j] = end - start
-                    mean[j] = Zj.mean(axis=0)
-                    C = Zj - mean[j]
-                    m2[j] = C.T @ C
-                else:
-                    wj = fold_w_rows[start:end]
-                    w_k[j] = wj.sum()
-                    if w_k[j] > 0:
-                        mean[j] = (wj @ Zj) / w_k[j]
-                        C = Zj - mean[j]
-                        m2[j] = (C * wj[:, None]).T @ C
-            start = end
+        if off:
+            mean[:, 0] = 1.0
+        n_k = np.bincount(fold, minlength=k).astype(np.int64)
+        for j in np.flatnonzero(n_k):
+            rows = fold == j
+            Aj, yj = A[rows], parsed.y[rows]
+            wj = None if parsed.w is None else parsed.w[rows]
+            w_k[j] = len(yj) if wj is None else wj.sum()
+            if w_k[j] <= 0:
+                continue
+            mx = Aj.mean(axis=0) if wj is None else (wj @ Aj) / w_k[j]
+            my = yj.mean() if wj is None else (wj @ yj) / w_k[j]
+            Aj -= mx                       # Aj is this fold's own copy: centred in place
+            cy = yj - my
+            Aw = Aj if wj is None else Aj * wj[:, None]
+            cyw = cy if wj is None else cy * wj
+            mean[j, off:-1], mean[j, -1] = mx, my
+            m2[j, off:-1, off:-1] = Aw.T @ Aj
+            m2[j, off:-1, -1] = m2[j, -1, off:-1] = Aw.T @ cy
+            m2[j, -1, -1] = cyw @ cy
         return dict(fold_n=n_k, fold_w=w_k, fold_mean=mean, fold_m2=m2)
 
     def _merge(self, a, b):
@@ -217,6 +217,11 @@ class FoldGram(Aggregate):
         mean = ma[0] + delta * share[:, None]
         m2 = ma[1] + mb[1] + (wa * share)[:, None, None] * delta[:, :, None] * delta[:, None, :]
         return dict(fold_n=a['fold_n'] + b['fold_n'], fold_w=total, fold_mean=mean, fold_m2=m2)
+
+
+def _without_intercept(design):
+    """The design's columns without its intercept (a foldgram partial puts that in itself)."""
+    return dataclasses.replace(design, intercept=False)
 
 
 def _pad_folds(part, q):

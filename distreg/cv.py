@@ -9,7 +9,9 @@ penalty and every fold j:
 - the coefficients minimise ``1/2 sum w (y - x'theta)^2 + L/2 |theta'|^2 + L1 |theta'|_1``
   over the training rows (theta' without the intercept: the objective of ``distreg fit``);
   a ridge by Cholesky on the centred Gram, a lasso / elastic net by coordinate descent
-  (warm-started along the penalties, largest first);
+  (warm-started along the penalties, largest first: the exact solution on the support of
+  the answer before is taken when it satisfies the optimality conditions,
+  :func:`distreg.solvers.elastic_net_warm`);
 - fold j is scored from its own moments: with ``v = [-theta, 1]`` and the fold's mean m
   and centred M2, its residual sum of squares is ``W (v'm)^2 + v'M2 v`` (no cancellation of
   y'y against theta'X'y), RMSE ``sqrt(SSE / W)`` and R² ``1 - SSE / M2_yy`` (around the
@@ -165,7 +167,7 @@ def _fits(train, intercept, penalties, kind, ridge, tol, max_sweeps, what):
         if kind == 'ridge':
             b = solve_ridge(C, c, pen, what)
         else:
-            b, _, converged = solvers.coordinate_descent(C, c, ridge, pen, tol, max_sweeps, b)
+            b, _, converged = solvers.elastic_net_warm(C, c, ridge, pen, b, tol, max_sweeps)
             if not converged:
                 solvers.warn('cv --l1 %r on %s: coordinate descent did not converge in %d '
                              'sweeps; raise --max-iter' % (pen, what, max_sweeps))
