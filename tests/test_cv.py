@@ -40,17 +40,22 @@ def ref_fold(base_name, position, k):
     return ref_mix(h ^ ref_mix((position + 0x9E3779B97F4A7C15) & MASK)) % k
 
 
-def ref_rows(paths):
-    """(y, X, w or None, fold key source) of CSV files with a header, row by row: each row with
-    its file's base name and the byte offset of its line."""
+def ref_rows(paths, skip_bad=False):
+    """The rows of CSV files with a header, one by one: (the file's base name, the byte offset
+    of the row's line, its numbers); ``skip_bad``: lines that are not numbers left out."""
     rows = []
     for path in paths:
         data = open(path, 'rb').read()
         offset = 0
         for i, line in enumerate(data.split(b'\n')):
             if i > 0 and line.strip():
-                rows.append((os.path.basename(path), offset,
-                             [float(v) for v in line.decode().split(',')]))
+                try:
+                    values = [float(v) for v in line.decode().split(',')]
+                except ValueError:
+                    if not skip_bad:
+                        raise
+                else:
+                    rows.append((os.path.basename(path), offset, values))
             offset += len(line) + 1
     return rows
 
@@ -351,3 +356,47 @@ def test_parquet_folds_are_row_group_and_row(tmp_path, engine):
         rmse, r2 = ref_cv(y, X, fold, k, ridge=ridge)
         close(record['cv']['rmse'][i], rmse, 1e-10)
         close(record['cv']['r2'][i], r2, 1e-10)
+
+
+# --------------------------------------------------------------------------- bad rows, LibSVM
+
+@pytest.mark.parametrize('engine', ENGINES)
+def test_skipped_bad_rows_leave_the_other_rows_in_their_folds(tmp_path, engine):
+    """--bad-rows skip: a rejected line takes no fold; every other row keeps its offset's."""
+    y, X = make_linear(2000, 3, seed=4)
+    path = write_csv(tmp_path / 'bad.csv', y, X)
+    lines = open(path).read().splitlines(keepends=True)
+    bad_at = [5, 901, 1500]
+    for i in bad_at:
+        lines[i] = lines[i].replace(',', ',oops,', 1)
+    open(path, 'w').write(''.join(lines))
+    k = 4
+    record, _ = run_cv(engine, path, k, [0.0, 1.0], bad_rows='skip')
+    rows = ref_rows([path], skip_bad=True)
+    assert len(rows) == 2000 - len(bad_at) == record['n_rows']
+    assert record['n_bad_rows'] == len(bad_at)
+    table = np.array([r for _, _, r in rows])
+    fold = ref_folds(rows, k)
+    assert record['cv']['fold_rows'] == np.bincount(fold, minlength=k).tolist()
+    rmse, _ = ref_cv(table[:, 0], table[:, 1:], fold, k, ridge=1.0)
+    close(record['cv']['rmse'][1], rmse, 1e-10)
+
+
+def test_libsvm_rows_by_their_offsets(tmp_path):
+    from helpers import read_libsvm
+    y, X = make_linear(1200, 3, seed=8)
+    path = tmp_path / 'd.svm'
+    offsets, offset = [], 0
+    with open(path, 'w') as f:
+        for yi, xi in zip(y, X):
+            line = '%r %s\n' % (float(yi), ' '.join('%d:%r' % (j + 1, float(v))
+                                                  for j, v in enumerate(xi) if j != 1 or v > 0))
+            offsets.append(offset)
+            offset += len(line.encode())
+            f.write(line)
+    k = 3
+    record, _ = run_cv('mrjob-local', str(path), k, [0.5])
+    Xr, yr = read_libsvm(path, width=3)
+    fold = np.array([ref_fold('d.svm', o, k) for o in offsets])
+    rmse, _ = ref_cv(yr, Xr, fold, k, ridge=0.5)
+    close(record['cv']['rmse'][0], rmse, 1e-10)

@@ -77,3 +77,26 @@ def test_spark_rdd_parquet_folds(spark, tmp_path):
 def test_spark_mllib_refuses_cv(spark, data):
     with pytest.raises(DistregError, match='not on spark-mllib: use spark-rdd'):
         spark_cv(spark, data['dir'], 5, [0.0, 1.0], engine='spark-mllib')
+
+
+@pytest.mark.parametrize('reader', ['direct', 'hadoop'])
+def test_spark_rdd_skipped_bad_rows_take_no_fold(spark, tmp_path, reader):
+    y, X = make_linear(2000, 3, seed=4)
+    path = write_csv(tmp_path / 'bad.csv', y, X)
+    lines = open(path).read().splitlines(keepends=True)
+    for i in (5, 901, 1500):
+        lines[i] = lines[i].replace(',', ',oops,', 1)
+    open(path, 'w').write(''.join(lines))
+    k = 4
+    eng = make_engine('spark-rdd', path, spark=spark, reader=reader)
+    try:
+        record = cv.run(eng, FitOptions(method='normal', folds=k, bad_rows='skip').validate(),
+                        k, [1.0])
+    finally:
+        eng.close()
+    rows = ref_rows([path], skip_bad=True)
+    table = np.array([r for _, _, r in rows])
+    fold = ref_folds(rows, k)
+    assert record['cv']['fold_rows'] == np.bincount(fold, minlength=k).tolist()
+    rmse, _ = ref_cv(table[:, 0], table[:, 1:], fold, k, ridge=1.0)
+    close(record['cv']['rmse'][0], rmse, 1e-10)
