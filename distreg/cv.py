@@ -133,9 +133,6 @@ def check_folds(total, k):
                            'hash of its file and position): use fewer folds'
                            % (empty[0], k, ' of weight > 0' if total['fold_n'][empty[0]] else '',
                               n))
-    small = [j for j in range(k) if total['fold_w'][j] == total['w_total']]
-    if small:
-        raise DistregError('fold %d holds every row: the others have none to train on' % small[0])
 
 
 def solve_ridge(C, c, ridge, what):
@@ -254,8 +251,6 @@ def driver(k, ridges, l1s, holder):
     (``options.ridge`` or ``options.l1`` set to it, as ``fit --ridge BEST`` would have)."""
     def run(timed, options):
         total = timed.aggregate(AGGREGATE, {'folds': k})
-        blocks.check_rows(total)
-        total['w_total'] = float(np.sum(total['fold_w']))
         check_folds(total, k)
         table = cross_validate(total, options, k, ridges, l1s)
         holder['cv'] = table

@@ -400,3 +400,15 @@ def test_libsvm_rows_by_their_offsets(tmp_path):
     fold = np.array([ref_fold('d.svm', o, k) for o in offsets])
     rmse, _ = ref_cv(yr, Xr, fold, k, ridge=0.5)
     close(record['cv']['rmse'][0], rmse, 1e-10)
+
+
+def test_polynomial_design(data):
+    record, _ = run_cv('numpy', data['one'], 3, [0.0, 2.0], poly_degree=2)
+    rows = ref_rows([data['one']])
+    table = np.array([r for _, _, r in rows])
+    X = table[:, 1:]
+    P = np.column_stack([c for j in range(X.shape[1]) for c in (X[:, j], X[:, j] ** 2)])
+    fold = ref_folds(rows, 3)
+    for i, ridge in enumerate([0.0, 2.0]):
+        rmse, _ = ref_cv(table[:, 0], P, fold, 3, ridge=ridge)
+        close(record['cv']['rmse'][i], rmse, 1e-10)
