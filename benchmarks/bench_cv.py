@@ -216,7 +216,7 @@ def spark_part(path, repeats, master):
     print('  %-36s %8.1f  (goal >= 20: %s)' % (name, ratio, 'met' if met(name, ratio)
                                                else 'MISSED'))
     return dict(seconds=med, runs=times, ratios={name: ratio}, rmse_agreement=agree,
-                master=master)
+                master=master, repeats=repeats)
 
 
 def main(argv=None):

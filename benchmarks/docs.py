@@ -263,7 +263,9 @@ def cv_section(cv, source):
                 len(cv['ridge_penalties'])), '']
     for part, title in (('mrjob', 'mrjob-local, median of %d' % cv['repeats']),
                         ('spark', 'spark-rdd against MLlib, %s' % (
-                            'master `%s`' % cv['spark']['master'] if 'spark' in cv else ''))):
+                            'master `%s`, median of %d' % (cv['spark']['master'],
+                                                          cv['spark'].get('repeats', 1))
+                            if 'spark' in cv else ''))):
         entry = cv.get(part)
         if not entry:
             continue
