@@ -1,4 +1,4 @@
-"""The targets of ``distreg cv`` and ``distreg update`` (issue 23), measured side by side in one run.
+"""The targets of ``distreg cv`` and ``distreg update`` (issue 23), measured side by side.
 
     python benchmarks/bench_cv.py [--rows 1000000] [--features 20] [--repeats 3]
                                   [--only all|mrjob|spark] [--mllib-repeats 1]

@@ -1,4 +1,4 @@
-"""The fold of a row for ``distreg cv``: a stable hash of where the row is, the same on every engine.
+"""The fold of a row for ``distreg cv``: a stable hash of where it is, the same on every engine.
 
 A row's *key* is a 64-bit integer made from its file's identity and its position in the file;
 its fold of K is ``key mod K``. Nothing else goes in: not the engine, the split, the

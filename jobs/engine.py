@@ -40,7 +40,8 @@ from jobs.tsqr import MRTSQR
 
 RUNNERS = {'mrjob-inline': 'inline', 'mrjob-local': 'local', 'mrjob-hadoop': 'hadoop',
            'mrjob-emr': 'emr'}
-JOBS = {'gram': MRNormalEquations, 'foldgram': MRFoldGram, 'tsqr': MRTSQR, 'refine': MRRefinePass, 'sandwich': MRSandwich,
+JOBS = {'gram': MRNormalEquations, 'foldgram': MRFoldGram, 'tsqr': MRTSQR,
+        'refine': MRRefinePass, 'sandwich': MRSandwich,
         'gradient': MRLossGradient, 'hessian': MRHessian, 'evaluate': MREvaluate}
 
 #: a split size no file reaches: each file is one split

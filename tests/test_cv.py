@@ -286,7 +286,8 @@ def run_main(args, capsys):
 
 
 @pytest.mark.parametrize('args, message', [
-    (['--folds', '5', '--l1', 'path', '--method', 'gd'], 'needs --model linear and --method normal'),
+    (['--folds', '5', '--l1', 'path', '--method', 'gd'],
+     'needs --model linear and --method normal'),
     (['--folds', '1'], '--folds must be an integer >= 2'),
     (['--folds', '5', '--ridge', '0,x'], '--ridge takes numbers separated by commas'),
     (['--folds', '5', '--ridge', '0,-1'], 'every penalty must be a finite number >= 0'),
