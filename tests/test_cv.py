@@ -256,7 +256,8 @@ def test_lasso_path_is_scikit_learn_on_each_fold(data, engine):
     close(got['values'][0], l1_max, 1e-12)
     close(got['values'], np.geomspace(l1_max, l1_max * 1e-4, 100), 1e-12)
     fold = ref_folds(rows, k)
-    for i in (0, 1, 30, 60, 99):
+    # every penalty of the path on numpy; a spread of them on mrjob-local
+    for i in range(100) if engine == 'numpy' else (0, 1, 30, 60, 99):
         rmse, r2 = ref_cv(y, X, fold, k, l1=got['values'][i])
         close(got['rmse'][i], rmse, 1e-10)
         close(got['r2'][i], r2, 1e-10)
