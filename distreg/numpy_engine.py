@@ -5,7 +5,7 @@ import time
 from distreg import blocks, scoring
 from distreg.engine import Engine
 from distreg.errors import DistregError
-from distreg.loader import CHUNK_BYTES, local_path
+from distreg.loader import CHUNK_BYTES, keyed, local_path
 from distreg.parquet import input_schema, iter_input_blocks
 
 
@@ -33,6 +33,7 @@ class NumpyEngine(Engine):
                                    n_features=options.n_features,
                                    features=options.features, weight_col=options.weight_col,
                                    cluster_col=options.cluster_col())
+        self.schema = keyed(self.schema, options)
         self.load_seconds = time.perf_counter() - t0
         return self.schema
 

@@ -45,8 +45,8 @@ import numpy as np
 from distreg import blocks, parquet, scoring
 from distreg.engine import Engine
 from distreg.errors import BadInputError, DistregError
-from distreg.loader import (check_headers, check_no_features, fill_line_numbers, local_path,
-                            sniff_schema)
+from distreg.loader import (check_headers, check_no_features, fill_line_numbers, keyed,
+                            local_path, sniff_schema)
 from spark_jobs import reader as rd
 from spark_jobs.session import cancellable, get_session, import_pyspark
 
@@ -145,6 +145,7 @@ class RDDEngine(Engine):
                              weight_col=options.weight_col,
                              cluster_col=options.cluster_col()),
                 headers)
+        self.schema = keyed(self.schema, options)
         # counts each partition built from the input: more than n_partitions means that cached
         # blocks were lost and rebuilt from the lineage
         self._built = sc.accumulator(0)
