@@ -36,7 +36,7 @@ import struct
 
 import numpy as np
 
-from distreg.errors import EmptyInputError
+from distreg.errors import DistregError, EmptyInputError
 
 LD = np.longdouble
 
@@ -104,6 +104,9 @@ class Aggregate:
     name = None
 
     def block(self, parsed, design, params):
+        # the categorical columns' levels ride with the parameters of every pass (the levels
+        # pass found them): every engine's tasks get them without knowing about them
+        design = design.with_levels(params.get('levels'))
         part = _y_stats(parsed.y, parsed.w)
         part['n_bad'] = len(parsed.rejects)
         if part['n']:
@@ -143,7 +146,7 @@ class Gram(Aggregate):
     name = 'gram'
 
     def _block(self, parsed, design, params):
-        X = design.matrix(parsed.X)
+        X = design.matrix(parsed.X, cats=parsed.cats)
         y = parsed.y
         if parsed.w is None:
             return dict(xtx=X.T @ X, xty=X.T @ y, yty=float(y @ y))
@@ -197,7 +200,7 @@ class TSQR(Aggregate):
     name = 'tsqr'
 
     def _block(self, parsed, design, params):
-        Z = np.column_stack([design.matrix(parsed.X), parsed.y])
+        Z = np.column_stack([design.matrix(parsed.X, cats=parsed.cats), parsed.y])
         if parsed.w is not None:
             Z *= np.sqrt(parsed.w)[:, None]
         e = column_exponents(Z)
@@ -234,7 +237,7 @@ class Refine(Aggregate):
 
     def _block(self, parsed, design, params):
         theta = np.asarray(params['theta'], dtype=LD)
-        X = design.matrix(parsed.X, dtype=LD)
+        X = design.matrix(parsed.X, dtype=LD, cats=parsed.cats)
         y = parsed.y.astype(LD)
         if params.get('exp') is not None:
             # the TSQR partial's column scaling (``r_exp``): theta is in scaled units
@@ -275,7 +278,7 @@ class Sandwich(Aggregate):
         w = e * e
         n_one = 0
         if params['cov'] in ('HC2', 'HC3'):
-            X = b.M if b.M is not None else design.matrix(parsed.X)
+            X = b.M if b.M is not None else design.matrix(parsed.X, cats=parsed.cats)
             A = np.asarray(params['bread'], dtype=np.float64)[:b.p, :b.p]
             one_minus_h = 1.0 - np.einsum('ij,ij->i', X @ A, X)
             bad = one_minus_h <= 1e-12
@@ -321,7 +324,8 @@ def sigmoid(m):
 
 def _scores(parsed, design, params):
     """Linear predictions or logistic margins of a block at ``params['theta']``."""
-    return margins(design.matrix(parsed.X), np.asarray(params['theta'], dtype=np.float64))
+    design = design.with_levels(params.get('levels'))
+    return margins(design.matrix(parsed.X, cats=parsed.cats), np.asarray(params['theta'], dtype=np.float64))
 
 
 def prediction_lines(parsed, design, params):
@@ -540,7 +544,7 @@ class _Block:
         self.design = design
         self.raw = parsed.X
         self.p = design.n_coef(parsed.X.shape[1])
-        self.M = None if design.degree == 1 else design.matrix(parsed.X)
+        self.M = None if design.plain else design.matrix(parsed.X, cats=parsed.cats)
 
     def eta(self, theta):
         if self.M is not None:
@@ -689,12 +693,53 @@ class Hessian(LossGradient):
 
 
 
+# --------------------------------------------------------------------------- levels
+
+class Levels(Aggregate):
+    """The distinct levels of each categorical column (``parsed.cats``), the pass before a
+    fit with ``--categorical``. Partial keys: ``levels`` (per column, its levels sorted)
+    and ``over`` (per column, True when it has more than ``params['max_levels']``).
+
+    A set never grows past ``max_levels + 1`` levels (the smallest ones): a column of a
+    million distinct values costs each task and the merge that many strings at most,
+    never memory in proportion to the rows, and the driver still knows it is too many.
+    """
+    name = 'levels'
+
+    def _block(self, parsed, design, params):
+        cap = int(params['max_levels']) + 1
+        levels, over = [], []
+        for c in range(parsed.cats.shape[1] if parsed.cats is not None else 0):
+            found = np.unique(parsed.cats[:, c]).tolist()
+            levels.append(found[:cap])
+            over.append(len(found) >= cap)
+        return dict(levels=levels, over=over, max_levels=cap - 1)
+
+    def _merge(self, a, b):
+        cap = a['max_levels'] + 1
+        levels = [sorted(set(x) | set(y))[:cap] for x, y in zip(a['levels'], b['levels'])]
+        return dict(levels=levels, over=[len(v) >= cap for v in levels],
+                    max_levels=a['max_levels'])
+
+
+def checked_levels(part, names):
+    """``[[column, [level, ...]], ...]`` from a merged ``levels`` partial; a column with
+    too many levels is an error naming it (``names``: the categorical columns)."""
+    for name, levels, over in zip(names, part['levels'], part['over']):
+        if over:
+            raise DistregError(
+                'categorical column %r has more than %d levels (--max-levels; the first are '
+                '%s): a one-hot design that wide is not fitted here; raise --max-levels if it '
+                'is meant' % (name, part['max_levels'], ', '.join(map(repr, levels[:5]))))
+    return [[name, list(levels)] for name, levels in zip(names, part['levels'])]
+
+
 # --------------------------------------------------------------------------- the table
 
 #: Every aggregate, by the name engines are asked for. A new aggregate is a class above and
 #: one entry here (and, for mrjob, a job in jobs/; see jobs/engine.py's JOBS).
 AGGREGATES = {agg.name: agg for agg in (Gram(), TSQR(), Refine(), Sandwich(), LossGradient(),
-                                         Hessian(), Evaluate())}
+                                         Hessian(), Evaluate(), Levels())}
 
 
 def block_partial(name, parsed, design, params=None):

@@ -31,7 +31,8 @@ class NumpyEngine(Engine):
         self.schema = input_schema(self.path, options.format, options.label_col,
                                    options.bad_rows, options.model,
                                    n_features=options.n_features,
-                                   features=options.features, weight_col=options.weight_col)
+                                   features=options.features, weight_col=options.weight_col,
+                                   categorical=options.categorical, levels=options.levels)
         self.load_seconds = time.perf_counter() - t0
         return self.schema
 

@@ -151,6 +151,14 @@ def _is_number(t):
             or pa.types.is_boolean(t))
 
 
+def _is_text(t):
+    """A string column, or a dictionary of strings: categorical (its values are levels)."""
+    pa = _pq()[0]
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
 def _partition_number(value):
     return value == HIVE_NULL or parse_number(value) is not None
 
@@ -169,8 +177,14 @@ def columns_of(files, opener=None):
 
 
 def local_schema(path, label_col=None, features=None, bad_rows='fail', model='linear',
-                 n_features=None, source=None, files=None, opener=None):
-    """The :class:`distreg.loader.Schema` of a Parquet input (footers only are read)."""
+                 n_features=None, source=None, files=None, opener=None, categorical=None,
+                 levels=None):
+    """The :class:`distreg.loader.Schema` of a Parquet input (footers only are read).
+
+    A string or dictionary column among ``features`` is categorical, and so is every
+    column named in ``categorical`` (of any type: a number's text is its level), added to
+    the features when they are not named there; ``levels``: see
+    :func:`distreg.loader.with_levels`."""
     source = source or path
     files = files if files is not None else data_files(path)
     if not files:
@@ -186,10 +200,15 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
             return all(_partition_number(part[name]) for _, part in files if name in part)
         return _is_number(types[name])
 
+    cats = loader.split_names(categorical)
+
     def check(name, what):
         if name not in types:
             raise DistregError('%s %r is not a column of %s; its columns are: %s'
                                % (what, name, source, ', '.join(names)))
+        if what != '--label-col' and (name in cats or types[name] is not None
+                                      and _is_text(types[name])):
+            return
         if not numeric(name):
             t = types[name]
             raise DistregError(
@@ -214,7 +233,14 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
         if len(set(chosen)) != len(chosen):
             raise DistregError('--features names a column twice: %s' % features)
     else:
-        chosen = [n for n in names if n != label and numeric(n)]
+        chosen = [n for n in names if n != label and numeric(n) and n not in cats]
+    for c in cats:
+        check(c, '--categorical column')
+        if c == label:
+            raise DistregError('--categorical %s is the label column of %s: a categorical '
+                               'column is a feature' % (c, source))
+        if c not in chosen:
+            chosen.append(c)
     has_label = True
     if n_features is not None:
         # predict/evaluate: rows with or without their label
@@ -224,7 +250,7 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
             # the first column is the label unless the input has just the model's features
             has_label = len([n for n in names if numeric(n)]) != n_features
         if not has_label and not features:
-            chosen = [n for n in names if numeric(n)]
+            chosen = [n for n in names if numeric(n) and n not in cats] + cats
     if has_label:
         check(label, '--label-col')
         if label in chosen:
@@ -235,17 +261,25 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
         raise DistregError('%s has no numeric feature column besides the label %r; its '
                            'columns are: %s' % (source, label, ', '.join(
                                '%s (%s)' % (n, types[n] or 'partition') for n in names)))
-    if n_features is not None and len(chosen) != n_features:
+    categorical = [n for n in chosen if n in cats or types[n] is not None
+                   and _is_text(types[n])]
+    categorical = [c for c in cats if c in categorical] + [
+        c for c in categorical if c not in cats]
+    n_numeric = len(chosen) - len(categorical)
+    if n_features is not None and n_numeric != n_features:
         raise DistregError('the model has %d raw features but %s has %d numeric feature '
                            'columns (%s): expected %d; name them with --features'
-                           % (n_features, source, len(chosen), ', '.join(chosen), n_features))
+                           % (n_features, source, n_numeric,
+                              ', '.join(c for c in chosen if c not in categorical), n_features))
     selected = ([label] if has_label else []) + chosen
     for name in selected:
         if name in parts and types[name] is not None:
             raise DistregError('%r is both a column of %s and a partition directory' %
                                (name, source))
-    return Schema('parquet', len(selected), 0 if has_label else None, tuple(selected),
-                  bad_rows, model)
+    schema = Schema('parquet', len(selected), 0 if has_label else None, tuple(selected),
+                    bad_rows, model,
+                    categorical=tuple(selected.index(c) for c in categorical) or None)
+    return loader.with_levels(schema, levels)
 
 
 # --------------------------------------------------------------------------- manifest
@@ -314,9 +348,10 @@ class HdfsInput:
         return f.read(len(MAGIC)) == MAGIC
 
     def schema(self, label_col=None, features=None, bad_rows='fail', model='linear',
-               n_features=None):
+               n_features=None, categorical=None, levels=None):
         return local_schema(self.uri, label_col, features, bad_rows, model, n_features,
-                            source=self.uri, files=self.files(), opener=self.opener)
+                            source=self.uri, files=self.files(), opener=self.opener,
+                            categorical=categorical, levels=levels)
 
     def manifest(self):
         return manifest(self.uri, self.files(), self.opener, webhdfs=self.base,
@@ -397,8 +432,19 @@ def read_row_group(entry, schema, opener=None):
                             file=name, row_group=group)
     n = table.num_rows
     values, bad, reasons = [], np.zeros(n, bool), []
+    cats = schema.categorical or ()
     for j, col in enumerate(schema.names):
         is_label = schema.label is not None and j == schema.label
+        if j in cats:
+            text, col_bad = _level_column(table, part, col, n,
+                                          schema.levels[cats.index(j)] if schema.levels
+                                          else None)
+            for mask, why in col_bad:
+                if mask.any():
+                    reasons.append((col, mask, why))
+                    bad |= mask
+            values.append(text)
+            continue
         if col in part:
             text = part[col]
             if text == HIVE_NULL:
@@ -449,11 +495,45 @@ def read_row_group(entry, schema, opener=None):
             reject_at.append(int(i) - k)
     keep = ~bad
     y = values[schema.label][keep] if schema.label is not None else np.zeros(int(keep.sum()))
-    feats = [v for j, v in enumerate(values) if j != schema.label]
+    feats = [v for j, v in enumerate(values) if j != schema.label and j not in cats]
     X = np.empty((int(keep.sum()), len(feats)), order='F')
     for j, v in enumerate(feats):
         X[:, j] = v[keep]
-    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at)
+    text = None
+    if cats:
+        text = np.stack([values[j][keep] for j in cats], axis=1)
+    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at, cats=text)
+
+
+def _level_column(table, part, col, n, levels=None):
+    """A categorical column's text (a numpy ``str`` array, stripped) and its bad-row masks:
+    a null or empty value, or (``levels`` given: predict, evaluate) an unknown level."""
+    pa, pc, _ = _pq()
+    if col in part:
+        value = part[col]
+        null = np.full(n, value == HIVE_NULL)
+        text = np.full(n, '' if value == HIVE_NULL else value.strip(), dtype=object)
+    else:
+        arr = table.column(col)
+        if pa.types.is_dictionary(arr.type):
+            arr = pc.cast(arr, arr.type.value_type)
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            arr = pc.cast(arr, pa.string())
+        arr = pc.utf8_trim_whitespace(arr)
+        null = arr.is_null().to_numpy(zero_copy_only=False)
+        enc = arr.fill_null('').combine_chunks().dictionary_encode()
+        words = np.array(enc.dictionary.to_pylist() or [''], dtype=object)
+        text = words[enc.indices.to_numpy(zero_copy_only=False)]
+    masks = [(null, 'is null (expected a level of a categorical column)'),
+             (~null & (text == ''), 'is empty (a categorical value is a non-empty level)')]
+    if levels is not None:
+        known = loader._level_set(levels)
+        unseen = np.array([w not in known for w in text.tolist()], dtype=bool) & (text != '')
+        shown = (', '.join(levels[:10]) + (', ...' if len(levels) > 10 else '')).replace(
+            '{', '{{').replace('}', '}}')
+        masks.append((unseen & ~null, 'is {value!r}, a level not seen in training (its %d '
+                      'levels: %s)' % (len(levels), shown)))
+    return text.astype(str), masks
 
 
 def _row_text(table, part, schema, i):
@@ -475,16 +555,19 @@ def iter_local_blocks(path, schema, entries=None):
 
 
 def input_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
-                 source=None, n_features=None, features=None, weight_col=None):
+                 source=None, n_features=None, features=None, weight_col=None,
+                 categorical=None, levels=None):
     """The :class:`Schema` of any local input: Parquet (``--format parquet``, or auto and
     its magic bytes) by its footers, else :func:`distreg.loader.local_schema`. (Weights are
     read from CSV only: :func:`distreg.fit.fit` refuses --weight-col where the schema has none.)"""
     if is_parquet_input(path, fmt):
         return local_schema(loader.local_path(path), label_col, features, bad_rows, model,
-                            n_features, source=source or path)
+                            n_features, source=source or path, categorical=categorical,
+                            levels=levels)
     loader.check_no_features(features, n_features)
     return loader.local_schema(path, fmt, label_col, bad_rows, model, source=source,
-                               n_features=n_features, weight_col=weight_col)
+                               n_features=n_features, weight_col=weight_col,
+                               categorical=categorical, levels=levels)
 
 
 def iter_input_blocks(path, schema, chunk_bytes=loader.CHUNK_BYTES):

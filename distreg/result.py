@@ -24,9 +24,12 @@ STATS_KEYS = ('r2', 'rmse', 'residual_sd', 'std_errors', 't_values', 'p_values',
 #: the way the model's rows were read (any engine's record works on any engine).
 #: ``weight_col``: the sample-weight column (None without), never a feature; records
 #: written before it existed have none (:data:`OPTIONAL_DESIGN_KEYS`).
+#: ``levels``: the categorical columns (``--categorical``) and their levels, in the model
+#: matrix's order, ``[[column, [level, ...]], ...]`` (levels sorted by their text; None
+#: without); ``feature_names`` and ``n_features`` are the numeric features only.
 DESIGN_KEYS = ('poly_degree', 'n_features', 'format', 'label_col', 'feature_names',
-               'weight_col')
-OPTIONAL_DESIGN_KEYS = ('weight_col',)
+               'weight_col', 'levels')
+OPTIONAL_DESIGN_KEYS = ('weight_col', 'levels')
 
 
 def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, iterations,
@@ -70,16 +73,18 @@ def check_finite(record, names):
                     'limit?); rescale the data. No result written' % (what, of, v))
 
 
-def design_of(schema, poly_degree, n_features):
+def design_of(schema, poly_degree, n_features, levels=None):
     """The record's ``design``: the input's format, the label column (by name when the
-    input had a header, else by index), the raw features' names and count, the degree."""
+    input had a header, else by index), the raw features' names and count, the degree,
+    the categorical columns' levels."""
     label = weight = None
     if schema.format in ('csv', 'parquet') and schema.label is not None:
         label = schema.names[schema.label] if schema.names else schema.label
         if schema.weight is not None:
             weight = schema.names[schema.weight] if schema.names else schema.weight
     return dict(poly_degree=int(poly_degree), n_features=int(n_features), format=schema.format,
-                label_col=label, feature_names=schema.feature_names(), weight_col=weight)
+                label_col=label, feature_names=schema.feature_names(), weight_col=weight,
+                levels=[[str(name), list(values)] for name, values in levels] if levels else None)
 
 
 def theta_of(record):
