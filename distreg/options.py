@@ -80,7 +80,7 @@ OPTIONS = (
                 'Default: none', job=True, metavar='C1,C2'),
     Option('max_levels', '--max-levels', int, 1000,
            help='the most levels a categorical column may have (more: an error, found in '
-                'the levels pass before the fit)', metavar='K'),
+                'the levels pass before the fit)', job=True, metavar='K'),
     Option('bad_rows', '--bad-rows', str, 'fail', BAD_ROW_POLICIES,
            'fail: stop at the first bad row; skip: leave bad rows out, count them and keep '
            'them', job=True),

@@ -29,6 +29,7 @@ from distreg.loader import check_no_features, fill_line_numbers, local_path, rea
 from jobs.block_job import use_hadoop
 from jobs.gradient import MRLossGradient
 from jobs.hessian import MRHessian
+from jobs.levels import MRLevels
 from jobs.normal import MRNormalEquations
 from jobs.predict import MRPredict
 from jobs.evaluate import MREvaluate
@@ -39,7 +40,8 @@ from jobs.tsqr import MRTSQR
 RUNNERS = {'mrjob-inline': 'inline', 'mrjob-local': 'local', 'mrjob-hadoop': 'hadoop',
            'mrjob-emr': 'emr'}
 JOBS = {'gram': MRNormalEquations, 'tsqr': MRTSQR, 'refine': MRRefinePass, 'sandwich': MRSandwich,
-        'gradient': MRLossGradient, 'hessian': MRHessian, 'evaluate': MREvaluate}
+        'gradient': MRLossGradient, 'hessian': MRHessian, 'evaluate': MREvaluate,
+        'levels': MRLevels}
 
 DEFAULT_CONF = os.path.join(PROJECT_ROOT, 'configs', 'mrjob.conf')
 
@@ -138,7 +140,8 @@ class MRJobEngine(Engine):
         files = parquet.data_files(path)
         schema = parquet.local_schema(path, options.label_col, options.features,
                                       options.bad_rows, options.model, options.n_features,
-                                      source=self.path, files=files)
+                                      source=self.path, files=files,
+                                      categorical=options.categorical, levels=options.levels)
         entries = parquet.manifest(path, files)
         if self._manifest_dir is None:
             self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
@@ -168,7 +171,8 @@ class MRJobEngine(Engine):
             check_no_features(options.features, options.n_features)
             return None
         schema = found.schema(options.label_col, options.features, options.bad_rows,
-                              options.model, options.n_features)
+                              options.model, options.n_features, options.categorical,
+                              options.levels)
         if self._manifest_dir is None:
             self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
         manifest = os.path.join(self._manifest_dir, 'row-groups.jsonl')
