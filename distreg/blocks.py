@@ -99,6 +99,18 @@ def _pad_square(m, p, before=None):
     return out
 
 
+def _with_levels(design, parsed, params, name=None):
+    """``design`` with the levels of ``params``; a block with categorical text and no
+    levels to encode it is an error (never a fit that leaves those columns out)."""
+    design = design.with_levels(params.get('levels'))
+    if parsed.cats is not None and not design.levels and name != 'levels':
+        raise DistregError('the input has categorical columns but the %s pass was given no '
+                           'levels: run the levels pass first (distreg fit does; a job run by '
+                           'hand takes them in --params as {"levels": [[column, [level, ...]], '
+                           '...]})' % (name or 'scoring'))
+    return design
+
+
 class Aggregate:
     """One distributed aggregate: ``block(parsed, design, params)`` and ``merge(a, b)``."""
     name = None
@@ -106,7 +118,7 @@ class Aggregate:
     def block(self, parsed, design, params):
         # the categorical columns' levels ride with the parameters of every pass (the levels
         # pass found them): every engine's tasks get them without knowing about them
-        design = design.with_levels(params.get('levels'))
+        design = _with_levels(design, parsed, params, self.name)
         part = _y_stats(parsed.y, parsed.w)
         part['n_bad'] = len(parsed.rejects)
         if part['n']:
@@ -324,7 +336,7 @@ def sigmoid(m):
 
 def _scores(parsed, design, params):
     """Linear predictions or logistic margins of a block at ``params['theta']``."""
-    design = design.with_levels(params.get('levels'))
+    design = _with_levels(design, parsed, params)
     return margins(design.matrix(parsed.X, cats=parsed.cats), np.asarray(params['theta'], dtype=np.float64))
 
 

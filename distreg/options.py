@@ -99,7 +99,7 @@ OPTIONS = (
            help='predict, evaluate: the raw features of the model; the input has them, with '
                 'or without the label (see distreg.loader.sniff_schema)',
            job=True, fit_switch=False),
-    Option('levels', '--levels', None, None,
+    Option('levels', '--levels', json.loads, None,
            help='predict, evaluate: the levels of the model\'s categorical columns '
                 '([[column, [level, ...]], ...], from its record); a level not among them is '
                 'a bad row', job=True, fit_switch=False),

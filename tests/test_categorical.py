@@ -373,3 +373,29 @@ def test_loader_fast_and_careful_paths_agree_on_text(tmp_path):
     assert fast.cats.tolist() == [['a'], ['b'], ['a']] == careful.cats.tolist()
     np.testing.assert_array_equal(fast.X, careful.X)
     assert len(careful.rejects) == 1
+
+
+def test_levels_job_runs_by_hand(data, tmp_path):
+    """`python jobs/levels.py --categorical region,grade data.csv` prints the levels; a Gram
+    job run by hand takes them in --params (without them it refuses, never drops columns)."""
+    import subprocess
+    import sys
+    from helpers import ROOT
+    df, path, _ = data
+    base = [sys.executable, '-r', 'inline', '--conf-path', str(ROOT / 'configs' / 'mrjob.conf'),
+            '--categorical', 'region,grade', path]
+    proc = subprocess.run(base[:1] + ['jobs/levels.py'] + base[1:], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    levels = json.loads(proc.stdout)['levels']
+    assert levels == [['region', ['east', 'north', 'south', 'west']], ['grade', ['10', '8', '9']]]
+    params = tmp_path / 'p.json'
+    params.write_text(json.dumps({'levels': levels}))
+    proc = subprocess.run(base[:1] + ['jobs/normal.py'] + base[1:] + ['--params', str(params)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ref = lstsq(one_hot(df, ['region', 'grade']), df['y'].to_numpy())
+    assert rel_diff(theta_of(json.loads(proc.stdout)), ref) <= 1e-12
+    proc = subprocess.run(base[:1] + ['jobs/normal.py'] + base[1:], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert proc.returncode != 0 and 'given no levels' in proc.stderr
