@@ -139,8 +139,7 @@ def fit(engine, options, names=None, checked=False, progress=None, driver=None):
                 optim.robust_cov(timed, out, options.cov)
             pass_seconds = timed.pass_seconds
     except ColumnOverflowError as e:
-        raise e.name(model_column_names(schema, options, e.column + 1,
-                                        levels))
+        raise e.name(model_column_names(schema, options, e.column + 1, levels))
     except RankDeficientError as e:
         if e.names is not None or not e.columns:
             raise

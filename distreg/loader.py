@@ -151,8 +151,8 @@ class Schema:
                 - len(self.categorical or ()))
 
     def categorical_names(self):
-        """Names of the categorical columns (``x<field>`` without a header), in order."""
-        # (without a header: the field's index, which is how --categorical named it)
+        """Names of the categorical columns, in order (without a header: the field's index as
+        text, which is how ``--categorical`` names them there)."""
         return [self.names[i] if self.names else str(i) for i in self.categorical or ()]
 
     def to_json(self):

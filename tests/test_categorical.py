@@ -399,3 +399,16 @@ def test_levels_job_runs_by_hand(data, tmp_path):
     proc = subprocess.run(base[:1] + ['jobs/normal.py'] + base[1:], capture_output=True,
                           text=True, cwd=ROOT)
     assert proc.returncode != 0 and 'given no levels' in proc.stderr
+
+
+def test_a_numeric_copy_of_a_dummy_is_refused_by_its_name(tmp_path):
+    """The rank rule names one-hot columns as the summary does (statsmodels' names)."""
+    rng = np.random.default_rng(9)
+    region = rng.choice(['a', 'b', 'c'], size=60)
+    path = tmp_path / 'trap.csv'
+    with open(path, 'w') as f:
+        f.write('y,d,region\n')
+        for r in region:
+            f.write('%r,%d,%s\n' % (float(rng.normal()), r == 'b', r))
+    with pytest.raises(DistregError, match=r"column 'region\[T.b\]'"):
+        run('numpy', str(path), method='qr', categorical='region')
