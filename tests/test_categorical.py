@@ -412,3 +412,17 @@ def test_a_numeric_copy_of_a_dummy_is_refused_by_its_name(tmp_path):
             f.write('%r,%d,%s\n' % (float(rng.normal()), r == 'b', r))
     with pytest.raises(DistregError, match=r"column 'region\[T.b\]'"):
         run('numpy', str(path), method='qr', categorical='region')
+
+
+@pytest.mark.parametrize('engine', ['numpy', 'mrjob-inline'])
+def test_part_files_with_reordered_columns(data, engine, tmp_path):
+    """A part file naming the same columns in another order: its categorical column is
+    found by name, as the label and the features are."""
+    df, _, _ = data
+    parts = tmp_path / 'parts'
+    parts.mkdir()
+    write_csv(parts / 'part-0', df.iloc[:700])
+    write_csv(parts / 'part-1', df.iloc[700:], ('grade', 'region', 'x2', 'y', 'x1'))
+    record, _ = run(engine, str(parts), categorical='region,grade')
+    ref = lstsq(one_hot(df, ['region', 'grade']), df['y'].to_numpy())
+    assert rel_diff(theta_of(record), ref) <= 1e-12
