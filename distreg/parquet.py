@@ -485,6 +485,7 @@ def read_row_group(entry, schema, opener=None):
         for k, i in enumerate(rows):
             col, _, why = next(r for r in reasons if r[1][i])
             value = values[schema.names.index(col)][i]
+            value = str(value) if isinstance(value, np.str_) else value   # a level's text
             e = BadInputError('column %r %s' % (col, why.format(value=value)), file=name,
                               row_group=entry['row_group'], row=int(i),
                               file_row=entry.get('first_row', 0) + int(i),
@@ -512,7 +513,8 @@ def _level_column(table, part, col, n, levels=None):
     if col in part:
         value = part[col]
         null = np.full(n, value == HIVE_NULL)
-        text = np.full(n, '' if value == HIVE_NULL else value.strip(), dtype=object)
+        words = np.array(['' if value == HIVE_NULL else value.strip()], dtype=object)
+        codes = np.zeros(n, dtype=np.int64)
     else:
         arr = table.column(col)
         if pa.types.is_dictionary(arr.type):
@@ -523,12 +525,14 @@ def _level_column(table, part, col, n, levels=None):
         null = arr.is_null().to_numpy(zero_copy_only=False)
         enc = arr.fill_null('').combine_chunks().dictionary_encode()
         words = np.array(enc.dictionary.to_pylist() or [''], dtype=object)
-        text = words[enc.indices.to_numpy(zero_copy_only=False)]
+        codes = enc.indices.to_numpy(zero_copy_only=False)
+    # (each distinct value is looked at once: the rows are codes into ``words``)
+    text = words[codes]
     masks = [(null, 'is null (expected a level of a categorical column)'),
              (~null & (text == ''), 'is empty (a categorical value is a non-empty level)')]
     if levels is not None:
         known = loader._level_set(levels)
-        unseen = np.array([w not in known for w in text.tolist()], dtype=bool) & (text != '')
+        unseen = np.array([w != '' and w not in known for w in words], dtype=bool)[codes]
         shown = (', '.join(levels[:10]) + (', ...' if len(levels) > 10 else '')).replace(
             '{', '{{').replace('}', '}}')
         masks.append((unseen & ~null, 'is {value!r}, a level not seen in training (its %d '

@@ -426,3 +426,31 @@ def test_part_files_with_reordered_columns(data, engine, tmp_path):
     record, _ = run(engine, str(parts), categorical='region,grade')
     ref = lstsq(one_hot(df, ['region', 'grade']), df['y'].to_numpy())
     assert rel_diff(theta_of(record), ref) <= 1e-12
+
+
+def test_parquet_predict_refuses_an_unseen_level_by_row_group_and_row(data, tmp_path):
+    df, _, _ = data
+    path = str(tmp_path / 'fit.parquet')
+    table = {'y': df['y'].to_numpy(), 'x1': df['x1'].to_numpy(), 'x2': df['x2'].to_numpy()}
+    pq.write_table(pa.table(dict(table, region=pa.array(df['region'].tolist()))), path)
+    record, _ = run('numpy', path, categorical='region')
+    rec = tmp_path / 'r.json'
+    rec.write_text(json.dumps(record))
+    region = df['region'].tolist()
+    region[130] = 'middle'
+    new = str(tmp_path / 'new.parquet')
+    pq.write_table(pa.table(dict(table, region=pa.array(region).dictionary_encode())), new,
+                   row_group_size=100)
+    with pytest.raises(BadInputError, match=r"row group 1, row index 30 \(row index 130 in the file\): "
+                                            r"column 'region' is "
+                                            r"'middle', a level not seen in training"):
+        _predict('numpy', rec, new, tmp_path / 'p.txt')
+    out = tmp_path / 'p.txt'
+    assert main(['predict', str(rec), new, '--engine', 'mrjob-inline', '--out', str(out),
+                 '--bad-rows', 'skip']) == 0
+    lines = out.read_text().split('\n')
+    assert lines[130] == '' and len(lines) == len(df) + 1
+    ref = one_hot(df, ['region'], numeric=('x1', 'x2')) @ theta_of(record)
+    keep = np.delete(np.arange(len(df)), 130)
+    np.testing.assert_allclose([float(lines[i]) for i in keep], ref[keep], rtol=1e-12,
+                               atol=1e-12)
