@@ -337,7 +337,8 @@ def sigmoid(m):
 def _scores(parsed, design, params):
     """Linear predictions or logistic margins of a block at ``params['theta']``."""
     design = _with_levels(design, parsed, params)
-    return margins(design.matrix(parsed.X, cats=parsed.cats), np.asarray(params['theta'], dtype=np.float64))
+    return margins(design.matrix(parsed.X, cats=parsed.cats),
+                   np.asarray(params['theta'], dtype=np.float64))
 
 
 def prediction_lines(parsed, design, params):

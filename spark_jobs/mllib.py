@@ -132,8 +132,8 @@ class MLlibEngine(Engine):
     def _design(self, options):
         """The model columns MLlib is given: the core's, without the intercept (MLlib fits it
         itself), the first level of each categorical column dropped when it does."""
-        return Design(intercept=False, degree=options.poly_degree, full_first=not options.intercept
-                      ).with_levels(self.levels)
+        return Design(intercept=False, degree=options.poly_degree,
+                      full_first=not options.intercept).with_levels(self.levels)
 
     def _n_features(self, schema, options):
         """Model columns MLlib is given (the intercept is its own): from the header, or the blocks."""

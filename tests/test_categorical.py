@@ -441,7 +441,8 @@ def test_parquet_predict_refuses_an_unseen_level_by_row_group_and_row(data, tmp_
     new = str(tmp_path / 'new.parquet')
     pq.write_table(pa.table(dict(table, region=pa.array(region).dictionary_encode())), new,
                    row_group_size=100)
-    with pytest.raises(BadInputError, match=r"row group 1, row index 30 \(row index 130 in the file\): "
+    with pytest.raises(BadInputError, match=r"row group 1, row index 30 "
+                                            r"\(row index 130 in the file\): "
                                             r"column 'region' is "
                                             r"'middle', a level not seen in training"):
         _predict('numpy', rec, new, tmp_path / 'p.txt')
