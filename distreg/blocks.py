@@ -99,11 +99,26 @@ def _pad_square(m, p, before=None):
     return out
 
 
+def _with_levels(design, parsed, params, name=None):
+    """``design`` with the levels of ``params``; a block with categorical text and no
+    levels to encode it is an error (never a fit that leaves those columns out)."""
+    design = design.with_levels(params.get('levels'))
+    if parsed.cats is not None and not design.levels and name != 'levels':
+        raise DistregError('the input has categorical columns but the %s pass was given no '
+                           'levels: run the levels pass first (distreg fit does; a job run by '
+                           'hand takes them in --params as {"levels": [[column, [level, ...]], '
+                           '...]})' % (name or 'scoring'))
+    return design
+
+
 class Aggregate:
     """One distributed aggregate: ``block(parsed, design, params)`` and ``merge(a, b)``."""
     name = None
 
     def block(self, parsed, design, params):
+        # the categorical columns' levels ride with the parameters of every pass (the levels
+        # pass found them): every engine's tasks get them without knowing about them
+        design = _with_levels(design, parsed, params, self.name)
         part = _y_stats(parsed.y, parsed.w)
         part['n_bad'] = len(parsed.rejects)
         if part['n']:
@@ -143,7 +158,7 @@ class Gram(Aggregate):
     name = 'gram'
 
     def _block(self, parsed, design, params):
-        X = design.matrix(parsed.X)
+        X = design.matrix(parsed.X, cats=parsed.cats)
         y = parsed.y
         if parsed.w is None:
             return dict(xtx=X.T @ X, xty=X.T @ y, yty=float(y @ y))
@@ -181,7 +196,8 @@ class FoldGram(Aggregate):
         fold = folds.folds_of(parsed.keys, k)
         # the model columns but the intercept's (a column of ones: mean 1, centred 0, put in
         # below); degree 1 reads the parsed block as it is (no copy with a ones column)
-        A = parsed.X if design.degree == 1 else _without_intercept(design).matrix(parsed.X)
+        A = (parsed.X if design.plain else
+             _without_intercept(design).matrix(parsed.X, cats=parsed.cats))
         off = int(design.intercept)
         q = off + A.shape[1] + 1
         w_k, mean, m2 = np.zeros(k), np.zeros((k, q)), np.zeros((k, q, q))
@@ -220,8 +236,11 @@ class FoldGram(Aggregate):
 
 
 def _without_intercept(design):
-    """The design's columns without its intercept (a foldgram partial puts that in itself)."""
-    return dataclasses.replace(design, intercept=False)
+    """The design's columns without its intercept (a foldgram partial puts that in itself);
+    categorical columns encoded as with it (each drops its first level)."""
+    if not design.intercept:
+        return design
+    return dataclasses.replace(design, intercept=False, full_first=False)
 
 
 def _pad_folds(part, q):
@@ -278,7 +297,7 @@ class TSQR(Aggregate):
     name = 'tsqr'
 
     def _block(self, parsed, design, params):
-        Z = np.column_stack([design.matrix(parsed.X), parsed.y])
+        Z = np.column_stack([design.matrix(parsed.X, cats=parsed.cats), parsed.y])
         if parsed.w is not None:
             Z *= np.sqrt(parsed.w)[:, None]
         e = column_exponents(Z)
@@ -315,7 +334,7 @@ class Refine(Aggregate):
 
     def _block(self, parsed, design, params):
         theta = np.asarray(params['theta'], dtype=LD)
-        X = design.matrix(parsed.X, dtype=LD)
+        X = design.matrix(parsed.X, dtype=LD, cats=parsed.cats)
         y = parsed.y.astype(LD)
         if params.get('exp') is not None:
             # the TSQR partial's column scaling (``r_exp``): theta is in scaled units
@@ -363,7 +382,7 @@ class Sandwich(Aggregate):
         w = e * e
         n_one = 0
         if params['cov'] in ('HC2', 'HC3'):
-            X = b.M if b.M is not None else design.matrix(parsed.X)
+            X = b.M if b.M is not None else design.matrix(parsed.X, cats=parsed.cats)
             A = np.asarray(params['bread'], dtype=np.float64)[:b.p, :b.p]
             one_minus_h = 1.0 - np.einsum('ij,ij->i', X @ A, X)
             bad = one_minus_h <= 1e-12
@@ -383,7 +402,7 @@ class Sandwich(Aggregate):
         if parsed.g is None:
             raise DistregError('--cov cluster: the rows were read without their cluster column')
         u = e if parsed.w is None else e * parsed.w
-        A = b.M if b.M is not None else design.matrix(parsed.X)
+        A = b.M if b.M is not None else design.matrix(parsed.X, cats=parsed.cats)
         rows = np.ones(len(e)) if parsed.w is None else (parsed.w > 0).astype(np.float64)
         return _by_cluster(parsed.g, A * u[:, None], rows)
 
@@ -439,7 +458,9 @@ def sigmoid(m):
 
 def _scores(parsed, design, params):
     """Linear predictions or logistic margins of a block at ``params['theta']``."""
-    return margins(design.matrix(parsed.X), np.asarray(params['theta'], dtype=np.float64))
+    design = _with_levels(design, parsed, params)
+    return margins(design.matrix(parsed.X, cats=parsed.cats),
+                   np.asarray(params['theta'], dtype=np.float64))
 
 
 def prediction_lines(parsed, design, params):
@@ -658,7 +679,7 @@ class _Block:
         self.design = design
         self.raw = parsed.X
         self.p = design.n_coef(parsed.X.shape[1])
-        self.M = None if design.degree == 1 else design.matrix(parsed.X)
+        self.M = None if design.plain else design.matrix(parsed.X, cats=parsed.cats)
 
     def eta(self, theta):
         if self.M is not None:
@@ -807,12 +828,53 @@ class Hessian(LossGradient):
 
 
 
+# --------------------------------------------------------------------------- levels
+
+class Levels(Aggregate):
+    """The distinct levels of each categorical column (``parsed.cats``), the pass before a
+    fit with ``--categorical``. Partial keys: ``levels`` (per column, its levels sorted)
+    and ``over`` (per column, True when it has more than ``params['max_levels']``).
+
+    A set never grows past ``max_levels + 1`` levels (the smallest ones): a column of a
+    million distinct values costs each task and the merge that many strings at most,
+    never memory in proportion to the rows, and the driver still knows it is too many.
+    """
+    name = 'levels'
+
+    def _block(self, parsed, design, params):
+        cap = int(params['max_levels']) + 1
+        levels, over = [], []
+        for c in range(parsed.cats.shape[1] if parsed.cats is not None else 0):
+            found = np.unique(parsed.cats[:, c]).tolist()
+            levels.append(found[:cap])
+            over.append(len(found) >= cap)
+        return dict(levels=levels, over=over, max_levels=cap - 1)
+
+    def _merge(self, a, b):
+        cap = a['max_levels'] + 1
+        levels = [sorted(set(x) | set(y))[:cap] for x, y in zip(a['levels'], b['levels'])]
+        return dict(levels=levels, over=[len(v) >= cap for v in levels],
+                    max_levels=a['max_levels'])
+
+
+def checked_levels(part, names):
+    """``[[column, [level, ...]], ...]`` from a merged ``levels`` partial; a column with
+    too many levels is an error naming it (``names``: the categorical columns)."""
+    for name, levels, over in zip(names, part['levels'], part['over']):
+        if over:
+            raise DistregError(
+                'categorical column %r has more than %d levels (--max-levels; the first are '
+                '%s): a one-hot design that wide is not fitted here; raise --max-levels if it '
+                'is meant' % (name, part['max_levels'], ', '.join(map(repr, levels[:5]))))
+    return [[name, list(levels)] for name, levels in zip(names, part['levels'])]
+
+
 # --------------------------------------------------------------------------- the table
 
 #: Every aggregate, by the name engines are asked for. A new aggregate is a class above and
 #: one entry here (and, for mrjob, a job in jobs/; see jobs/engine.py's JOBS).
 AGGREGATES = {agg.name: agg for agg in (Gram(), FoldGram(), TSQR(), Refine(), Sandwich(),
-                                         LossGradient(), Hessian(), Evaluate())}
+                                         LossGradient(), Hessian(), Evaluate(), Levels())}
 
 
 def block_partial(name, parsed, design, params=None):

@@ -384,7 +384,8 @@ def _finish(record, args):
         if names is not None:
             from distreg.design import Design
             names = Design(intercept=record['intercept'] is not None,
-                           degree=record['design']['poly_degree']).coef_names(names)
+                           degree=record['design']['poly_degree']).with_levels(
+                record['design'].get('levels')).coef_names(names)
         print(result.summary(record, names))
     if args.out:
         _make_parent(args.out)

@@ -34,7 +34,9 @@ and has:
 An engine that trains with a library of its own (MLlib) sets ``trains_itself`` and
 provides ``solve(options, progress=None)`` instead of ``aggregate``: it returns what a driver
 of :mod:`distreg.optim` returns (plus ``pass_seconds`` when it knows them), and says on
-``progress`` (a stream, or None) when its library starts training.
+``progress`` (a stream, or None) when its library starts training. With categorical columns
+its ``prepare`` runs the levels pass (:func:`distreg.fit.find_levels`) and keeps the levels in
+``levels``: its library is handed the core's one-hot columns.
 
 The core never imports an engine's module until it is asked for (so it never
 imports pyspark or mrjob); an engine whose library is missing is reported with
@@ -57,6 +59,8 @@ class Engine:
     load_seconds = 0.0
     #: failures recovered from, added to the record's timings (None: nothing to say)
     recovery = None
+    #: an engine that trains itself: the levels of the categorical columns it found
+    levels = None
 
     def __init__(self, path, name=None, master=None):
         self.path = path

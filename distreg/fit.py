@@ -55,14 +55,23 @@ class _FitOptionsChecks:
         if self.l1 and self.cov != 'nonrobust':
             raise DistregError('--cov %s with --l1: no standard errors for a lasso fit'
                                % self.cov)
+        if self.keep_stats and self.categorical:
+            raise DistregError('--keep-stats with --categorical: new rows may bring new levels, '
+                               'which a kept X\'X cannot take; fit again instead')
         if self.keep_stats and (self.model != 'linear' or self.method not in ('normal', 'qr')):
             raise DistregError('--keep-stats keeps the statistics of a closed form: it needs '
                                '--model linear and --method normal or qr')
+        if self.max_levels is None or int(self.max_levels) != self.max_levels \
+                or self.max_levels < 1:
+            raise DistregError('--max-levels must be a whole number >= 1, not %r'
+                               % self.max_levels)
         self.design()  # checks the degree
         return self
 
     def design(self):
-        return Design(intercept=self.intercept, degree=self.poly_degree)
+        """The design of these options (with ``levels``: predict's and evaluate's)."""
+        return Design(intercept=self.intercept, degree=self.poly_degree).with_levels(
+            self.levels)
 
     def cluster_col(self):
         """The column of ``--cov cluster:COL``, or None."""
@@ -82,12 +91,17 @@ class _TimedEngine:
     def __init__(self, engine, progress=None):
         self.engine = engine
         self.pass_seconds = []
+        #: the categorical columns' levels, given to every pass after the levels pass
+        self.levels = None
         #: where the iterative methods print one line per iteration (None: nowhere)
         self.progress = progress
 
     def aggregate(self, name, params=None):
         t0 = time.perf_counter()
-        part = self.engine.aggregate(name, params or {})
+        params = params or {}
+        if self.levels:
+            params = dict(params, levels=self.levels)
+        part = self.engine.aggregate(name, params)
         self.pass_seconds.append(time.perf_counter() - t0)
         if part is None or part['n'] == 0:
             # the one empty-input check of every engine: no block at all, or no usable row
@@ -117,23 +131,28 @@ def fit(engine, options, names=None, checked=False, progress=None, driver=None):
     if options.weight_col is not None and getattr(schema, 'weight', None) is None:
         raise DistregError('--weight-col %s: %s input has no weight column'
                            % (options.weight_col, schema.format))
+    levels = None
     try:
         if engine.trains_itself:
+            # (it ran the levels pass in prepare: its library is handed the one-hot columns)
+            levels = getattr(engine, 'levels', None)
             out = engine.solve(options, progress=progress)
             pass_seconds = out.pop('pass_seconds', [])
         else:
             timed = _TimedEngine(engine, progress)
+            levels = timed.levels = find_levels(timed.aggregate, schema, options)
             out = (driver or METHODS[options.method])(timed, options)
             if options.cov != 'nonrobust':
                 optim.robust_cov(timed, out, options.cov)
             pass_seconds = timed.pass_seconds
     except ColumnOverflowError as e:
-        raise e.name(model_column_names(schema, options, e.column + 1))
+        raise e.name(model_column_names(schema, options, e.column + 1, levels))
     except RankDeficientError as e:
         if e.names is not None or not e.columns:
             raise
         # the solvers know column numbers; the message names the columns
-        raise e.named(model_column_names(schema, options, max(e.columns) + 1)) from None
+        raise e.named(model_column_names(schema, options, max(e.columns) + 1,
+                                         levels)) from None
     if out['stats'].get('std_errors') is not None:
         out['stats']['cov_type'] = options.cov
     timings = dict(load_seconds=engine.load_seconds, pass_seconds=pass_seconds)
@@ -145,12 +164,13 @@ def fit(engine, options, names=None, checked=False, progress=None, driver=None):
         out['n_rows'], out['n_bad_rows'], out['iterations'], out['converged'], out['stats'],
         seconds=time.perf_counter() - t0, timings=timings, history=out.get('history'),
         n_rows_zero_weight=out.get('n_rows_zero_weight'), sum_weights=out.get('sum_weights'))
-    coef_names = coefficient_names(schema, options, len(record['coefficients']))
+    coef_names = coefficient_names(schema, options, len(record['coefficients']), levels)
     result.check_finite(record, ['intercept'] * options.intercept + coef_names)
     if names is not None:
         names[:] = coef_names
-    record['design'] = result.design_of(schema, options.poly_degree,
-                                        options.design().n_raw(len(out['theta'])))
+    record['design'] = result.design_of(
+        schema, options.poly_degree,
+        options.design().with_levels(levels).n_raw(len(out['theta'])), levels)
     if options.keep_stats:
         keep_stats(record, out['partial'], options)
     return record
@@ -171,16 +191,27 @@ def keep_stats(record, partial, options):
         partial=blocks.encode(partial))
 
 
-def model_column_names(schema, options, at_least):
+def find_levels(aggregate, schema, options):
+    """The levels pass: ``[[column, [level, ...]], ...]`` of the categorical columns, by
+    ``aggregate('levels', params)`` (an engine's own aggregate); None without them."""
+    if not getattr(schema, 'categorical', None):
+        return None
+    part = aggregate('levels', {'max_levels': int(options.max_levels)})
+    blocks.check_rows(part)
+    return blocks.checked_levels(part, schema.categorical_names())
+
+
+def model_column_names(schema, options, at_least, levels=None):
     """Names of the model matrix's columns (intercept first), at least ``at_least`` of them."""
     # (LibSVM: the width is known from the data only; this many names cover any column)
     n_coef = options.poly_degree * at_least
-    return ['intercept'] * options.intercept + coefficient_names(schema, options, n_coef)
+    return ['intercept'] * options.intercept + coefficient_names(schema, options, n_coef,
+                                                                 levels)
 
 
-def coefficient_names(schema, options, n_coef):
+def coefficient_names(schema, options, n_coef, levels=None):
     raw = schema.feature_names()
-    design = options.design()
+    design = options.design().with_levels(levels)
     if raw is None:
         raw = ['x%d' % i for i in range(1, design.n_raw(n_coef + int(options.intercept)) + 1)]
     return design.coef_names(raw)

@@ -108,6 +108,14 @@ class Schema:
     cluster: int = None
     #: give every parsed row its key (``Parsed.keys``, :mod:`distreg.folds`): ``distreg cv``
     row_keys: bool = False
+    #: the categorical columns (``--categorical``), in the order given: CSV field indices
+    #: (Parquet: indices into ``names``), or None. Never in ``X``: a block has their text
+    #: in ``Parsed.cats``; the model matrix one-hot encodes them (:class:`distreg.design.Design`)
+    categorical: tuple = None
+    #: the levels of each categorical column (sorted), when known before the rows are read
+    #: (predict, evaluate: the model's); a row with another level is a bad row. None: any
+    #: non-empty text is a level (a fit, whose levels pass finds them)
+    levels: tuple = None
 
     def __post_init__(self):
         _check_choice('format', self.format, FORMATS)
@@ -134,20 +142,30 @@ class Schema:
         label = own.index(self.names[self.label]) if self.label is not None else None
         weight = own.index(self.names[self.weight]) if self.weight is not None else None
         cluster = own.index(self.names[self.cluster]) if self.cluster is not None else None
+        cats = self.categorical or ()
         features = [own.index(n) for i, n in enumerate(self.names)
                     if i not in self.not_features()]
+        categorical = tuple(own.index(self.names[i]) for i in cats) if cats else None
         return dataclasses.replace(self, label=label, weight=weight, cluster=cluster,
-                                   names=own, files=None, columns=tuple([label] + features))
+                                   names=own, files=None, columns=tuple([label] + features),
+                                   categorical=categorical)
 
     def not_features(self):
-        """The columns that are not features: label, weight, cluster (those there are)."""
-        return tuple(i for i in (self.label, self.weight, self.cluster) if i is not None)
+        """The columns that are not numeric features: label, weight, cluster (those there
+        are) and the categorical columns."""
+        return tuple(i for i in (self.label, self.weight, self.cluster) if i is not None) + \
+            tuple(self.categorical or ())
 
     def n_features(self):
         """Raw feature columns of a CSV row (None for LibSVM)."""
         if self.format not in TABULAR:
             return None
         return self.n_fields - len(self.not_features())
+
+    def categorical_names(self):
+        """Names of the categorical columns, in order (without a header: the field's index as
+        text, which is how ``--categorical`` names them there)."""
+        return [self.names[i] if self.names else str(i) for i in self.categorical or ()]
 
     def to_json(self):
         d = dict(self.__dict__)
@@ -157,9 +175,11 @@ class Schema:
     @classmethod
     def from_json(cls, text):
         d = json.loads(text)
-        for k in ('names', 'columns'):
+        for k in ('names', 'columns', 'categorical'):
             if d.get(k):
                 d[k] = tuple(d[k])
+        if d.get('levels'):
+            d['levels'] = tuple(tuple(v) for v in d['levels'])
         if d.get('files'):
             d['files'] = tuple((key, tuple(names)) for key, names in d['files'])
         return cls(**d)
@@ -184,7 +204,8 @@ def is_header(line):
 
 
 def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='linear',
-                 source='<input>', n_features=None, weight_col=None, cluster_col=None):
+                 source='<input>', n_features=None, weight_col=None, cluster_col=None,
+                 categorical=None, levels=None):
     """Build the :class:`Schema` from the first line of the input.
 
     ``label_col`` is a column name (needs a header), an index (``'0'``, ``3``,
@@ -194,6 +215,9 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
     is an error here, before any job starts. ``weight_col`` names the sample-weight
     column as ``label_col`` names the label (CSV only; None: no weights); ``cluster_col``
     the cluster column of ``--cov cluster:COL`` likewise (scoring reads past both).
+    ``categorical`` names the categorical columns (``'a,b'``, by name or index; not counted
+    in ``n_features``), ``levels`` their levels when known (``options.levels``: see
+    :func:`resolve_categorical`).
     """
     _check_choice('format', fmt, FORMAT_CHOICES)
     if first_line is None:
@@ -216,6 +240,9 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
             raise DistregError('--cov cluster:%s does not apply to LibSVM input: its rows have '
                                'no columns; give the clusters as a column of a CSV input'
                                % cluster_col)
+        if categorical:
+            raise DistregError('--categorical does not apply to LibSVM input: its features '
+                               'are numbers by index; give a CSV or Parquet input')
         if n_features is not None:
             _check_libsvm_width(first_line, n_features, source)
         return Schema('libsvm', None, 0, None, bad_rows, model)
@@ -225,9 +252,11 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
     if n < 2:
         raise BadInputError('a CSV row needs a label and at least one feature, found %d field'
                             % n, file=source, line=1, offset=0, text=first_line)
+    cats = split_names(categorical)
     if n_features is not None:
-        return _schema_for_model(n, names, label_col, n_features, bad_rows, model, source,
-                                 weight_col, cluster_col)
+        schema = _schema_for_model(n, names, label_col, n_features + len(cats), bad_rows,
+                                   model, source, weight_col, cluster_col)
+        return resolve_categorical(schema, cats, levels, source)
     label = _resolve_label(label_col, names, n, source)
     weight = _resolve_weight(weight_col, label, names, n, source)
     cluster = _resolve_cluster(cluster_col, (label, weight), names, n, source)
@@ -239,7 +268,60 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
                             'found %d fields' % (' and '.join(f for f, _ in others),
                                                  ', '.join(w for _, w in others), n),
                             file=source, line=1, offset=0, text=first_line)
-    return Schema('csv', n, label, names, bad_rows, model, weight=weight, cluster=cluster)
+    schema = Schema('csv', n, label, names, bad_rows, model, weight=weight, cluster=cluster)
+    return resolve_categorical(schema, cats, levels, source)
+
+
+def split_names(text):
+    """The names of a comma-separated option (``--categorical a,b``) as a list."""
+    if text is None:
+        return []
+    if isinstance(text, (list, tuple)):
+        return [str(t).strip() for t in text]
+    return [t.strip() for t in str(text).split(',') if t.strip()]
+
+
+def resolve_categorical(schema, categorical, levels=None, source='<input>'):
+    """``schema`` with its categorical columns (CSV: names or indices) and their levels.
+
+    ``levels``: ``[[column name, [level, ...]], ...]`` of a fitted model (predict,
+    evaluate), or None. A categorical column is never the label or the weight.
+    """
+    if not categorical:
+        if levels:
+            raise DistregError('the model has categorical columns but none is read')
+        return schema
+    n = schema.n_fields
+    idx = []
+    for c in categorical:
+        i = _resolve_label(c, schema.names, n, source, flag='--categorical')
+        if i in (schema.label, schema.weight, schema.cluster):
+            raise DistregError('--categorical %s is the %s column of %s: a categorical column '
+                               'is a feature' % (c, 'label' if i == schema.label else 'weight'
+                                                 if i == schema.weight else 'cluster', source))
+        if i in idx:
+            raise DistregError('--categorical names column %s twice' % c)
+        idx.append(i)
+    schema = dataclasses.replace(schema, categorical=tuple(idx))
+    return with_levels(schema, levels)
+
+
+def with_levels(schema, levels):
+    """``schema`` with the levels of its categorical columns (``[[name, [levels]], ...]``,
+    in the record's order; matched by name, by position without a header)."""
+    if not levels:
+        return schema
+    names = schema.categorical_names()
+    given = [name for name, _ in levels]
+    if sorted(map(str, given)) != sorted(names) and len(given) != len(names):
+        raise DistregError('the model\'s categorical columns are %s; the input\'s are %s'
+                           % (', '.join(map(str, given)), ', '.join(names)))
+    by_name = {str(name): tuple(str(v) for v in values) for name, values in levels}
+    if set(by_name) == set(names):
+        found = tuple(by_name[n] for n in names)
+    else:
+        found = tuple(tuple(str(v) for v in values) for _, values in levels)
+    return dataclasses.replace(schema, levels=found)
 
 
 def _named_in(col, names):
@@ -424,14 +506,15 @@ def read_headers(path):
 
 
 def local_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
-                 source=None, n_features=None, weight_col=None, cluster_col=None):
+                 source=None, n_features=None, weight_col=None, cluster_col=None,
+                 categorical=None, levels=None):
     """The checked :class:`Schema` of a local input: first line sniffed, every header checked
     (Parquet: :func:`distreg.parquet.input_schema`)."""
     headers = read_headers(path)
     first = next((line for _, line, _ in headers if line), None)
     schema = sniff_schema(first, fmt, label_col, bad_rows, model, source=source or path,
                           n_features=n_features, weight_col=weight_col,
-                          cluster_col=cluster_col)
+                          cluster_col=cluster_col, categorical=categorical, levels=levels)
     return check_headers(schema, headers)
 
 
@@ -710,7 +793,9 @@ class Parsed:
     where a rejected row was, for outputs that keep one line per input row (predict).
     ``w`` holds the rows' sample weights (``--weight-col``: finite, >= 0), None without
     weights (the aggregates then do exactly their unweighted arithmetic). ``g`` holds the
-    rows' cluster ids (``--cov cluster:COL``: finite numbers), None without.
+    rows' cluster ids (``--cov cluster:COL``: finite numbers), None without. ``cats`` holds
+    the text of the categorical columns (rows x columns, a numpy ``str`` array, stripped
+    of surrounding blanks), None without them.
     """
     X: np.ndarray
     y: np.ndarray
@@ -720,6 +805,7 @@ class Parsed:
     g: np.ndarray = None
     #: each row's key (uint64, :mod:`distreg.folds`) when the schema asks for ``row_keys``
     keys: np.ndarray = None
+    cats: np.ndarray = None
 
 
 def parse_chunk(chunk, schema):
@@ -773,6 +859,9 @@ def _parse_csv_fast(data, n_lines, schema):
     """Whole-chunk parse; None when anything is off (the careful path decides what)."""
     pa, pcsv = _arrow()
     names = ['c%d' % i for i in range(schema.n_fields)]
+    types = {n: pa.float64() for n in names}
+    for i in schema.categorical or ():
+        types[names[i]] = pa.string()
     try:
         table = pcsv.read_csv(
             pa.py_buffer(data),
@@ -782,15 +871,20 @@ def _parse_csv_fast(data, n_lines, schema):
             parse_options=pcsv.ParseOptions(quote_char=False, double_quote=False,
                                             escape_char=False, ignore_empty_lines=False),
             convert_options=pcsv.ConvertOptions(
-                column_types={n: pa.float64() for n in names}, null_values=[],
-                strings_can_be_null=False))
+                column_types=types, null_values=[], strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowException):
         return None
     if table.num_rows != n_lines:  # e.g. a lone '\r', which Arrow takes for a line end
         return None
     if any(col.null_count for col in table.columns):
         return None
-    cols = [_float_column(col) for col in table.columns]
+    cats = None
+    if schema.categorical:
+        cats = _text_columns([table.column(i) for i in schema.categorical], schema.levels)
+        if cats is None:
+            return None
+    cols = [None if i in (schema.categorical or ()) else _float_column(col)
+            for i, col in enumerate(table.columns)]
     y = cols[schema.label] if schema.label is not None else np.zeros(table.num_rows)
     # column-major: each column is one contiguous copy, and BLAS takes X'X as it is
     X = np.empty((table.num_rows, schema.n_features()), order='F')
@@ -810,7 +904,58 @@ def _parse_csv_fast(data, n_lines, schema):
         g = cols[schema.cluster]
         if not np.isfinite(g).all():
             return None
-    return Parsed(X, y, w=w, g=g)
+    return Parsed(X, y, w=w, g=g, cats=cats)
+
+
+def _text_columns(columns, levels=None):
+    """Categorical Arrow string columns as one rows x columns numpy ``str`` array, their
+    text stripped; None when a value is empty or (``levels`` given) not a known level.
+
+    Each column is dictionary-encoded first: Python sees its distinct values only, and
+    the rows are an index into them (no per-row Python work).
+    """
+    pa, _ = _arrow()
+    import pyarrow.compute as pc
+    out = []
+    for j, col in enumerate(columns):
+        if col.type != pa.string():
+            col = pc.cast(col, pa.string())
+        col = pc.utf8_trim_whitespace(col).combine_chunks()
+        if col.null_count:
+            return None
+        enc = col.dictionary_encode()
+        values = enc.dictionary.to_pylist()
+        if '' in values:
+            return None
+        if levels is not None and not set(values) <= _level_set(levels[j]):
+            return None
+        out.append(np.array(values, dtype=str)[enc.indices.to_numpy(zero_copy_only=False)]
+                   if values else np.zeros(len(col), dtype=str))
+    return np.stack(out, axis=1) if out else None
+
+
+_LEVEL_SETS = {}
+
+
+def _level_set(levels):
+    """The frozenset of one column's levels (kept: every chunk of a task asks again)."""
+    found = _LEVEL_SETS.get(levels)
+    if found is None:
+        found = _LEVEL_SETS[levels] = frozenset(levels)
+    return found
+
+
+def check_level(text, levels, what):
+    """The text of a categorical value, stripped; ValueError when it is empty or (levels
+    given) not one of them. ``what`` names the field, for the message."""
+    text = text.strip()
+    if not text:
+        raise ValueError('%s is empty (a categorical value is a non-empty level)' % what)
+    if levels is not None and text not in _level_set(levels):
+        shown = ', '.join(levels[:10]) + (', ...' if len(levels) > 10 else '')
+        raise ValueError('%s is %r, a level not seen in training (its %d levels: %s)'
+                         % (what, text, len(levels), shown))
+    return text
 
 
 def _float_column(col):
@@ -832,7 +977,11 @@ def _csv_row(text, schema):
         raise ValueError('wrong number of fields: %d, expected %d'
                          % (len(fields), schema.n_fields))
     values = []
+    cats = schema.categorical or ()
     for i, f in enumerate(fields):
+        if i in cats:
+            values.append(None)
+            continue
         v = parse_number(f)
         if v is None:
             raise ValueError('field %d (%s) is %r, not a number%s'
@@ -852,6 +1001,11 @@ def _csv_row(text, schema):
         values.append(v)
     label = values[schema.label] if schema.label is not None else 0.0
     features = [values[i] for i in _feature_fields(schema)]
+    if cats:
+        levels = schema.levels or (None,) * len(cats)
+        features = features, [check_level(fields[i], lv, 'field %d (%s)'
+                                          % (i + 1, _column_name(schema, i)))
+                              for i, lv in zip(cats, levels)]
     # then the weight and the cluster id, those the schema has (see _parse_lines)
     return (label, features) + tuple(values[i] for i in (schema.weight, schema.cluster)
                                      if i is not None)
@@ -909,7 +1063,8 @@ def _libsvm_row(text, schema):
 
 def _parse_lines(chunk, schema, parse_row):
     """Line-by-line parse with exact positions for every bad row."""
-    labels, rows, rejects, reject_at, weights = [], [], [], [], []
+    labels, rows, rejects, reject_at, weights, cats = [], [], [], [], [], []
+    categorical = schema.format == 'csv' and bool(schema.categorical)
     offset = chunk.offset
     line_no = chunk.line
     for raw in chunk.data.split(b'\n')[:-1]:
@@ -926,6 +1081,9 @@ def _parse_lines(chunk, schema, parse_row):
             rejects.append(bad.to_dict())
             reject_at.append(len(labels))
         else:
+            if categorical:
+                values, texts = values
+                cats.append(texts)
             labels.append(label)
             rows.append(values)
             weights.append(extra)
@@ -946,7 +1104,10 @@ def _parse_lines(chunk, schema, parse_row):
     extra = np.array(weights, dtype=np.float64).reshape(len(labels), n_extra)
     w = extra[:, 0] if schema.weight is not None else None
     g = extra[:, -1] if schema.cluster is not None else None
-    return Parsed(X, y, rejects, reject_at, w, g)
+    cat_block = None
+    if categorical:
+        cat_block = np.array(cats, dtype=str).reshape(len(cats), len(schema.categorical))
+    return Parsed(X, y, rejects, reject_at, w=w, g=g, cats=cat_block)
 
 
 def _label_text(text, schema):

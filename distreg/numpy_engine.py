@@ -32,7 +32,8 @@ class NumpyEngine(Engine):
                                    options.bad_rows, options.model,
                                    n_features=options.n_features,
                                    features=options.features, weight_col=options.weight_col,
-                                   cluster_col=options.cluster_col())
+                                   cluster_col=options.cluster_col(),
+                                   categorical=options.categorical, levels=options.levels)
         self.schema = keyed(self.schema, options)
         self.load_seconds = time.perf_counter() - t0
         return self.schema

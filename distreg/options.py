@@ -80,6 +80,14 @@ OPTIONS = (
     Option('features', '--features', None, None,
            help='Parquet: the feature columns, by name, separated by commas. Default: every '
                 'numeric column but the label', job=True, metavar='A,B'),
+    Option('categorical', '--categorical', None, None,
+           help='categorical columns, by name (or index without a header), separated by '
+                'commas: one-hot, levels in sorted order, the first dropped with an intercept '
+                '(a string or dictionary Parquet column in --features is one already). '
+                'Default: none', job=True, metavar='C1,C2'),
+    Option('max_levels', '--max-levels', int, 1000,
+           help='the most levels a categorical column may have (more: an error, found in '
+                'the levels pass before the fit)', job=True, metavar='K'),
     Option('bad_rows', '--bad-rows', str, 'fail', BAD_ROW_POLICIES,
            'fail: stop at the first bad row; skip: leave bad rows out, count them and keep '
            'them', job=True),
@@ -103,6 +111,10 @@ OPTIONS = (
            help='predict, evaluate: the raw features of the model; the input has them, with '
                 'or without the label (see distreg.loader.sniff_schema)',
            job=True, fit_switch=False),
+    Option('levels', '--levels', json.loads, None,
+           help='predict, evaluate: the levels of the model\'s categorical columns '
+                '([[column, [level, ...]], ...], from its record); a level not among them is '
+                'a bad row', job=True, fit_switch=False),
 )
 
 JOB_OPTIONS = tuple(o for o in OPTIONS if o.job)

@@ -151,6 +151,14 @@ def _is_number(t):
             or pa.types.is_boolean(t))
 
 
+def _is_text(t):
+    """A string column, or a dictionary of strings: categorical (its values are levels)."""
+    pa = _pq()[0]
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
 def _partition_number(value):
     return value == HIVE_NULL or parse_number(value) is not None
 
@@ -170,12 +178,15 @@ def columns_of(files, opener=None):
 
 def local_schema(path, label_col=None, features=None, bad_rows='fail', model='linear',
                  n_features=None, source=None, files=None, opener=None, weight_col=None,
-                 cluster_col=None):
+                 cluster_col=None, categorical=None, levels=None):
     """The :class:`distreg.loader.Schema` of a Parquet input (footers only are read).
 
     ``weight_col`` names the sample-weight column (by name or index, as ``label_col``): a fit
     reads it (never a feature); predict and evaluate (``n_features`` given) leave it out.
-    ``cluster_col`` (``--cov cluster:COL``) likewise.
+    ``cluster_col`` (``--cov cluster:COL``) likewise. A string or dictionary column among
+    ``features`` is categorical, and so is every column named in ``categorical`` (of any
+    type: a number's text is its level), added to the features when they are not named
+    there; ``levels``: see :func:`distreg.loader.with_levels`.
     """
     source = source or path
     files = files if files is not None else data_files(path)
@@ -192,10 +203,15 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
             return all(_partition_number(part[name]) for _, part in files if name in part)
         return _is_number(types[name])
 
+    cats = loader.split_names(categorical)
+
     def check(name, what):
         if name not in types:
             raise DistregError('%s %r is not a column of %s; its columns are: %s'
                                % (what, name, source, ', '.join(names)))
+        if what in ('--features column', '--categorical column') and (
+                name in cats or types[name] is not None and _is_text(types[name])):
+            return   # a categorical column: text, or named by --categorical
         if not numeric(name):
             t = types[name]
             raise DistregError(
@@ -238,7 +254,16 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
         if cluster in chosen:
             raise DistregError('--features names the cluster column %r' % cluster)
     else:
-        chosen = [n for n in names if n not in (label, weight, cluster) and numeric(n)]
+        chosen = [n for n in names
+                  if n not in (label, weight, cluster) and numeric(n) and n not in cats]
+    for c in cats:
+        check(c, '--categorical column')
+        if c in (label, weight, cluster):
+            raise DistregError('--categorical %s is the %s column of %s: a categorical '
+                               'column is a feature' % (c, 'label' if c == label else 'weight'
+                                                        if c == weight else 'cluster', source))
+        if c not in chosen:
+            chosen.append(c)
     has_label = True
     if n_features is not None:
         # predict/evaluate: rows with or without their label
@@ -246,10 +271,11 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
             has_label = False
         elif label_col is None and not features:
             # the first column is the label unless the input has just the model's features
-            has_label = len([n for n in names if n not in (weight, cluster) and numeric(n)]
-                            ) != n_features
+            has_label = len([n for n in names if n not in (weight, cluster) and numeric(n)
+                             and n not in cats]) != n_features
         if not has_label and not features:
-            chosen = [n for n in names if n not in (weight, cluster) and numeric(n)]
+            chosen = [n for n in names
+                      if n not in (weight, cluster) and numeric(n) and n not in cats] + cats
     if has_label:
         check(label, '--label-col')
         if label in chosen:
@@ -260,10 +286,16 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
         raise DistregError('%s has no numeric feature column besides the label %r; its '
                            'columns are: %s' % (source, label, ', '.join(
                                '%s (%s)' % (n, types[n] or 'partition') for n in names)))
-    if n_features is not None and len(chosen) != n_features:
+    categorical = [n for n in chosen if n in cats or types[n] is not None
+                   and _is_text(types[n])]
+    categorical = [c for c in cats if c in categorical] + [
+        c for c in categorical if c not in cats]
+    n_numeric = len(chosen) - len(categorical)
+    if n_features is not None and n_numeric != n_features:
         raise DistregError('the model has %d raw features but %s has %d numeric feature '
                            'columns (%s): expected %d; name them with --features'
-                           % (n_features, source, len(chosen), ', '.join(chosen), n_features))
+                           % (n_features, source, n_numeric,
+                              ', '.join(c for c in chosen if c not in categorical), n_features))
     fit_weight = weight is not None and n_features is None
     fit_cluster = cluster is not None and n_features is None
     selected = ([label] if has_label else []) + chosen + ([weight] if fit_weight else []) + \
@@ -272,9 +304,11 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
         if name in parts and types[name] is not None:
             raise DistregError('%r is both a column of %s and a partition directory' %
                                (name, source))
-    return Schema('parquet', len(selected), 0 if has_label else None, tuple(selected),
-                  bad_rows, model, weight=selected.index(weight) if fit_weight else None,
-                  cluster=selected.index(cluster) if fit_cluster else None)
+    schema = Schema('parquet', len(selected), 0 if has_label else None, tuple(selected),
+                    bad_rows, model, weight=selected.index(weight) if fit_weight else None,
+                    cluster=selected.index(cluster) if fit_cluster else None,
+                    categorical=tuple(selected.index(c) for c in categorical) or None)
+    return loader.with_levels(schema, levels)
 
 
 # --------------------------------------------------------------------------- manifest
@@ -343,10 +377,12 @@ class HdfsInput:
         return f.read(len(MAGIC)) == MAGIC
 
     def schema(self, label_col=None, features=None, bad_rows='fail', model='linear',
-               n_features=None, weight_col=None, cluster_col=None):
+               n_features=None, weight_col=None, cluster_col=None, categorical=None,
+               levels=None):
         return local_schema(self.uri, label_col, features, bad_rows, model, n_features,
                             source=self.uri, files=self.files(), opener=self.opener,
-                            weight_col=weight_col, cluster_col=cluster_col)
+                            weight_col=weight_col, cluster_col=cluster_col,
+                            categorical=categorical, levels=levels)
 
     def manifest(self):
         return manifest(self.uri, self.files(), self.opener, webhdfs=self.base,
@@ -427,9 +463,20 @@ def read_row_group(entry, schema, opener=None):
                             file=name, row_group=group)
     n = table.num_rows
     values, bad, reasons = [], np.zeros(n, bool), []
+    cats = schema.categorical or ()
     for j, col in enumerate(schema.names):
         is_label = schema.label is not None and j == schema.label
         is_weight = j == schema.weight
+        if j in cats:
+            text, col_bad = _level_column(table, part, col, n,
+                                          schema.levels[cats.index(j)] if schema.levels
+                                          else None)
+            for mask, why in col_bad:
+                if mask.any():
+                    reasons.append((col, mask, why))
+                    bad |= mask
+            values.append(text)
+            continue
         if col in part:
             text = part[col]
             if text == HIVE_NULL:
@@ -474,6 +521,7 @@ def read_row_group(entry, schema, opener=None):
         for k, i in enumerate(rows):
             col, _, why = next(r for r in reasons if r[1][i])
             value = values[schema.names.index(col)][i]
+            value = str(value) if isinstance(value, np.str_) else value   # a level's text
             e = BadInputError('column %r %s' % (col, why.format(value=value)), file=name,
                               row_group=entry['row_group'], row=int(i),
                               file_row=entry.get('first_row', 0) + int(i),
@@ -494,7 +542,45 @@ def read_row_group(entry, schema, opener=None):
     if schema.row_keys:
         from distreg import folds
         keys = folds.row_keys(name, folds.parquet_positions(group, np.flatnonzero(keep)))
-    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at, w=w, g=g, keys=keys)
+    text = None
+    if cats:
+        text = np.stack([values[j][keep] for j in cats], axis=1)
+    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at, w=w, g=g, keys=keys,
+                  cats=text)
+
+
+def _level_column(table, part, col, n, levels=None):
+    """A categorical column's text (a numpy ``str`` array, stripped) and its bad-row masks:
+    a null or empty value, or (``levels`` given: predict, evaluate) an unknown level."""
+    pa, pc, _ = _pq()
+    if col in part:
+        value = part[col]
+        null = np.full(n, value == HIVE_NULL)
+        words = np.array(['' if value == HIVE_NULL else value.strip()], dtype=object)
+        codes = np.zeros(n, dtype=np.int64)
+    else:
+        arr = table.column(col)
+        if pa.types.is_dictionary(arr.type):
+            arr = pc.cast(arr, arr.type.value_type)
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            arr = pc.cast(arr, pa.string())
+        arr = pc.utf8_trim_whitespace(arr)
+        null = arr.is_null().to_numpy(zero_copy_only=False)
+        enc = arr.fill_null('').combine_chunks().dictionary_encode()
+        words = np.array(enc.dictionary.to_pylist() or [''], dtype=object)
+        codes = enc.indices.to_numpy(zero_copy_only=False)
+    # (each distinct value is looked at once: the rows are codes into ``words``)
+    text = words[codes]
+    masks = [(null, 'is null (expected a level of a categorical column)'),
+             (~null & (text == ''), 'is empty (a categorical value is a non-empty level)')]
+    if levels is not None:
+        known = loader._level_set(levels)
+        unseen = np.array([w != '' and w not in known for w in words], dtype=bool)[codes]
+        shown = (', '.join(levels[:10]) + (', ...' if len(levels) > 10 else '')).replace(
+            '{', '{{').replace('}', '}}')
+        masks.append((unseen & ~null, 'is {value!r}, a level not seen in training (its %d '
+                      'levels: %s)' % (len(levels), shown)))
+    return text.astype(str), masks
 
 
 def _row_text(table, part, schema, i):
@@ -517,17 +603,17 @@ def iter_local_blocks(path, schema, entries=None):
 
 def input_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
                  source=None, n_features=None, features=None, weight_col=None,
-                 cluster_col=None):
+                 cluster_col=None, categorical=None, levels=None):
     """The :class:`Schema` of any local input: Parquet (``--format parquet``, or auto and
     its magic bytes) by its footers, else :func:`distreg.loader.local_schema`."""
     if is_parquet_input(path, fmt):
         return local_schema(loader.local_path(path), label_col, features, bad_rows, model,
                             n_features, source=source or path, weight_col=weight_col,
-                            cluster_col=cluster_col)
+                            cluster_col=cluster_col, categorical=categorical, levels=levels)
     loader.check_no_features(features, n_features)
     return loader.local_schema(path, fmt, label_col, bad_rows, model, source=source,
                                n_features=n_features, weight_col=weight_col,
-                               cluster_col=cluster_col)
+                               cluster_col=cluster_col, categorical=categorical, levels=levels)
 
 
 def iter_input_blocks(path, schema, chunk_bytes=loader.CHUNK_BYTES):

@@ -26,9 +26,12 @@ STATS_KEYS = ('r2', 'rmse', 'residual_sd', 'std_errors', 't_values', 'p_values',
 #: ``weight_col``: the sample-weight column (None without), never a feature;
 #: ``cluster_col``: the column of ``--cov cluster:COL`` (None without), never a feature;
 #: records written before they existed have none (:data:`OPTIONAL_DESIGN_KEYS`).
+#: ``levels``: the categorical columns (``--categorical``) and their levels, in the model
+#: matrix's order, ``[[column, [level, ...]], ...]`` (levels sorted by their text; None
+#: without); ``feature_names`` and ``n_features`` are the numeric features only.
 DESIGN_KEYS = ('poly_degree', 'n_features', 'format', 'label_col', 'feature_names',
-               'weight_col', 'cluster_col')
-OPTIONAL_DESIGN_KEYS = ('weight_col', 'cluster_col')
+               'weight_col', 'cluster_col', 'levels')
+OPTIONAL_DESIGN_KEYS = ('weight_col', 'cluster_col', 'levels')
 
 
 def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, iterations,
@@ -72,9 +75,10 @@ def check_finite(record, names):
                     'limit?); rescale the data. No result written' % (what, of, v))
 
 
-def design_of(schema, poly_degree, n_features):
+def design_of(schema, poly_degree, n_features, levels=None):
     """The record's ``design``: the input's format, the label column (by name when the
-    input had a header, else by index), the raw features' names and count, the degree."""
+    input had a header, else by index), the raw features' names and count, the degree,
+    the categorical columns' levels."""
     label = weight = cluster = None
     if schema.format in ('csv', 'parquet') and schema.label is not None:
         def name(i):
@@ -86,7 +90,8 @@ def design_of(schema, poly_degree, n_features):
             cluster = name(schema.cluster)
     return dict(poly_degree=int(poly_degree), n_features=int(n_features), format=schema.format,
                 label_col=label, feature_names=schema.feature_names(), weight_col=weight,
-                cluster_col=cluster)
+                cluster_col=cluster,
+                levels=[[str(name), list(values)] for name, values in levels] if levels else None)
 
 
 def theta_of(record):

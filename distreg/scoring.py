@@ -67,13 +67,20 @@ class Model:
                           weight_col=d.get('weight_col'),
                           cov='nonrobust' if d.get('cluster_col') is None
                           else 'cluster:%s' % d['cluster_col'],
+                          categorical=[name for name, _ in d['levels']]
+                          if d.get('levels') else None, levels=d.get('levels'),
                           bad_rows=bad_rows, format='auto' if tabular else d['format'],
                           n_features=d['n_features'],
-                          features=','.join(d['feature_names'])
-                          if d['format'] == 'parquet' and d['feature_names'] else None)
+                          features=','.join(d['feature_names'] + [
+                              name for name, _ in d.get('levels') or ()])
+                          if d['format'] == 'parquet' and d['feature_names'] is not None
+                          else None)
 
     def params(self):
-        return {'theta': self.theta, 'model': self.model}
+        out = {'theta': self.theta, 'model': self.model}
+        if self.design.get('levels'):
+            out['levels'] = self.design['levels']
+        return out
 
 
 def predict(engine, model, out, bad_rows='fail'):

@@ -155,7 +155,8 @@ class BlockJob(CompatJob):
         o = self.job_fit_options()
         schema = sniff_schema(first, o.format, o.label_col, o.bad_rows, o.model, source=paths[0],
                               n_features=o.n_features, weight_col=o.weight_col,
-                              cluster_col=o.cluster_col())
+                              cluster_col=o.cluster_col(), categorical=o.categorical,
+                              levels=o.levels)
         return check_headers(schema, headers)
 
     def _remote_headers(self, uri):

@@ -30,6 +30,7 @@ from distreg.loader import (check_no_features, fill_line_numbers, keyed, local_p
 from jobs.block_job import use_hadoop
 from jobs.gradient import MRLossGradient
 from jobs.hessian import MRHessian
+from jobs.levels import MRLevels
 from jobs.normal import MRNormalEquations
 from jobs.predict import MRPredict
 from jobs.evaluate import MREvaluate
@@ -42,7 +43,8 @@ RUNNERS = {'mrjob-inline': 'inline', 'mrjob-local': 'local', 'mrjob-hadoop': 'ha
            'mrjob-emr': 'emr'}
 JOBS = {'gram': MRNormalEquations, 'foldgram': MRFoldGram, 'tsqr': MRTSQR,
         'refine': MRRefinePass, 'sandwich': MRSandwich,
-        'gradient': MRLossGradient, 'hessian': MRHessian, 'evaluate': MREvaluate}
+        'gradient': MRLossGradient, 'hessian': MRHessian, 'evaluate': MREvaluate,
+        'levels': MRLevels}
 
 #: a split size no file reaches: each file is one split
 SPLIT_WHOLE = 2 ** 62
@@ -146,7 +148,8 @@ class MRJobEngine(Engine):
                                       options.bad_rows, options.model, options.n_features,
                                       source=self.path, files=files,
                                       weight_col=options.weight_col,
-                                      cluster_col=options.cluster_col())
+                                      cluster_col=options.cluster_col(),
+                                      categorical=options.categorical, levels=options.levels)
         entries = parquet.manifest(path, files)
         if self._manifest_dir is None:
             self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
@@ -177,7 +180,7 @@ class MRJobEngine(Engine):
             return None
         schema = found.schema(options.label_col, options.features, options.bad_rows,
                               options.model, options.n_features, options.weight_col,
-                              options.cluster_col())
+                              options.cluster_col(), options.categorical, options.levels)
         if self._manifest_dir is None:
             self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
         manifest = os.path.join(self._manifest_dir, 'row-groups.jsonl')

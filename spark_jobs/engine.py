@@ -118,7 +118,8 @@ class RDDEngine(Engine):
             # Parquet on HDFS: footers and row groups read through WebHDFS by byte ranges
             self.schema = on_hdfs.schema(options.label_col, options.features,
                                          options.bad_rows, options.model, options.n_features,
-                                         options.weight_col)
+                                         options.weight_col, options.cluster_col(),
+                                         options.categorical, options.levels)
             self._row_groups = on_hdfs.manifest()
             files = [(e['name'], 0) for e in self._row_groups]
         elif rd.is_local(self.path) and parquet.is_parquet_input(local_path(self.path),
@@ -128,7 +129,8 @@ class RDDEngine(Engine):
             self.schema = parquet.local_schema(
                 local_path(self.path), options.label_col, options.features, options.bad_rows,
                 options.model, options.n_features, source=self.path, files=found,
-                weight_col=options.weight_col, cluster_col=options.cluster_col())
+                weight_col=options.weight_col, cluster_col=options.cluster_col(),
+                categorical=options.categorical, levels=options.levels)
             self._row_groups = parquet.manifest(local_path(self.path), found)
             files = [(e['name'], 0) for e in self._row_groups]
         else:
@@ -143,7 +145,8 @@ class RDDEngine(Engine):
                 sniff_schema(first, options.format, options.label_col, options.bad_rows,
                              options.model, source=self.path, n_features=options.n_features,
                              weight_col=options.weight_col,
-                             cluster_col=options.cluster_col()),
+                             cluster_col=options.cluster_col(),
+                             categorical=options.categorical, levels=options.levels),
                 headers)
         self.schema = keyed(self.schema, options)
         # counts each partition built from the input: more than n_partitions means that cached

@@ -48,6 +48,7 @@ from distreg.blocks import check_rows
 from distreg.design import Design
 from distreg.engine import Engine
 from distreg.errors import DistregError
+from distreg.fit import find_levels
 from spark_jobs.engine import RDDEngine
 from spark_jobs.session import cancellable
 
@@ -69,6 +70,8 @@ class MLlibEngine(Engine):
         self.load_seconds = 0.0
         self.frame = None
         self.tsqr = None
+        #: the categorical columns' levels (the levels pass of prepare), or None
+        self.levels = None
 
     @property
     def rejects(self):
@@ -87,6 +90,10 @@ class MLlibEngine(Engine):
         check_method(options)
         schema = self.rdd.prepare(options)
         try:
+            # the core's levels pass on the cached rows; MLlib is handed the one-hot columns
+            # the core forms (the same levels, order and dropped level as every engine)
+            self.levels = find_levels(self.rdd.aggregate, schema, options)
+            design = self._design(options)
             check_width(options, self._n_features(schema, options))
         except DistregError:
             self.close()
@@ -100,7 +107,7 @@ class MLlibEngine(Engine):
         self.weighted = schema.weight is not None
         if self.weighted:
             columns.append(StructField('weight', DoubleType(), False))
-        rows = self.rdd.cached.flatMap(_Rows(Design(intercept=False, degree=options.poly_degree)))
+        rows = self.rdd.cached.flatMap(_Rows(design))
         self.frame = spark.createDataFrame(rows, StructType(columns)).select(
             'label', array_to_vector('x').alias('features'),
             *(['weight'] if self.weighted else [])).cache()
@@ -114,7 +121,7 @@ class MLlibEngine(Engine):
             self.w_sum, self.n_zero_w = float(got[0] or 0.0), int(got[1] or 0)
         # MLlib drops constant columns and answers n < p without a word: one TSQR pass of
         # the core on the cached rows lets solve() refuse what the other engines refuse
-        self.tsqr = (self.rdd.aggregate('tsqr', {})
+        self.tsqr = (self.rdd.aggregate('tsqr', {'levels': self.levels} if self.levels else {})
                      if self.n_rows and not (options.ridge or options.l1) else None)
         if options.model != 'logistic' or options.ridge:
             # logistic keeps the rows: the separation check evaluates MLlib's answer on them
@@ -122,9 +129,15 @@ class MLlibEngine(Engine):
         self.load_seconds = self.rdd.load_seconds + time.perf_counter() - t0
         return schema
 
+    def _design(self, options):
+        """The model columns MLlib is given: the core's, without the intercept (MLlib fits it
+        itself), the first level of each categorical column dropped when it does."""
+        return Design(intercept=False, degree=options.poly_degree,
+                      full_first=not options.intercept).with_levels(self.levels)
+
     def _n_features(self, schema, options):
         """Model columns MLlib is given (the intercept is its own): from the header, or the blocks."""
-        design = Design(intercept=False, degree=options.poly_degree)
+        design = self._design(options)
         if schema.format == 'csv' and schema.n_fields:
             return design.n_coef(schema.n_features())   # neither the label nor the weight
         widths = self.rdd.cached.map(_width).collect()
@@ -167,7 +180,7 @@ class MLlibEngine(Engine):
         coefficients and no warning; the other engines refuse them, and so does this one.
         """
         part = self.rdd.aggregate('gradient', {'theta': [float(v) for v in theta],
-                                               'model': 'logistic'})
+                                               'model': 'logistic', 'levels': self.levels})
         optim.check_separation(part, options.model, options.ridge)
 
     def predict(self, params, out):
@@ -232,7 +245,7 @@ class _Rows:
 
     def __call__(self, block):
         parsed = block.parsed
-        columns = [parsed.y.tolist(), self.design.matrix(parsed.X).tolist()]
+        columns = [parsed.y.tolist(), self.design.matrix(parsed.X, cats=parsed.cats).tolist()]
         if parsed.w is not None:
             columns.append(parsed.w.tolist())
         return zip(*columns)

@@ -414,3 +414,28 @@ def test_polynomial_design(data):
     for i, ridge in enumerate([0.0, 2.0]):
         rmse, _ = ref_cv(table[:, 0], P, fold, 3, ridge=ridge)
         close(record['cv']['rmse'][i], rmse, 1e-10)
+
+
+@pytest.mark.parametrize('engine', ['numpy', 'mrjob-inline'])
+def test_categorical_design(tmp_path, engine):
+    """--categorical region: the one-hot columns (first level dropped) in every fold's
+    statistics, against the brute force on pandas' get_dummies of the same rows."""
+    import pandas as pd
+    rng = np.random.default_rng(233)
+    n = 1500
+    region = rng.choice(['north', 'south', 'east', 'west'], n)
+    X = rng.normal(size=(n, 2))
+    effect = {'east': 0.0, 'north': 1.0, 'south': -2.0, 'west': 0.5}
+    y = 3 + X @ [2.0, -1.0] + np.array([effect[r] for r in region]) + rng.normal(size=n)
+    path = tmp_path / 'cat.csv'
+    lines = ['y,x1,region,x2'] + ['%r,%r,%s,%r' % (float(y[i]), float(X[i, 0]), region[i],
+                                                   float(X[i, 1])) for i in range(n)]
+    path.write_text('\n'.join(lines) + '\n')
+    record, _ = run_cv(engine, str(path), 4, [0.0, 3.0], categorical='region')
+    offsets = np.cumsum([0] + [len(line) + 1 for line in lines])[1:-1]
+    fold = np.array([ref_fold('cat.csv', int(o), 4) for o in offsets])
+    dummies = pd.get_dummies(pd.Series(region), drop_first=True, dtype=float).to_numpy()
+    for i, ridge in enumerate([0.0, 3.0]):
+        rmse, _ = ref_cv(y, np.column_stack([X, dummies]), fold, 4, ridge=ridge)
+        close(record['cv']['rmse'][i], rmse, 1e-10)
+    assert record['design']['levels'] == [['region', ['east', 'north', 'south', 'west']]]

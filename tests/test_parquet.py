@@ -157,7 +157,7 @@ def test_features_by_name_and_only_those_columns_are_read(tmp_path, monkeypatch)
         [y, X[:, 0], X[:, 2], X[:, 3]])), rtol=1e-9)
 
 
-@pytest.mark.parametrize('column, kind', [('note', 'string'), ('tags', 'list<')])
+@pytest.mark.parametrize('column, kind', [('tags', 'list<')])
 def test_a_selected_non_numeric_column_is_named_with_its_type(tmp_path, column, kind):
     y, X = make_linear(50, 2, seed=1)
     path = write_parquet(tmp_path / 'n.parquet', y, X, note=pa.array(['a'] * 50),
@@ -165,6 +165,9 @@ def test_a_selected_non_numeric_column_is_named_with_its_type(tmp_path, column, 
     with pytest.raises(DistregError, match=r"%r of .* is of type %s.*not a number"
                        % (column, kind)):
         run_fit('numpy', path, features='x1,' + column)
+    # a string column is categorical (tests/test_categorical.py): one level, no column
+    record, _ = run_fit('numpy', path, features='x1,note')
+    assert record['design']['levels'] == [['note', ['a']]]
     with pytest.raises(DistregError, match='--features column .nope. is not a column'):
         run_fit('numpy', path, features='x1,nope')
 
