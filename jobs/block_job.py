@@ -52,6 +52,11 @@ TIMING_GROUP = 'distreg timing'
 #: ``--cmdenv``, nothing else does): ``map:N`` / ``reduce:N`` makes the first attempt of map /
 #: reduce task N exit 1 at its start, so that the tests can watch YARN run it again.
 FAULT_ENV = 'DISTREG_FAULT'
+#: Memory probe (``make bench``'s Parquet memory part sets it in the environment): each map
+#: task reports its own RSS at its start and its peak (the kernel's ``VmHWM``) as counters of
+#: group :data:`MEMORY_GROUP`, one pair per task (off by default: Hadoop caps a job's counters).
+MEMORY_ENV = 'DISTREG_TASK_MEMORY'
+MEMORY_GROUP = 'distreg memory'
 
 
 class BlockJob(CompatJob):
@@ -236,6 +241,7 @@ class BlockJob(CompatJob):
         # (distreg.loader.fill_line_numbers).
         self._split_start = self._next_offset
         self._next_line = 1 if self._next_offset == 0 else None
+        self._rss_at_start = _memory_kb('VmRSS') if os.environ.get(MEMORY_ENV) else None
 
     def _fold(self, chunk):
         if self.schema.format == 'parquet':
@@ -282,6 +288,12 @@ class BlockJob(CompatJob):
         self._count_us('map task us', time.perf_counter() - self._t_start)
         self._count_us('parse us', self._parse_s)
         self._count_us('compute us', self._compute_s)
+        if self._rss_at_start is not None:
+            task = _task_env('mapreduce_task_partition', 'mapred_task_partition') or '0'
+            self.increment_counter(MEMORY_GROUP, 'map task %s RSS at start kB' % task,
+                                   self._rss_at_start)
+            self.increment_counter(MEMORY_GROUP, 'map task %s peak RSS kB' % task,
+                                   _memory_kb('VmHWM'))
         if self._error is not None:
             self.increment_counter('distreg', 'tasks failed on a bad row')
             yield None, {'error': self._error}
@@ -423,6 +435,21 @@ def _injected_fault():
         print('distreg: %s=%s: attempt %s fails on purpose (a test-only fault)'
               % (FAULT_ENV, wanted, attempt), file=sys.stderr)
         sys.exit(1)
+
+
+def _memory_kb(field):
+    """This process's ``VmRSS`` or ``VmHWM`` (peak RSS) in kB, from /proc/self/status (a
+    forked task's ``VmHWM`` starts at its own RSS, not its parent's peak); elsewhere
+    ``ru_maxrss``."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _task_env(*names):
