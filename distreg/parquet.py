@@ -385,28 +385,38 @@ def read_row_group(entry, schema, opener=None):
     except BadInputError as e:
         # named by its row group too: no engine takes it for a text line to look for
         raise BadInputError(e.reason, file=name, row_group=group)
-    try:
-        table = pf.read_row_group(group, columns=wanted)
-    except (pa.ArrowException, OSError) as e:
-        raise BadInputError('it cannot be read (%s)' % str(e).split('\n')[0], file=name,
-                            row_group=group)
-    missing = [c for c in wanted if c not in table.column_names]
+    names = pf.schema_arrow.names
+    missing = [c for c in wanted if c not in names]
     if missing:
         raise BadInputError('column %s is missing in this file (every file needs the selected '
                             'columns of the first one)' % ', '.join(map(repr, missing)),
                             file=name, row_group=group)
-    n = table.num_rows
-    values, bad, reasons = [], np.zeros(n, bool), []
+
+    def read(columns):
+        try:
+            return pf.read_row_group(group, columns=columns)
+        except (pa.ArrowException, OSError) as e:
+            raise BadInputError('it cannot be read (%s)' % str(e).split('\n')[0], file=name,
+                                row_group=group)
+
+    # One column at a time, straight into the block's arrays: a task holds the block and one
+    # column of Arrow's (compressed and decoded), not the whole row group twice over.
+    n = pf.metadata.row_group(group).num_rows
+    label = schema.label
+    X = np.empty((n, len(schema.names) - (label is not None)), order='F')
+    y = np.empty(n) if label is not None else None
+    bad, reasons = np.zeros(n, bool), []
     for j, col in enumerate(schema.names):
-        is_label = schema.label is not None and j == schema.label
+        is_label = label is not None and j == label
+        dest = y if is_label else X[:, j - (label is not None and j > label)]
         if col in part:
             text = part[col]
             if text == HIVE_NULL:
-                v, null = np.zeros(n), np.ones(n, bool)
+                dest[:], null = 0.0, np.ones(n, bool)
             else:
-                v, null = np.full(n, float(text)), np.zeros(n, bool)
+                dest[:], null = float(text), np.zeros(n, bool)
         else:
-            arr = table.column(col)
+            arr = read([col]).column(0)
             if not _is_number(arr.type):
                 raise BadInputError('column %r is of type %s in this file, not a number '
                                     '(expected %s)' % (col, arr.type, NUMERIC_TYPES),
@@ -425,8 +435,9 @@ def read_row_group(entry, schema, opener=None):
                 arr = pc.cast(arr, pa.float64(), safe=False)
             if arr.null_count:
                 arr = arr.fill_null(0.0)
-            # float64 without nulls: a view of Arrow's buffers (copied into X below)
-            v = _numpy(arr)
+            dest[:] = _numpy(arr)
+            del arr
+        v = dest
         col_bad = [(null, 'is null (expected a number)')]
         finite = np.isfinite(v)
         col_bad.append((~finite & ~null, 'is %s: NaN and Inf are not allowed in %s'
@@ -437,18 +448,17 @@ def read_row_group(entry, schema, opener=None):
                             '{{0, 1}})'))
         for mask, why in col_bad:
             if mask.any():
-                reasons.append((col, mask, why))
+                reasons.append((col, mask, why, v))
                 bad |= mask
-        values.append(v)
     rejects, reject_at = [], []
     if bad.any():
         rows = np.flatnonzero(bad)
         if schema.bad_rows == 'fail':
             rows = rows[:1]
+        table = read(wanted)   # the rows' text (a bad row is rare: read the group again)
         for k, i in enumerate(rows):
-            col, _, why = next(r for r in reasons if r[1][i])
-            value = values[schema.names.index(col)][i]
-            e = BadInputError('column %r %s' % (col, why.format(value=value)), file=name,
+            col, _, why, values = next(r for r in reasons if r[1][i])
+            e = BadInputError('column %r %s' % (col, why.format(value=values[i])), file=name,
                               row_group=entry['row_group'], row=int(i),
                               file_row=entry.get('first_row', 0) + int(i),
                               text=_row_text(table, part, schema, i))
@@ -456,15 +466,12 @@ def read_row_group(entry, schema, opener=None):
                 raise e
             rejects.append(e.to_dict())
             reject_at.append(int(i) - k)
-    keep = ~bad if rejects else slice(None)   # no bad row: plain copies, no mask
-    n_kept = n - len(rejects)
-    y = (np.array(values[schema.label][keep]) if schema.label is not None
-         else np.zeros(n_kept))
-    feats = [v for j, v in enumerate(values) if j != schema.label]
-    X = np.empty((n_kept, len(feats)), order='F')
-    for j, v in enumerate(feats):
-        X[:, j] = v[keep]
-    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at)
+        keep = ~bad
+        X = np.asfortranarray(X[keep])
+        y = y[keep] if y is not None else None
+    if y is None:
+        y = np.zeros(len(X))
+    return Parsed(X, y, rejects, reject_at)
 
 
 def _numpy(arr):

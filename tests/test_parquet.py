@@ -149,7 +149,9 @@ def test_features_by_name_and_only_those_columns_are_read(tmp_path, monkeypatch)
     record, _ = run_fit('numpy', path, features='x3,x1', label_col='y')
     np.testing.assert_allclose(theta(record), lstsq(y, X[:, [2, 0]]), rtol=1e-9)
     assert record['design']['feature_names'] == ['x3', 'x1']
-    assert read and set(read) == {('y', 'x3', 'x1')} and len(read) == 4
+    # a column at a time (a task holds one of Arrow's columns, not the group): each of the
+    # 4 row groups reads the three selected columns once each, nothing else
+    assert sorted(read) == sorted([('y',), ('x3',), ('x1',)] * 4)
     # the default: every numeric column but the label (the string and list ones left out)
     record, _ = run_fit('numpy', path, label_col='x2')
     np.testing.assert_allclose(theta(record), lstsq(X[:, 1], np.column_stack(
