@@ -323,6 +323,87 @@ class HdfsInput:
                         user=self.user)
 
 
+class FsInput:
+    """A Parquet input named by a URI of a filesystem pyarrow has (``s3://bucket/key``: EMR;
+    ``file://`` too): listed and read through ``pyarrow.fs`` (for S3, its S3FileSystem, the
+    AWS SDK's default credentials: an EMR node's instance profile). Files, schema and manifest
+    as for a local input; the entries carry ``fs`` (the URI scheme) and ``region``, and the
+    tasks read their row groups, by byte ranges, through the same filesystem."""
+
+    def __init__(self, uri, region=None):
+        self.uri, self.region = uri, region
+        self.fs, self.root = arrow_fs(uri, region)
+        self.scheme = uri.split('://', 1)[0]
+        self._files = None
+
+    def _uri(self, path):
+        return '%s://%s' % (self.scheme, path) if self.scheme != 'file' else 'file://' + path
+
+    def opener(self, file):
+        return self.fs.open_input_file(arrow_fs(file, self.region)[1])
+
+    def files(self):
+        if self._files is None:
+            pafs = __import__('pyarrow.fs').fs
+            root = self.root.rstrip('/')
+            if any(ch in root for ch in '*?['):
+                raise DistregError('globs are not read as Parquet on %s yet: %s'
+                                   % (self.scheme, self.uri))
+            try:
+                info = self.fs.get_file_info(root)
+                listing = (self.fs.get_file_info(pafs.FileSelector(root, recursive=True))
+                           if info.type == pafs.FileType.Directory else [])
+            except OSError as e:
+                raise DistregError('cannot list %s: %s' % (self.uri, str(e).split('\n')[0]))
+            if info.type == pafs.FileType.NotFound:
+                raise DistregError('input not found: %s' % self.uri)
+            if info.type == pafs.FileType.File:
+                self._files = [(self.uri, {})]
+                return self._files
+            out = []
+            for st in sorted(listing, key=lambda st: st.path):
+                rel = st.path[len(root):].strip('/').split('/')
+                if st.type != pafs.FileType.File or any(_skipped(p) for p in rel):
+                    continue
+                part = {}
+                for piece in rel[:-1]:
+                    if '=' in piece:
+                        key, value = piece.split('=', 1)
+                        part[key] = urllib.parse.unquote(value)
+                out.append((self._uri(st.path), part))
+            self._files = out
+        return self._files
+
+    def is_parquet(self):
+        files = self.files()
+        if not files:
+            return False
+        with self.opener(files[0][0]) as f:
+            return f.read(len(MAGIC)) == MAGIC
+
+    def schema(self, label_col=None, features=None, bad_rows='fail', model='linear',
+               n_features=None):
+        return local_schema(self.uri, label_col, features, bad_rows, model, n_features,
+                            source=self.uri, files=self.files(), opener=self.opener)
+
+    def manifest(self):
+        return manifest(self.uri, self.files(), self.opener, fs=self.scheme,
+                        region=self.region)
+
+
+def arrow_fs(uri, region=None):
+    """``(pyarrow filesystem, path)`` of a URI; ``s3://`` with ``region`` given builds the
+    S3FileSystem of that region (no look-up of the bucket's region)."""
+    pa = _pq()[0]
+    pafs = __import__('pyarrow.fs').fs
+    try:
+        if uri.startswith('s3://') and region:
+            return pafs.S3FileSystem(region=region), uri[len('s3://'):]
+        return pafs.FileSystem.from_uri(uri)
+    except (pa.ArrowException, OSError) as e:
+        raise DistregError('cannot read %s: %s' % (uri, str(e).split('\n')[0]))
+
+
 def hdfs_parquet(uri, fmt, web_address, user=None):
     """The :class:`HdfsInput` of an ``hdfs://`` input to read as Parquet (``--format
     parquet``, or auto and its first file's magic bytes), else None. ``web_address``: the
@@ -376,6 +457,9 @@ def read_row_group(entry, schema, opener=None):
     pa, pc, _ = _pq()
     if opener is None and entry.get('webhdfs'):
         opener = _webhdfs_opener(entry['webhdfs'], entry.get('user'))
+    elif opener is None and entry.get('fs'):
+        # s3:// (EMR): the row group's column chunks by byte ranges, through pyarrow.fs
+        opener = _fs_opener(entry.get('region'))
     name = entry.get('name') or entry['file']
     part = entry.get('part') or {}
     wanted = [c for c in schema.names if c not in part]
@@ -523,6 +607,21 @@ def iter_input_blocks(path, schema, chunk_bytes=loader.CHUNK_BYTES):
 
 #: Bytes this process has read through WebHDFS (a map task's counter: less than its files).
 WEBHDFS_BYTES = [0]
+
+
+#: The filesystems of this process (a task's row groups of one region share one client).
+_FILESYSTEMS = {}
+
+
+def _fs_opener(region=None):
+    """Opens a manifest entry's ``s3://`` (or ``file://``) file; one filesystem client per
+    scheme and region in this process."""
+    def open_file(uri):
+        key = (uri.split('://', 1)[0], region)
+        if key not in _FILESYSTEMS:
+            _FILESYSTEMS[key] = arrow_fs(uri, region)[0]
+        return _FILESYSTEMS[key].open_input_file(uri.split('://', 1)[1])
+    return open_file
 
 
 def _webhdfs_opener(base, user=None):
