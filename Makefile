@@ -99,6 +99,7 @@ test: setup hadoop ## run the whole test suite (real engines; the Hadoop tests s
 bench: setup ## speed targets: ratios measured side by side in one run
 	$(PY) benchmarks/bench_mrjob.py
 	$(PY) benchmarks/bench_spark.py
+	$(PY) benchmarks/bench_parquet.py
 
 # `make thesis ROWS=200000 ITERS=5` for a quick run (also FEATURES=, HADOOP_ITERS=).
 thesis: setup hadoop ## iterative logistic regression on MapReduce vs Spark: results/thesis.{json,md,png}

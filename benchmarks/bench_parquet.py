@@ -266,6 +266,12 @@ def main(argv=None):
     entry = dict(rows=a.rows, features=a.features, repeats=a.repeats,
                  data=os.path.relpath(path, ROOT) if path else None,
                  targets=dict(TARGETS))
+    if path:
+        import pyarrow.parquet as pq
+        meta = pq.ParquetFile(path).metadata
+        entry.update(row_groups=meta.num_row_groups,
+                     row_group_rows=meta.row_group(0).num_rows,
+                     compression=meta.row_group(0).column(0).compression)
     ok = True
     if 'mrjob' in parts:
         entry['mrjob'] = part_mrjob(a, path)

@@ -107,3 +107,42 @@ def test_scaling_fits_a_fixed_cost_and_a_per_row_cost():
     noisy = linear_summary([dict(rows=r, seconds=(0.5 + 2e-6 * r) * f)
                             for r, f in zip(rows, (1.3, 1, 1, 1, 1))])
     assert not noisy['linear'] and noisy['max_rel_residual'] > 0.1
+
+
+def test_bench_parquet_measures_every_part_and_records_it(tmp_path):
+    """The Parquet part of `make bench` end to end at a small size: its four parts run and
+    are recorded, the numbers are the runs' own (medians of the runs, the map tasks' peak RSS
+    from their counters), and docs/bench.md's generator renders them. At this size the
+    tasks' fixed memory (interpreter and libraries) outweighs the file, so the exit status
+    follows what was recorded rather than being 0."""
+    env = dict(os.environ, DISTREG_BENCH_DATA=str(tmp_path / 'data'))
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'benchmarks', 'bench_parquet.py'), '--rows', '3000',
+         '--features', '3', '--repeats', '1', '--iters', '2', '--thesis-repeats', '1',
+         '--memory-rows', '4000', '--memory-group-rows', '1000', '--out-dir',
+         str(tmp_path / 'out')], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert 'Traceback' not in done.stderr, done.stderr[-3000:]
+    doc = json.loads((tmp_path / 'out' / 'bench.json').read_text())['parquet']
+    assert done.returncode == (0 if doc['all_targets_met'] else 1)
+    for part, (num, den) in (('mrjob', ('distreg mrjob-local normal',
+                                        'pyarrow.parquet + numpy Gram (one process)')),
+                             ('spark', ('spark-rdd normal', 'MLlib normal'))):
+        p = doc[part]
+        (ratio,) = p['ratios'].values()
+        assert ratio == p['seconds'][num] / p['seconds'][den] and ratio > 0
+        assert all(p['seconds'][k] == sorted(v)[len(v) // 2] for k, v in p['runs'].items())
+    th = doc['thesis']
+    assert th['max_rel_loss_diff'] <= 1e-12     # the same rows in both formats
+    assert len(th['later_iteration_seconds']['parquet']) == 2
+    assert th['csv / parquet (mrjob-local later iteration)'] == (
+        th['later_median']['csv'] / th['later_median']['parquet'])
+    mem = doc['memory']
+    assert mem['row_groups'] == 4 and mem['row_groups_read'] == 4 and mem['n_rows_fitted'] == 4000
+    assert len(mem['tasks']) >= 1
+    for t in mem['tasks']:
+        assert 0 < t['rss_at_start'] <= t['peak_rss'] and t['growth'] >= 0
+    assert mem['row_group_decoded_bytes'] == 1000 * 4 * 8
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.docs import parquet_section
+    page = '\n'.join(parquet_section(doc, 'docs/bench.json'))
+    assert 'mrjob-local / numpy one-process' in page and 'peak RSS' in page
