@@ -48,11 +48,16 @@ MEMORY_ENV = 'DISTREG_TASK_MEMORY'
 # --------------------------------------------------------------------------- 1. mrjob
 
 def part_mrjob(a, path):
+    # the fixed cost of a MapReduce fit: the same job on 1,000 rows of the same generator
+    tiny = ensure_data(os.path.join(DATA_DIR, 'bench_1000x%d.parquet' % a.features), 1000,
+                       a.features, fmt='parquet')
     medians, times = alternate({
         'pyarrow.parquet + numpy Gram (one process)': [
             PYTHON, os.path.join(ROOT, 'benchmarks', 'baseline_parquet.py'), path],
         'distreg mrjob-local normal': DISTREG + ['fit', path, '--engine', 'mrjob-local',
                                                 '--method', 'normal', '--quiet'],
+        'distreg mrjob-local normal, 1,000 rows (fixed cost)': DISTREG + [
+            'fit', tiny, '--engine', 'mrjob-local', '--method', 'normal', '--quiet'],
     }, repeats=a.repeats)
     ratio = report('summation form on Parquet: mrjob-local vs one process', medians, times,
                    'distreg mrjob-local normal', 'pyarrow.parquet + numpy Gram (one process)',
