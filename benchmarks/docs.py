@@ -270,10 +270,18 @@ def parquet_section(pq, source):
                                      if pq.get('row_group_rows') else NOT_RECORDED,
                                      pq['repeats']), '']
     targets = pq.get('targets') or {}
-    for key in ('mrjob', 'spark'):
+
+    def measured(part):
+        return [] if not part.get('measured') else [
+            '*' + provenance(part['measured'], source).replace('Measured', 'This part:', 1)
+            + '*', '']
+    for key, title in (('mrjob', 'mrjob-local against one process (pyarrow.parquet read + '
+                        'numpy X\'X, `benchmarks/baseline_parquet.py`)'),
+                       ('spark', 'spark-rdd against MLlib on the same Parquet')):
         part = pq.get(key)
         if not part:
             continue
+        lines += ['### ' + title, ''] + measured(part)
         lines += ['| contender | median | runs |', '|---|---|---|']
         for name, sec in part['seconds'].items():
             lines.append('| %s | %.2f s | %s |' % (name, sec, ', '.join(
@@ -285,6 +293,7 @@ def parquet_section(pq, source):
     th = pq.get('thesis')
     if th:
         med = th['later_median']
+        lines += ['### The thesis on Parquet', ''] + measured(th)
         lines += ['The thesis\' MapReduce side on Parquet: a later iteration of mrjob-local\'s '
                   'logistic gd (one job per iteration), %d iterations x %d runs per format, '
                   'the same rows (%.0f MB of CSV, %.0f MB of Parquet); spark-rdd\'s cached '
@@ -310,7 +319,8 @@ def parquet_section(pq, source):
     mem = pq.get('memory')
     if mem:
         mb = 1.0 / 2 ** 20
-        lines += ['Memory: mrjob-local map tasks over `%s` (%.2f GB, %d row groups of %.0f MB '
+        lines += ['### Memory of a map task', ''] + measured(mem)
+        lines += ['mrjob-local map tasks over `%s` (%.2f GB, %d row groups of %.0f MB '
                   'decoded, %s rows x %d columns); each task reports its own peak RSS '
                   '(`VmHWM`) and its RSS at its start.' % (
                       mem['file'], mem['file_bytes'] / 1e9, mem['row_groups'],
