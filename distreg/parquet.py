@@ -506,7 +506,7 @@ def read_row_group(entry, schema, opener=None):
                                     '(expected %s)' % (col, arr.type, NUMERIC_TYPES),
                                     file=name, row_group=entry['row_group'])
             # Arrow's buffers read directly (loader._float_column): to_numpy would import
-            # pandas in every map task (a third of a second and ~70 MB of RSS)
+            # pandas in every map task (its start and its memory)
             if arr.null_count:
                 null = _numpy(pc.cast(arr.is_null(), pa.float64())) != 0
             else:

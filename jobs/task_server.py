@@ -72,7 +72,7 @@ def warm_up():
     for name in ('numpy', 'mrjob.job', 'pyarrow', 'pyarrow.csv', 'pyarrow.compute',
                  'pyarrow.parquet'):
         # pyarrow: the loader's CSV parser and distreg.parquet's reader, else imported at each
-        # map task's first chunk or row group, inside its map time (~35 ms a task)
+        # map task's first chunk or row group, inside its map time
         try:
             __import__(name)
         except ImportError:
