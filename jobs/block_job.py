@@ -37,9 +37,9 @@ from distreg.errors import BadInputError, DistregError, raise_from_json_dict, to
 from distreg.fit import FitOptions
 from distreg import options as options_mod
 from distreg.options import JOB_OPTIONS
-from distreg.loader import (Schema, check_headers, fill_line_numbers, iter_chunks,
-                            iter_split_chunks, local_path, parse_chunk, read_headers,
-                            sniff_schema)
+from distreg.loader import (CHUNK_BYTES, Parsed, Schema, check_headers, fill_line_numbers,
+                            iter_chunks, iter_split_chunks, local_path, parse_chunk,
+                            read_headers, sniff_schema)
 
 log = logging.getLogger(__name__)
 
@@ -249,11 +249,12 @@ class BlockJob(CompatJob):
             # this task's split names one, which the task reads itself (those columns only)
             for entry in parquet.entries_of(chunk.data):
                 self._row_groups += 1
-                self._fold_block(lambda: parquet.read_row_group(entry, self.schema))
+                self._fold_block(lambda: parquet.read_row_group(entry, self.schema),
+                                 pieces=True)
             return
         self._fold_block(lambda: parse_chunk(chunk, self.schema))
 
-    def _fold_block(self, parse):
+    def _fold_block(self, parse, pieces=False):
         if self._error is not None:
             return  # fail policy: the task already failed; read on, do no more work
         t0 = time.perf_counter()
@@ -264,8 +265,9 @@ class BlockJob(CompatJob):
             return
         t1 = time.perf_counter()
         self._rejects.extend(self._in_split(r) for r in parsed.rejects)
-        part = blocks.block_partial(self.AGGREGATE, parsed, self.design, self.params)
-        self._total = blocks.merge_partials(self.AGGREGATE, self._total, part)
+        for piece in (_pieces(parsed) if pieces else (parsed,)):
+            part = blocks.block_partial(self.AGGREGATE, piece, self.design, self.params)
+            self._total = blocks.merge_partials(self.AGGREGATE, self._total, part)
         self._parse_s += t1 - t0
         self._compute_s += time.perf_counter() - t1
 
@@ -435,6 +437,19 @@ def _injected_fault():
         print('distreg: %s=%s: attempt %s fails on purpose (a test-only fault)'
               % (FAULT_ENV, wanted, attempt), file=sys.stderr)
         sys.exit(1)
+
+
+def _pieces(parsed):
+    """A row group's block in runs of rows of about a text chunk's size (``CHUNK_BYTES`` of
+    doubles), as views: the block function's own copies (its model matrix) stay that small,
+    and a task holds its row group's arrays and one such piece, not a row group twice."""
+    n = len(parsed.y)
+    rows = max(1024, CHUNK_BYTES // (8 * (parsed.X.shape[1] + 2)))
+    if n <= rows or parsed.rejects or parsed.w is not None:
+        yield parsed
+        return
+    for a in range(0, n, rows):
+        yield Parsed(parsed.X[a:a + rows], parsed.y[a:a + rows])
 
 
 def _memory_kb(field):

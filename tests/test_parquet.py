@@ -389,3 +389,26 @@ def test_weight_col_on_parquet_is_refused_not_ignored(tmp_path, engine):
     with pytest.raises(DistregError, match='--weight-col w: weights are read from CSV input '
                                            'only, not from parquet input'):
         fit(make_engine(engine, str(path)), FitOptions(method='qr', weight_col='w'))
+
+
+def test_a_large_row_group_is_folded_in_pieces_by_a_map_task(tmp_path, monkeypatch):
+    """A map task hands its row group to the block function in runs of rows of about a text
+    chunk's size (jobs/block_job.py ``_pieces``): the model matrix the block function builds
+    stays that small. The pieces add up to the row group, and the fit is numpy's."""
+    import jobs.block_job as block_job
+    from distreg import blocks
+    y, X = make_linear(6000, 3, seed=9)
+    path = write_parquet(tmp_path / 'one.parquet', y, X)        # one row group of 6000 rows
+    monkeypatch.setattr(block_job, 'CHUNK_BYTES', 8 * 5 * 1000)  # 1,024 rows a piece (its floor)
+    sizes = []
+    real = blocks.block_partial
+
+    def spy(name, parsed, *a, **k):
+        sizes.append(len(parsed.y))
+        return real(name, parsed, *a, **k)
+    monkeypatch.setattr(blocks, 'block_partial', spy)
+    record, _ = run_fit('mrjob-inline', path, method='normal')
+    assert sizes == [1024] * 5 + [6000 - 5 * 1024]
+    reference, _ = run_fit('numpy', path, method='normal')
+    np.testing.assert_allclose(theta(record), theta(reference), rtol=1e-12)
+    np.testing.assert_allclose(theta(record), lstsq(y, X), rtol=1e-9)
