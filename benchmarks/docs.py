@@ -282,10 +282,13 @@ def parquet_section(pq, source):
         if not part:
             continue
         lines += ['### ' + title, ''] + measured(part)
-        lines += ['| contender | median | runs |', '|---|---|---|']
+        cpu = part.get('cpu_seconds') or {}
+        lines += ['| contender | median | runs |' + (' CPU seconds (median) |' if cpu else ''),
+                  '|---|---|---|' + ('---|' if cpu else '')]
         for name, sec in part['seconds'].items():
             lines.append('| %s | %.2f s | %s |' % (name, sec, ', '.join(
-                '%.2f' % t for t in part['runs'][name])))
+                '%.2f' % t for t in part['runs'][name]))
+                + (' %.2f s |' % cpu[name] if name in cpu else ''))
         lines += ['', '| ratio | value | target |', '|---|---|---|']
         for name, v in part['ratios'].items():
             lines.append('| %s | %.2f | %s |' % (name, v, _verdict(v, targets.get(name))))
