@@ -17,12 +17,16 @@ import numpy as np
 import pyarrow.parquet as pq
 
 
-def column(chunked, buffers):
+def column(chunked, out, buffers):
+    """Copy a float64 column into ``out``: by ``to_numpy``, or from its Arrow buffers."""
     if not buffers:
-        return chunked.to_numpy()
-    parts = [np.frombuffer(c.buffers()[1], dtype=np.float64, count=len(c), offset=8 * c.offset)
-             for c in chunked.chunks]
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        out[:] = chunked.to_numpy()
+        return
+    row = 0
+    for c in chunked.chunks:
+        out[row:row + len(c)] = np.frombuffer(c.buffers()[1], dtype=np.float64, count=len(c),
+                                              offset=8 * c.offset)
+        row += len(c)
 
 
 def main(path, buffers=False):
@@ -32,8 +36,9 @@ def main(path, buffers=False):
     X = np.empty((table.num_rows, table.num_columns), order='F')
     X[:, 0] = 1.0
     for j in range(1, table.num_columns):
-        X[:, j] = column(table.column(j), buffers)
-    y = column(table.column(0), buffers)
+        column(table.column(j), X[:, j], buffers)
+    y = np.empty(table.num_rows)
+    column(table.column(0), y, buffers)
     theta = np.linalg.solve(X.T @ X, X.T @ y)
     print(' '.join('%.10g' % v for v in theta))
 
