@@ -260,7 +260,10 @@ def _verdict(v, target, fmt='%.2f'):
 
 def parquet_section(pq, source):
     """docs/bench.md's Parquet part (``benchmarks/bench_parquet.py``, issue 22)."""
-    lines = ['## Parquet (`benchmarks/bench_parquet.py`)', '', provenance(pq, source), '']
+    lines = ['## Parquet (`benchmarks/bench_parquet.py`)', '']
+    if not all((pq.get(k) or {}).get('measured') for k in ('mrjob', 'spark', 'thesis', 'memory')
+               if pq.get(k)):
+        lines += [provenance(pq, source), '']   # else each part says when it was measured
     if pq.get('data'):
         lines += ['Input `%s` (%s rows x %d float64 features, %s, %s row groups of %s rows), '
                   'median of %d.' % (pq['data'], '{:,}'.format(pq['rows']), pq['features'],
