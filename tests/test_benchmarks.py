@@ -124,13 +124,21 @@ def test_bench_parquet_measures_every_part_and_records_it(tmp_path):
     assert 'Traceback' not in done.stderr, done.stderr[-3000:]
     doc = json.loads((tmp_path / 'out' / 'bench.json').read_text())['parquet']
     assert done.returncode == (0 if doc['all_targets_met'] else 1)
-    for part, (num, den) in (('mrjob', ('distreg mrjob-local normal',
-                                        'pyarrow.parquet + numpy Gram (one process)')),
-                             ('spark', ('spark-rdd normal', 'MLlib normal'))):
+    for part, name, num, den in (
+            ('mrjob', 'mrjob-local / numpy one-process', 'distreg mrjob-local normal',
+             'pyarrow.parquet + numpy Gram (one process)'),
+            ('mrjob', 'mrjob-local / numpy one-process, Arrow buffers',
+             'distreg mrjob-local normal', 'pyarrow.parquet + numpy Gram, Arrow buffers'),
+            ('spark', 'spark-rdd / MLlib (normal)', 'spark-rdd normal', 'MLlib normal')):
         p = doc[part]
-        (ratio,) = p['ratios'].values()
+        ratio = p['ratios'][name]
         assert ratio == p['seconds'][num] / p['seconds'][den] and ratio > 0
         assert all(p['seconds'][k] == sorted(v)[len(v) // 2] for k, v in p['runs'].items())
+        assert p['measured']['machine']['load_average_at_start']
+    assert set(doc['mrjob']['ratios']) == {'mrjob-local / numpy one-process',
+                                           'mrjob-local / numpy one-process, Arrow buffers'}
+    # the CPU time of a command's process tree (a fresh interpreter at least)
+    assert all(c > 0 for c in doc['mrjob']['cpu_seconds'].values())
     th = doc['thesis']
     assert th['max_rel_loss_diff'] <= 1e-12     # the same rows in both formats
     assert len(th['later_iteration_seconds']['parquet']) == 2
