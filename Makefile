@@ -104,6 +104,7 @@ bench: setup ## speed targets: ratios measured side by side in one run
 	$(PY) benchmarks/bench_mrjob.py
 	$(PY) benchmarks/bench_cv.py
 	$(PY) benchmarks/bench_spark.py
+	$(PY) benchmarks/bench_parquet.py
 
 # `make thesis ROWS=200000 ITERS=5` for a quick run (also FEATURES=, HADOOP_ITERS=).
 thesis: setup hadoop ## iterative logistic regression on MapReduce vs Spark: results/thesis.{json,md,png}

@@ -65,12 +65,14 @@ def record(out_dir, section, entry, load_at_start, name='bench.json'):
     return path
 
 
-def ensure_data(path, rows, features, model='linear'):
-    """Generate the benchmark input once (kept under data/, git-ignored)."""
+def ensure_data(path, rows, features, model='linear', fmt='csv'):
+    """Generate the benchmark input once (kept under data/, git-ignored); the same seed in
+    every format, so a Parquet input holds the rows of the CSV of the same size."""
     if not os.path.exists(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         subprocess.run(DISTREG + ['generate', '--rows', str(rows), '--features', str(features),
-                                  '--model', model, '--out', path], check=True, cwd=ROOT)
+                                  '--model', model, '--format', fmt, '--out', path],
+                       check=True, cwd=ROOT)
     return path
 
 

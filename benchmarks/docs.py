@@ -247,6 +247,9 @@ def bench_page(doc, source):
                     ratio, '' if target is None else ' (target >= %.0f: %s)' % (
                         target, 'met' if ratio >= target else '**missed**')))
             lines.append('')
+    pq = doc.get('parquet')
+    if pq:
+        lines += parquet_section(pq, source)
     lines += cv_section(doc.get('cv'), source)
     return '\n'.join(lines)
 
@@ -286,6 +289,97 @@ def cv_section(cv, source):
             lines += ['', "MLlib's mean held-out RMSE at ridge 0 agrees with distreg's to %.1e "
                       '(relative): the same folds.' % entry['rmse_agreement']]
         lines.append('')
+    return lines
+
+
+def _verdict(v, target, fmt='%.2f'):
+    return '-' if target is None else ('<= ' + fmt + ': %s') % (
+        target, 'met' if v <= target else '**missed**')
+
+
+def parquet_section(pq, source):
+    """docs/bench.md's Parquet part (``benchmarks/bench_parquet.py``, issue 22)."""
+    lines = ['## Parquet (`benchmarks/bench_parquet.py`)', '']
+    if not all((pq.get(k) or {}).get('measured') for k in ('mrjob', 'spark', 'thesis', 'memory')
+               if pq.get(k)):
+        lines += [provenance(pq, source), '']   # else each part says when it was measured
+    if pq.get('data'):
+        lines += ['Input `%s` (%s rows x %d float64 features, %s, %s row groups of %s rows), '
+                  'median of %d.' % (pq['data'], '{:,}'.format(pq['rows']), pq['features'],
+                                     pq.get('compression', NOT_RECORDED).lower(),
+                                     pq.get('row_groups', NOT_RECORDED),
+                                     '{:,}'.format(pq['row_group_rows'])
+                                     if pq.get('row_group_rows') else NOT_RECORDED,
+                                     pq['repeats']), '']
+    targets = pq.get('targets') or {}
+
+    def measured(part):
+        return [] if not part.get('measured') else [
+            '*' + provenance(part['measured'], source).replace('Measured', 'This part:', 1)
+            + '*', '']
+    for key, title in (('mrjob', 'mrjob-local against one process (pyarrow.parquet read + '
+                        'numpy X\'X, `benchmarks/baseline_parquet.py`)'),
+                       ('spark', 'spark-rdd against MLlib on the same Parquet')):
+        part = pq.get(key)
+        if not part:
+            continue
+        lines += ['### ' + title, ''] + measured(part)
+        cpu = part.get('cpu_seconds') or {}
+        lines += ['| contender | median | runs |' + (' CPU seconds (median) |' if cpu else ''),
+                  '|---|---|---|' + ('---|' if cpu else '')]
+        for name, sec in part['seconds'].items():
+            lines.append('| %s | %.2f s | %s |' % (name, sec, ', '.join(
+                '%.2f' % t for t in part['runs'][name]))
+                + (' %.2f s |' % cpu[name] if name in cpu else ''))
+        lines += ['', '| ratio | value | target |', '|---|---|---|']
+        for name, v in part['ratios'].items():
+            lines.append('| %s | %.2f | %s |' % (name, v, _verdict(v, targets.get(name))))
+        lines.append('')
+    th = pq.get('thesis')
+    if th:
+        med = th['later_median']
+        lines += ['### The thesis on Parquet', ''] + measured(th)
+        lines += ['The thesis\' MapReduce side on Parquet: a later iteration of mrjob-local\'s '
+                  'logistic gd (one job per iteration), %d iterations x %d runs per format, '
+                  'the same rows (%.0f MB of CSV, %.0f MB of Parquet); spark-rdd\'s cached '
+                  'iteration measured in the same run.' % (
+                      th['iterations'], th['repeats'], th['csv_bytes'] / 1e6,
+                      th['parquet_bytes'] / 1e6), '',
+                  '| input | later iteration (median) | where it goes | mrjob-local / '
+                  'spark-rdd |', '|---|---|---|---|']
+        for fmt in ('csv', 'parquet'):
+            split = (th.get('split') or {}).get(fmt) or {}
+            lines.append('| %s | %.3f s | %s | %.1fx |' % (
+                fmt, med[fmt], ' · '.join('%s %.3f s' % (k, v) for k, v in split.items()),
+                th['mrjob-local / spark-rdd, %s' % fmt]))
+        lines += ['', '- CSV -> Parquet speed-up of a MapReduce iteration: **%.2fx**'
+                  % th['csv / parquet (mrjob-local later iteration)'],
+                  '- spark-rdd later iteration (cached; it does not read the input): %.3f s'
+                  % th['spark_rdd_later_median'],
+                  '- the thesis\' ratio (docs/thesis.md, CSV): %s'
+                  % ('%.1fx' % th['published_thesis_ratio'] if th.get('published_thesis_ratio')
+                     else NOT_RECORDED),
+                  '- losses, CSV against Parquet: max relative difference %.1e'
+                  % th['max_rel_loss_diff'], '']
+    mem = pq.get('memory')
+    if mem:
+        mb = 1.0 / 2 ** 20
+        lines += ['### Memory of a map task', ''] + measured(mem)
+        lines += ['mrjob-local map tasks over `%s` (%.2f GB, %d row groups of %.0f MB '
+                  'decoded, %s rows x %d columns); each task reports its own peak RSS '
+                  '(`VmHWM`) and its RSS at its start.' % (
+                      mem['file'], mem['file_bytes'] / 1e9, mem['row_groups'],
+                      mem['row_group_decoded_bytes'] * mb, '{:,}'.format(mem['rows']),
+                      mem['columns']), '',
+                  '| map task | RSS at start | peak RSS | peak - start | in row groups |',
+                  '|---|---|---|---|---|']
+        for t in mem['tasks']:
+            lines.append('| %d | %.0f MB | %.0f MB | %.0f MB | %.2f |' % (
+                t['task'], t['rss_at_start'] * mb, t['peak_rss'] * mb, t['growth'] * mb,
+                t['growth'] / mem['row_group_decoded_bytes']))
+        lines += ['', 'A task holds a row group at a time, not the file (%.0f MB decoded): %s.'
+                  % (mem['file_decoded_bytes'] * mb, 'met' if mem['met'] else '**missed**'),
+                  '']
     return lines
 
 

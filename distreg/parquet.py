@@ -389,6 +389,87 @@ class HdfsInput:
                         user=self.user)
 
 
+class FsInput:
+    """A Parquet input named by a URI of a filesystem pyarrow has (``s3://bucket/key``: EMR;
+    ``file://`` too): listed and read through ``pyarrow.fs`` (for S3, its S3FileSystem, the
+    AWS SDK's default credentials: an EMR node's instance profile). Files, schema and manifest
+    as for a local input; the entries carry ``fs`` (the URI scheme) and ``region``, and the
+    tasks read their row groups, by byte ranges, through the same filesystem."""
+
+    def __init__(self, uri, region=None):
+        self.uri, self.region = uri, region
+        self.fs, self.root = arrow_fs(uri, region)
+        self.scheme = uri.split('://', 1)[0]
+        self._files = None
+
+    def _uri(self, path):
+        return '%s://%s' % (self.scheme, path) if self.scheme != 'file' else 'file://' + path
+
+    def opener(self, file):
+        return self.fs.open_input_file(arrow_fs(file, self.region)[1])
+
+    def files(self):
+        if self._files is None:
+            pafs = __import__('pyarrow.fs').fs
+            root = self.root.rstrip('/')
+            if any(ch in root for ch in '*?['):
+                raise DistregError('globs are not read as Parquet on %s yet: %s'
+                                   % (self.scheme, self.uri))
+            try:
+                info = self.fs.get_file_info(root)
+                listing = (self.fs.get_file_info(pafs.FileSelector(root, recursive=True))
+                           if info.type == pafs.FileType.Directory else [])
+            except OSError as e:
+                raise DistregError('cannot list %s: %s' % (self.uri, str(e).split('\n')[0]))
+            if info.type == pafs.FileType.NotFound:
+                raise DistregError('input not found: %s' % self.uri)
+            if info.type == pafs.FileType.File:
+                self._files = [(self.uri, {})]
+                return self._files
+            out = []
+            for st in sorted(listing, key=lambda st: st.path):
+                rel = st.path[len(root):].strip('/').split('/')
+                if st.type != pafs.FileType.File or any(_skipped(p) for p in rel):
+                    continue
+                part = {}
+                for piece in rel[:-1]:
+                    if '=' in piece:
+                        key, value = piece.split('=', 1)
+                        part[key] = urllib.parse.unquote(value)
+                out.append((self._uri(st.path), part))
+            self._files = out
+        return self._files
+
+    def is_parquet(self):
+        files = self.files()
+        if not files:
+            return False
+        with self.opener(files[0][0]) as f:
+            return f.read(len(MAGIC)) == MAGIC
+
+    def schema(self, label_col=None, features=None, bad_rows='fail', model='linear',
+               n_features=None):
+        return local_schema(self.uri, label_col, features, bad_rows, model, n_features,
+                            source=self.uri, files=self.files(), opener=self.opener)
+
+    def manifest(self):
+        return manifest(self.uri, self.files(), self.opener, fs=self.scheme,
+                        region=self.region)
+
+
+def arrow_fs(uri, region=None):
+    """``(pyarrow filesystem, path)`` of a URI; ``s3://`` with ``region`` given builds the
+    S3FileSystem of that region (no look-up of the bucket's region)."""
+    pa = _pq()[0]
+    pafs = __import__('pyarrow.fs').fs
+    try:
+        if uri.startswith('s3://') and region:
+            return pafs.S3FileSystem(region=region), uri[len('s3://'):]
+        return pafs.FileSystem.from_uri(uri)
+    except (pa.ArrowException, OSError) as e:
+        raise DistregError('cannot read %s: %s' % (uri, str(e).split('\n')[0]))
+
+
 def hdfs_parquet(uri, fmt, web_address, user=None):
     """The :class:`HdfsInput` of an ``hdfs://`` input to read as Parquet (``--format
     parquet``, or auto and its first file's magic bytes), else None. ``web_address``: the
@@ -442,6 +523,9 @@ def read_row_group(entry, schema, opener=None):
     pa, pc, _ = _pq()
     if opener is None and entry.get('webhdfs'):
         opener = _webhdfs_opener(entry['webhdfs'], entry.get('user'))
+    elif opener is None and entry.get('fs'):
+        # s3:// (EMR): the row group's column chunks by byte ranges, through pyarrow.fs
+        opener = _fs_opener(entry.get('region'))
     name = entry.get('name') or entry['file']
     part = entry.get('part') or {}
     wanted = [c for c in schema.names if c not in part]
@@ -451,51 +535,77 @@ def read_row_group(entry, schema, opener=None):
     except BadInputError as e:
         # named by its row group too: no engine takes it for a text line to look for
         raise BadInputError(e.reason, file=name, row_group=group)
-    try:
-        table = pf.read_row_group(group, columns=wanted)
-    except (pa.ArrowException, OSError) as e:
-        raise BadInputError('it cannot be read (%s)' % str(e).split('\n')[0], file=name,
-                            row_group=group)
-    missing = [c for c in wanted if c not in table.column_names]
+    names = pf.schema_arrow.names
+    missing = [c for c in wanted if c not in names]
     if missing:
         raise BadInputError('column %s is missing in this file (every file needs the selected '
                             'columns of the first one)' % ', '.join(map(repr, missing)),
                             file=name, row_group=group)
-    n = table.num_rows
-    values, bad, reasons = [], np.zeros(n, bool), []
+
+    def read(columns):
+        try:
+            return pf.read_row_group(group, columns=columns)
+        except (pa.ArrowException, OSError) as e:
+            raise BadInputError('it cannot be read (%s)' % str(e).split('\n')[0], file=name,
+                                row_group=group)
+
+    # One column at a time, straight into the block's arrays: a task holds the block and one
+    # column of Arrow's (compressed and decoded), not the whole row group twice over.
+    n = pf.metadata.row_group(group).num_rows
     cats = schema.categorical or ()
+    others = set(schema.not_features())
+    features = {j: k for k, j in enumerate(j for j in range(len(schema.names))
+                                           if j not in others)}
+    X = np.empty((n, len(features)), order='F')
+    y = np.empty(n) if schema.label is not None else None
+    w = np.empty(n) if schema.weight is not None else None
+    g = np.empty(n) if schema.cluster is not None else None
+    texts = {}
+    bad, reasons = np.zeros(n, bool), []
     for j, col in enumerate(schema.names):
         is_label = schema.label is not None and j == schema.label
         is_weight = j == schema.weight
         if j in cats:
-            text, col_bad = _level_column(table, part, col, n,
+            text, col_bad = _level_column(None if col in part else read([col]), part, col, n,
                                           schema.levels[cats.index(j)] if schema.levels
                                           else None)
             for mask, why in col_bad:
                 if mask.any():
-                    reasons.append((col, mask, why))
+                    reasons.append((col, mask, why, text))
                     bad |= mask
-            values.append(text)
+            texts[j] = text
             continue
+        dest = (y if is_label else w if is_weight else g if j == schema.cluster
+                else X[:, features[j]])
         if col in part:
             text = part[col]
             if text == HIVE_NULL:
-                v, null = np.zeros(n), np.ones(n, bool)
+                dest[:], null = 0.0, np.ones(n, bool)
             else:
-                v, null = np.full(n, float(text)), np.zeros(n, bool)
+                dest[:], null = float(text), np.zeros(n, bool)
         else:
-            arr = table.column(col)
+            arr = read([col]).column(0)
             if not _is_number(arr.type):
                 raise BadInputError('column %r is of type %s in this file, not a number '
                                     '(expected %s)' % (col, arr.type, NUMERIC_TYPES),
                                     file=name, row_group=entry['row_group'])
-            null = arr.is_null().to_numpy(zero_copy_only=False)
+            # Arrow's buffers read directly (loader._float_column): to_numpy would import
+            # pandas in every map task (its start and its memory)
+            if arr.null_count:
+                null = _numpy(pc.cast(arr.is_null(), pa.float64())) != 0
+            else:
+                null = np.zeros(n, bool)
             if pa.types.is_decimal(arr.type):
                 # through the decimal text: Arrow's decimal-to-double cast is not correctly
                 # rounded (45.05 is off by an ulp), its text-to-double parse is, as in CSV
                 arr = pc.cast(arr, pa.string())
-            arr = pc.cast(arr, pa.float64(), safe=False).fill_null(0.0)
-            v = arr.to_numpy()
+            if arr.type != pa.float64():
+                arr = pc.cast(arr, pa.float64(), safe=False)
+            if arr.null_count:
+                arr = arr.fill_null(0.0)
+            dest[:] = _numpy(arr)
+            del arr
+        v = dest
         col_bad = [(null, 'is null (expected a number)')]
         finite = np.isfinite(v)
         col_bad.append((~finite & ~null, 'is %s: NaN and Inf are not allowed in %s'
@@ -510,17 +620,18 @@ def read_row_group(entry, schema, opener=None):
                             '{{0, 1}})'))
         for mask, why in col_bad:
             if mask.any():
-                reasons.append((col, mask, why))
+                reasons.append((col, mask, why, v))
                 bad |= mask
-        values.append(v)
     rejects, reject_at = [], []
+    keep = None
     if bad.any():
         rows = np.flatnonzero(bad)
         if schema.bad_rows == 'fail':
             rows = rows[:1]
+        table = read(wanted)   # the rows' text (a bad row is rare: read the group again)
         for k, i in enumerate(rows):
-            col, _, why = next(r for r in reasons if r[1][i])
-            value = values[schema.names.index(col)][i]
+            col, _, why, values = next(r for r in reasons if r[1][i])
+            value = values[i]
             value = str(value) if isinstance(value, np.str_) else value   # a level's text
             e = BadInputError('column %r %s' % (col, why.format(value=value)), file=name,
                               row_group=entry['row_group'], row=int(i),
@@ -530,23 +641,19 @@ def read_row_group(entry, schema, opener=None):
                 raise e
             rejects.append(e.to_dict())
             reject_at.append(int(i) - k)
-    keep = ~bad
-    y = values[schema.label][keep] if schema.label is not None else np.zeros(int(keep.sum()))
-    feats = [v for j, v in enumerate(values) if j not in schema.not_features()]
-    X = np.empty((int(keep.sum()), len(feats)), order='F')
-    for j, v in enumerate(feats):
-        X[:, j] = v[keep]
-    w = values[schema.weight][keep] if schema.weight is not None else None
-    g = values[schema.cluster][keep] if schema.cluster is not None else None
+        keep = ~bad
+        X = np.asfortranarray(X[keep])
+        y, w, g = (a[keep] if a is not None else None for a in (y, w, g))
+        texts = {j: t[keep] for j, t in texts.items()}
+    if y is None:
+        y = np.zeros(len(X))
     keys = None
     if schema.row_keys:
         from distreg import folds
-        keys = folds.row_keys(name, folds.parquet_positions(group, np.flatnonzero(keep)))
-    text = None
-    if cats:
-        text = np.stack([values[j][keep] for j in cats], axis=1)
-    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at, w=w, g=g, keys=keys,
-                  cats=text)
+        rows = np.arange(n) if keep is None else np.flatnonzero(keep)
+        keys = folds.row_keys(name, folds.parquet_positions(group, rows))
+    text = np.stack([texts[j] for j in cats], axis=1) if cats else None
+    return Parsed(X, y, rejects, reject_at, w=w, g=g, keys=keys, cats=text)
 
 
 def _level_column(table, part, col, n, levels=None):
@@ -581,6 +688,13 @@ def _level_column(table, part, col, n, levels=None):
         masks.append((unseen & ~null, 'is {value!r}, a level not seen in training (its %d '
                       'levels: %s)' % (len(levels), shown)))
     return text.astype(str), masks
+
+
+def _numpy(arr):
+    """A float64 Arrow column without nulls as numpy (a view of its buffers)."""
+    if len(arr) == 0:
+        return np.zeros(0)
+    return loader._float_column(arr)
 
 
 def _row_text(table, part, schema, i):
@@ -627,6 +741,21 @@ def iter_input_blocks(path, schema, chunk_bytes=loader.CHUNK_BYTES):
 
 #: Bytes this process has read through WebHDFS (a map task's counter: less than its files).
 WEBHDFS_BYTES = [0]
+
+
+#: The filesystems of this process (a task's row groups of one region share one client).
+_FILESYSTEMS = {}
+
+
+def _fs_opener(region=None):
+    """Opens a manifest entry's ``s3://`` (or ``file://``) file; one filesystem client per
+    scheme and region in this process."""
+    def open_file(uri):
+        key = (uri.split('://', 1)[0], region)
+        if key not in _FILESYSTEMS:
+            _FILESYSTEMS[key] = arrow_fs(uri, region)[0]
+        return _FILESYSTEMS[key].open_input_file(uri.split('://', 1)[1])
+    return open_file
 
 
 def _webhdfs_opener(base, user=None):

@@ -37,9 +37,9 @@ from distreg.errors import BadInputError, DistregError, raise_from_json_dict, to
 from distreg.fit import FitOptions
 from distreg import options as options_mod
 from distreg.options import JOB_OPTIONS
-from distreg.loader import (Schema, check_headers, fill_line_numbers, iter_chunks,
-                            iter_split_chunks, local_path, parse_chunk, read_headers,
-                            sniff_schema)
+from distreg.loader import (CHUNK_BYTES, Parsed, Schema, check_headers, fill_line_numbers,
+                            iter_chunks, iter_split_chunks, local_path, parse_chunk,
+                            read_headers, sniff_schema)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,11 @@ TIMING_GROUP = 'distreg timing'
 #: ``--cmdenv``, nothing else does): ``map:N`` / ``reduce:N`` makes the first attempt of map /
 #: reduce task N exit 1 at its start, so that the tests can watch YARN run it again.
 FAULT_ENV = 'DISTREG_FAULT'
+#: Memory probe (``make bench``'s Parquet memory part sets it in the environment): each map
+#: task reports its own RSS at its start and its peak (the kernel's ``VmHWM``) as counters of
+#: group :data:`MEMORY_GROUP`, one pair per task (off by default: Hadoop caps a job's counters).
+MEMORY_ENV = 'DISTREG_TASK_MEMORY'
+MEMORY_GROUP = 'distreg memory'
 
 
 class BlockJob(CompatJob):
@@ -238,6 +243,7 @@ class BlockJob(CompatJob):
         # (distreg.loader.fill_line_numbers).
         self._split_start = self._next_offset
         self._next_line = 1 if self._next_offset == 0 else None
+        self._rss_at_start = _memory_kb('VmRSS') if os.environ.get(MEMORY_ENV) else None
 
     def _fold(self, chunk):
         if self.schema.format == 'parquet':
@@ -245,11 +251,12 @@ class BlockJob(CompatJob):
             # this task's split names one, which the task reads itself (those columns only)
             for entry in parquet.entries_of(chunk.data):
                 self._row_groups += 1
-                self._fold_block(lambda: parquet.read_row_group(entry, self.schema))
+                self._fold_block(lambda: parquet.read_row_group(entry, self.schema),
+                                 pieces=True)
             return
         self._fold_block(lambda: parse_chunk(chunk, self.schema))
 
-    def _fold_block(self, parse):
+    def _fold_block(self, parse, pieces=False):
         if self._error is not None:
             return  # fail policy: the task already failed; read on, do no more work
         t0 = time.perf_counter()
@@ -260,8 +267,9 @@ class BlockJob(CompatJob):
             return
         t1 = time.perf_counter()
         self._rejects.extend(self._in_split(r) for r in parsed.rejects)
-        part = blocks.block_partial(self.AGGREGATE, parsed, self.design, self.params)
-        self._total = blocks.merge_partials(self.AGGREGATE, self._total, part)
+        for piece in (_pieces(parsed) if pieces else (parsed,)):
+            part = blocks.block_partial(self.AGGREGATE, piece, self.design, self.params)
+            self._total = blocks.merge_partials(self.AGGREGATE, self._total, part)
         self._parse_s += t1 - t0
         self._compute_s += time.perf_counter() - t1
 
@@ -284,6 +292,12 @@ class BlockJob(CompatJob):
         self._count_us('map task us', time.perf_counter() - self._t_start)
         self._count_us('parse us', self._parse_s)
         self._count_us('compute us', self._compute_s)
+        if self._rss_at_start is not None:
+            task = _task_env('mapreduce_task_partition', 'mapred_task_partition') or '0'
+            self.increment_counter(MEMORY_GROUP, 'map task %s RSS at start kB' % task,
+                                   self._rss_at_start)
+            self.increment_counter(MEMORY_GROUP, 'map task %s peak RSS kB' % task,
+                                   _memory_kb('VmHWM'))
         if self._error is not None:
             self.increment_counter('distreg', 'tasks failed on a bad row')
             yield None, {'error': self._error}
@@ -425,6 +439,34 @@ def _injected_fault():
         print('distreg: %s=%s: attempt %s fails on purpose (a test-only fault)'
               % (FAULT_ENV, wanted, attempt), file=sys.stderr)
         sys.exit(1)
+
+
+def _pieces(parsed):
+    """A row group's block in runs of rows of about a text chunk's size (``CHUNK_BYTES`` of
+    doubles), as views: the block function's own copies (its model matrix) stay that small,
+    and a task holds its row group's arrays and one such piece, not a row group twice."""
+    n = len(parsed.y)
+    rows = max(1024, CHUNK_BYTES // (8 * (parsed.X.shape[1] + 2)))
+    if n <= rows or parsed.rejects or parsed.w is not None:
+        yield parsed
+        return
+    for a in range(0, n, rows):
+        yield Parsed(parsed.X[a:a + rows], parsed.y[a:a + rows])
+
+
+def _memory_kb(field):
+    """This process's ``VmRSS`` or ``VmHWM`` (peak RSS) in kB, from /proc/self/status (a
+    forked task's ``VmHWM`` starts at its own RSS, not its parent's peak); elsewhere
+    ``ru_maxrss``."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _task_env(*names):

@@ -133,6 +133,8 @@ class MRJobEngine(Engine):
         path = local_path(self.path)
         if path is None and self.name == 'mrjob-hadoop':
             return self._hdfs_parquet_input(options)
+        if self.name == 'mrjob-emr' and '://' in self.path:
+            return self._cloud_parquet_input(options)
         if path is None or not parquet.is_parquet_input(path, options.format):
             if options.format == 'parquet':
                 raise DistregError('%s reads Parquet from local files only, not %s'
@@ -140,9 +142,8 @@ class MRJobEngine(Engine):
             check_no_features(options.features, options.n_features)
             return None
         if self.name == 'mrjob-emr':
-            raise DistregError('%s does not read Parquet yet (numpy, mrjob-inline, '
-                               'mrjob-local, mrjob-hadoop, spark-rdd and spark-mllib do)'
-                               % self.name)
+            raise DistregError('%s reads Parquet from s3:// (its tasks run on EMR, not here): '
+                               'copy %s to S3 and give its s3:// URI' % (self.name, self.path))
         files = parquet.data_files(path)
         schema = parquet.local_schema(path, options.label_col, options.features,
                                       options.bad_rows, options.model, options.n_features,
@@ -163,6 +164,35 @@ class MRJobEngine(Engine):
             remote = self._uploaded + '/_manifest/row-groups.jsonl'
             hdfs.put(manifest, remote, new_parent=True)
             manifest = 'hdfs://' + remote
+        self.job_input = manifest
+        return schema
+
+    def _cloud_parquet_input(self, options):
+        """An ``s3://`` Parquet input of mrjob-emr (``--format parquet``, or auto and the first
+        file's magic bytes): listed and its footers read here through ``pyarrow.fs`` (the
+        region from AWS_DEFAULT_REGION / AWS_REGION); the manifest is a local file that
+        mrjob's EMR runner uploads as the job's input, and each task reads its row groups
+        from S3 by byte ranges. Not Parquet: None (read as text, as before)."""
+        if options.format not in ('auto', 'parquet'):
+            check_no_features(options.features, options.n_features)
+            return None
+        region = os.environ.get('AWS_DEFAULT_REGION') or os.environ.get('AWS_REGION')
+        found = parquet.FsInput(self.path, region)
+        if options.format == 'auto':
+            try:
+                is_parquet = found.is_parquet()
+            except (DistregError, OSError):
+                is_parquet = False   # not listable as files (a glob): read as text
+            if not is_parquet:
+                check_no_features(options.features, options.n_features)
+                return None
+        schema = found.schema(options.label_col, options.features, options.bad_rows,
+                              options.model, options.n_features)
+        if self._manifest_dir is None:
+            self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
+        manifest = os.path.join(self._manifest_dir, 'row-groups.jsonl')
+        with open(manifest, 'w') as f:
+            f.write(parquet.manifest_lines(found.manifest()))
         self.job_input = manifest
         return schema
 

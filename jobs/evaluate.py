@@ -37,7 +37,7 @@ class MREvaluate(BlockJob):
                        reducer=self.reducer_merge_and_finish,
                        reducer_final=self.reducer_final_emit_auc)]
 
-    def _fold_block(self, parse):
+    def _fold_block(self, parse, pieces=False):
         # (BlockJob._fold: a chunk of text lines, or of a Parquet manifest's row groups)
         if self._error is not None:
             return

@@ -31,7 +31,7 @@ class MRPredict(BlockJob):
                        mapper=self.mapper_unused,
                        mapper_final=self.mapper_final_emit_partial)]
 
-    def _fold_block(self, parse):
+    def _fold_block(self, parse, pieces=False):
         # (BlockJob._fold: a chunk of text lines, or of a Parquet manifest's row groups)
         if self._error is not None:
             return

@@ -69,9 +69,10 @@ def warm_up():
     mrjob takes its JSON fallback, which no task reaches.
     """
     sys.modules.setdefault('yaml', None)
-    for name in ('numpy', 'mrjob.job', 'pyarrow', 'pyarrow.csv'):
-        # pyarrow: the loader's CSV parser, else imported at each map task's first chunk,
-        # inside its map time
+    for name in ('numpy', 'mrjob.job', 'pyarrow', 'pyarrow.csv', 'pyarrow.compute',
+                 'pyarrow.parquet'):
+        # pyarrow: the loader's CSV parser and distreg.parquet's reader, else imported at each
+        # map task's first chunk or row group, inside its map time
         try:
             __import__(name)
         except ImportError:

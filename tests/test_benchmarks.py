@@ -126,3 +126,50 @@ def test_bench_cv_measures_its_ratios_side_by_side(tmp_path):
         'one separate fit (80 %) + evaluate (20 %)']
     text = '\n'.join(cv_section(doc, 'docs/bench.json'))
     assert '| cv ridge / one fit |' in text and 'estimated, not run' in text
+
+
+def test_bench_parquet_measures_every_part_and_records_it(tmp_path):
+    """The Parquet part of `make bench` end to end at a small size: its four parts run and
+    are recorded, the numbers are the runs' own (medians of the runs, the map tasks' peak RSS
+    from their counters), and docs/bench.md's generator renders them. At this size the
+    tasks' fixed memory (interpreter and libraries) outweighs the file, so the exit status
+    follows what was recorded rather than being 0."""
+    env = dict(os.environ, DISTREG_BENCH_DATA=str(tmp_path / 'data'))
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'benchmarks', 'bench_parquet.py'), '--rows', '3000',
+         '--features', '3', '--repeats', '1', '--iters', '2', '--thesis-repeats', '1',
+         '--memory-rows', '4000', '--memory-group-rows', '1000', '--out-dir',
+         str(tmp_path / 'out')], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert 'Traceback' not in done.stderr, done.stderr[-3000:]
+    doc = json.loads((tmp_path / 'out' / 'bench.json').read_text())['parquet']
+    assert done.returncode == (0 if doc['all_targets_met'] else 1)
+    for part, name, num, den in (
+            ('mrjob', 'mrjob-local / numpy one-process', 'distreg mrjob-local normal',
+             'pyarrow.parquet + numpy Gram (one process)'),
+            ('mrjob', 'mrjob-local / numpy one-process, Arrow buffers',
+             'distreg mrjob-local normal', 'pyarrow.parquet + numpy Gram, Arrow buffers'),
+            ('spark', 'spark-rdd / MLlib (normal)', 'spark-rdd normal', 'MLlib normal')):
+        p = doc[part]
+        ratio = p['ratios'][name]
+        assert ratio == p['seconds'][num] / p['seconds'][den] and ratio > 0
+        assert all(p['seconds'][k] == sorted(v)[len(v) // 2] for k, v in p['runs'].items())
+        assert p['measured']['machine']['load_average_at_start']
+    assert set(doc['mrjob']['ratios']) == {'mrjob-local / numpy one-process',
+                                           'mrjob-local / numpy one-process, Arrow buffers'}
+    # the CPU time of a command's process tree (a fresh interpreter at least)
+    assert all(c > 0 for c in doc['mrjob']['cpu_seconds'].values())
+    th = doc['thesis']
+    assert th['max_rel_loss_diff'] <= 1e-12     # the same rows in both formats
+    assert len(th['later_iteration_seconds']['parquet']) == 2
+    assert th['csv / parquet (mrjob-local later iteration)'] == (
+        th['later_median']['csv'] / th['later_median']['parquet'])
+    mem = doc['memory']
+    assert mem['row_groups'] == 4 and mem['row_groups_read'] == 4 and mem['n_rows_fitted'] == 4000
+    assert len(mem['tasks']) >= 1
+    for t in mem['tasks']:
+        assert 0 < t['rss_at_start'] <= t['peak_rss'] and t['growth'] >= 0
+    assert mem['row_group_decoded_bytes'] == 1000 * 4 * 8
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.docs import parquet_section
+    page = '\n'.join(parquet_section(doc, 'docs/bench.json'))
+    assert 'mrjob-local / numpy one-process' in page and 'peak RSS' in page

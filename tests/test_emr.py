@@ -89,3 +89,91 @@ def test_distreg_engine_takes_region_and_tmp_dir_from_the_environment(monkeypatc
     assert runner_args('mrjob-emr') == ['--region', 'ap-south-1', '--cloud-tmp-dir',
                                         's3://bucket/tmp/']
     assert runner_args('mrjob-local') == []
+
+
+def _emr_step(runner):
+    runner._create_setup_wrapper_scripts()
+    runner._add_bootstrap_files_for_upload()
+    runner._add_job_files_for_upload()
+    runner._add_input_files_for_upload()
+    runner._cluster_id = 'j-EXAMPLE'
+    runner._cluster_to_cache['j-EXAMPLE'] = dict(
+        image_version='7.5.0', app_versions={'hadoop': '3.4.0'},
+        collection_type='INSTANCE_GROUP')
+    args = runner._build_step(0)['HadoopJarStep']['Args']
+    return {args[i]: args[i + 1] for i in range(1, len(args) - 1) if args[i].startswith('-')}
+
+
+def test_parquet_by_uri_is_listed_through_pyarrow_fs_and_its_manifest_is_the_step_input(
+        tmp_path, monkeypatch):
+    """mrjob-emr on a Parquet URI: the listing, the footers and the tasks' row groups go
+    through pyarrow.fs. Without AWS its S3FileSystem cannot be reached: the same code runs
+    here on a ``file://`` URI (pyarrow's LocalFileSystem), a partitioned directory; the EMR
+    step is built (not submitted) and the tasks' code reads the manifest's row groups."""
+    import json
+    import numpy as np
+    from distreg import blocks, parquet
+    from distreg.fit import FitOptions
+    from jobs.engine import MRJobEngine
+    monkeypatch.setenv('AWS_DEFAULT_REGION', 'eu-west-1')
+    monkeypatch.setenv('DISTREG_S3_TMP', 's3://distreg-example/tmp/')
+    rng = np.random.default_rng(4)
+    rows = {}
+    for k in (1, 2):
+        (tmp_path / 'd' / ('k=%d' % k)).mkdir(parents=True)
+        X = rng.standard_normal((300, 2))
+        y = 1 + X @ [2.0, -1.0] + 0.5 * k + rng.standard_normal(300) * 0.1
+        parquet.write_table(str(tmp_path / 'd' / ('k=%d' % k) / 'part-0.parquet'),
+                            {'y': y, 'x1': X[:, 0], 'x2': X[:, 1]}, row_group_rows=100)
+        rows[k] = (y, X)
+    (tmp_path / 'd' / '_SUCCESS').write_text('')
+    uri = 'file://' + str(tmp_path / 'd')
+    engine = MRJobEngine(uri, 'mrjob-emr', conf_path=str(ROOT / 'configs' / 'mrjob.conf'))
+    try:
+        schema = engine.prepare(FitOptions(method='normal', format='parquet'))
+        assert schema.format == 'parquet' and schema.names == ('y', 'x1', 'x2', 'k')
+        with open(engine.job_input) as f:
+            entries = [json.loads(line) for line in f]
+        assert [(e['file'].split('/d/')[1], e['row_group'], e['part']) for e in entries] == [
+            ('k=%d/part-0.parquet' % k, g, {'k': str(k)}) for k in (1, 2) for g in range(3)]
+        assert all(e['fs'] == 'file' and e['region'] == 'eu-west-1' for e in entries)
+        # the tasks' reading: every row group through pyarrow.fs, the rows of the files
+        got = [parquet.read_row_group(e, schema) for e in entries]
+        X = np.vstack([p.X for p in got])
+        want = np.vstack([np.column_stack([rows[k][1], np.full(300, k)]) for k in (1, 2)])
+        assert np.array_equal(X, want)
+        assert np.array_equal(np.concatenate([p.y for p in got]),
+                              np.concatenate([rows[k][0] for k in (1, 2)]))
+        # the EMR step that would run: its input is the manifest, uploaded to the S3 tmp dir
+        job = MRNormalEquations(engine.args)
+        with job.make_runner() as runner:
+            opt = _emr_step(runner)
+        assert opt['-input'].startswith('s3://distreg-example/tmp/')
+        assert opt['-input'].endswith('row-groups.jsonl')
+        assert 'parquet' in opt['-mapper']
+        # and the job's own tasks on that manifest (mrjob's inline runner here): all 600 rows
+        a = engine.args
+        inline = ['-r', 'inline', '--emit', 'partial', '--no-conf',
+                  '--fit-options', a[a.index('--fit-options') + 1],
+                  '--schema', a[a.index('--schema') + 1], engine.job_input]
+        job = MRNormalEquations(inline)
+        with job.make_runner() as runner:
+            runner.run()
+            (value,) = [v for _, v in job.parse_output(runner.cat_output())]
+            assert runner.counters()[0]['distreg']['row groups read'] == 6
+        assert blocks.decode(value['partial'])['n'] == 600
+    finally:
+        engine.close()
+
+
+def test_a_local_parquet_file_is_refused_with_what_to_do(tmp_path):
+    from distreg import parquet
+    from distreg.errors import DistregError
+    from distreg.fit import FitOptions
+    from jobs.engine import MRJobEngine
+    import numpy as np
+    path = str(tmp_path / 'a.parquet')
+    parquet.write_table(path, {'y': np.arange(5.0), 'x': np.arange(5.0) ** 2})
+    engine = MRJobEngine(path, 'mrjob-emr', conf_path=str(ROOT / 'configs' / 'mrjob.conf'))
+    with pytest.raises(DistregError, match='reads Parquet from s3://.*copy .* to S3'):
+        engine.prepare(FitOptions(method='normal'))
