@@ -37,6 +37,11 @@ data/demo.csv: | $(VENV)/.installed
 data/demo.parquet: | $(VENV)/.installed
 	$(DISTREG) generate --rows $(DEMO_ROWS) --features $(DEMO_FEATURES) --seed 1 --format parquet --out $@
 
+# A table as users have them: the numeric features, a text column region (4 levels, each its
+# own effect) and integer frequency weights w, as Parquet.
+data/demo-table.parquet: | $(VENV)/.installed
+	$(DISTREG) generate --rows $(DEMO_ROWS) --features 5 --categorical 4 --weights --seed 4 --format parquet --out $@
+
 data/demo-logistic.csv: | $(VENV)/.installed
 	$(DISTREG) generate --model logistic --rows $(DEMO_ROWS) --features $(DEMO_FEATURES) --seed 2 --out $@
 
@@ -56,7 +61,7 @@ data/demo-logistic-heldout.csv: | $(VENV)/.installed
 # Every engine that runs on this machine alone, side by side: one table per model. The closed
 # forms agree to 1e-9 relative; the iterative logistic fits to 1e-6 (their stopping rules).
 # (mrjob-hadoop needs `make hadoop-up`: see the README.)
-demo: setup data/demo.csv data/demo.parquet data/demo-logistic.csv data/demo-heldout.csv data/demo-logistic-heldout.csv ## fit the demo data (200k x 10) on every local engine, linear and logistic, compare; the same rows as Parquet; update a fit with new rows; cross-validate ridge and lasso penalties; predict and evaluate on held-out rows
+demo: setup data/demo.csv data/demo.parquet data/demo-table.parquet data/demo-logistic.csv data/demo-heldout.csv data/demo-logistic-heldout.csv ## fit the demo data (200k x 10) on every local engine, linear and logistic, compare; the same rows as Parquet; a Parquet table with weights and a categorical column; update a fit with new rows; cross-validate ridge and lasso penalties; predict and evaluate on held-out rows
 	@mkdir -p results
 	@echo '== linear regression, $(DEMO_ROWS) x $(DEMO_FEATURES): numpy, mrjob-local, spark-rdd, spark-mllib'
 	$(DISTREG) fit data/demo.csv --engine numpy --method qr --out results/numpy-qr.json
@@ -82,6 +87,13 @@ demo: setup data/demo.csv data/demo.parquet data/demo-logistic.csv data/demo-hel
 	$(DISTREG) fit data/demo.parquet --engine spark-rdd --method qr --quiet --out results/parquet-spark-rdd-qr.json
 	$(DISTREG) compare results/numpy-qr.json results/parquet-numpy-qr.json results/parquet-mrjob-local-qr.json \
 	    results/parquet-spark-rdd-qr.json --rtol 1e-12
+	@echo '== a Parquet table: text column region (categorical by its type) and --weight-col w, on every local engine'
+	$(DISTREG) fit data/demo-table.parquet --engine numpy --method qr --weight-col w --out results/table-numpy-qr.json
+	$(DISTREG) fit data/demo-table.parquet --engine mrjob-local --method normal --weight-col w --quiet --out results/table-mrjob-local.json
+	$(DISTREG) fit data/demo-table.parquet --engine spark-rdd --method qr --weight-col w --quiet --out results/table-spark-rdd.json
+	$(DISTREG) fit data/demo-table.parquet --engine spark-mllib --method normal --weight-col w --quiet --out results/table-spark-mllib.json
+	$(DISTREG) compare results/table-numpy-qr.json results/table-mrjob-local.json results/table-spark-rdd.json \
+	    results/table-spark-mllib.json --rtol 1e-9
 	@echo '== sufficient statistics: a fit kept with --keep-stats, updated with $(DEMO_HELDOUT) new rows (reads only them)'
 	$(DISTREG) fit data/demo.csv --engine numpy --method qr --keep-stats --quiet --out results/stats-qr.json
 	$(DISTREG) update results/stats-qr.json data/demo-heldout.csv --engine mrjob-local --out results/updated-qr.json

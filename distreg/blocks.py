@@ -865,7 +865,9 @@ def checked_levels(part, names):
             raise DistregError(
                 'categorical column %r has more than %d levels (--max-levels; the first are '
                 '%s): a one-hot design that wide is not fitted here; raise --max-levels if it '
-                'is meant' % (name, part['max_levels'], ', '.join(map(repr, levels[:5]))))
+                'is meant, or leave the column out (a Parquet text column is categorical '
+                'unless --features names the others)'
+                % (name, part['max_levels'], ', '.join(map(repr, levels[:5]))))
     return [[name, list(levels)] for name, levels in zip(names, part['levels'])]
 
 

@@ -44,6 +44,10 @@ def _parser():
     g.add_argument('--seed', type=int, default=0)
     g.add_argument('--format', choices=FORMATS, default='csv',
                    help='parquet: one row group per %d rows' % generate_mod.ROWS_PER_CHUNK)
+    g.add_argument('--categorical', type=int, default=0, metavar='K',
+                   help='also a text column region of K levels (each its own effect)')
+    g.add_argument('--weights', action='store_true',
+                   help='also a column w of integer frequency weights 0..3')
     g.add_argument('--out', required=True, help='data file; the truth goes to OUT.truth.json')
 
     f = sub.add_parser('fit', help='fit a model with one engine')
@@ -232,7 +236,8 @@ def main(argv=None):
 def cmd_generate(args):
     _make_parent(args.out)
     generate_mod.generate(args.rows, args.features, args.out, model=args.model,
-                          noise=args.noise, seed=args.seed, fmt=args.format)
+                          noise=args.noise, seed=args.seed, fmt=args.format,
+                          categorical=args.categorical, weights=args.weights)
     print('wrote %s (%d rows x %d features) and %s'
           % (args.out, args.rows, args.features, generate_mod.truth_path(args.out)),
           file=sys.stderr)

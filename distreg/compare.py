@@ -55,6 +55,7 @@ def compare(records, reference=None, rtol=1e-6, names=None):
         verdicts.append((diff, same_rows, ok))
     n_coef = max(len(theta_of(c)) for c in columns)
     has_intercept = ref['intercept'] is not None
+    names = names or _names_of(ref, n_coef - has_intercept)
     labels = (['intercept'] if has_intercept else []) + (
         list(names) if names else ['x%d' % i for i in range(1, n_coef + 1 - has_intercept)])
     header = [''] + [_title(c) for c in columns]
@@ -84,6 +85,19 @@ def compare(records, reference=None, rtol=1e-6, names=None):
     out.append('%s (rtol %g, against %s)' % ('all agree' if all_ok else 'DISAGREEMENT',
                                              rtol, _title(ref)))
     return '\n'.join(out), all_ok
+
+
+def _names_of(record, n):
+    """The coefficients' names from a record's ``design`` (``x^2``, ``region[T.north]``), or
+    None when it has none or they do not count ``n``."""
+    from distreg.design import Design
+    d = record.get('design') or {}
+    if not d.get('feature_names'):
+        return None
+    design = Design(intercept=record['intercept'] is not None,
+                    degree=d.get('poly_degree') or 1).with_levels(d.get('levels'))
+    found = design.coef_names(d['feature_names'])
+    return found if len(found) == n else None
 
 
 def _title(rec):

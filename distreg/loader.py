@@ -929,7 +929,7 @@ def _text_columns(columns, levels=None):
             return None
         if levels is not None and not set(values) <= _level_set(levels[j]):
             return None
-        out.append(np.array(values, dtype=str)[enc.indices.to_numpy(zero_copy_only=False)]
+        out.append(np.array(values, dtype=str)[dictionary_codes(enc)]
                    if values else np.zeros(len(col), dtype=str))
     return np.stack(out, axis=1) if out else None
 
@@ -956,6 +956,17 @@ def check_level(text, levels, what):
         raise ValueError('%s is %r, a level not seen in training (its %d levels: %s)'
                          % (what, text, len(levels), shown))
     return text
+
+
+def dictionary_codes(enc):
+    """The codes of a dictionary-encoded Arrow array (one chunk, no nulls) as numpy, read from
+    its buffer (``to_numpy`` would import pandas in every task)."""
+    idx = enc.indices
+    dtype = np.dtype('int%d' % idx.type.bit_width)
+    if len(idx) == 0:
+        return np.zeros(0, dtype)
+    return np.frombuffer(idx.buffers()[1], dtype=dtype, count=len(idx), offset=idx.offset *
+                         dtype.itemsize)
 
 
 def _float_column(col):

@@ -254,8 +254,9 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
         if cluster in chosen:
             raise DistregError('--features names the cluster column %r' % cluster)
     else:
-        chosen = [n for n in names
-                  if n not in (label, weight, cluster) and numeric(n) and n not in cats]
+        # every numeric column, and every text column as a categorical one
+        chosen = [n for n in names if n not in (label, weight, cluster) and n not in cats
+                  and (numeric(n) or types[n] is not None and _is_text(types[n]))]
     for c in cats:
         check(c, '--categorical column')
         if c in (label, weight, cluster):
@@ -672,10 +673,12 @@ def _level_column(table, part, col, n, levels=None):
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             arr = pc.cast(arr, pa.string())
         arr = pc.utf8_trim_whitespace(arr)
-        null = arr.is_null().to_numpy(zero_copy_only=False)
-        enc = arr.fill_null('').combine_chunks().dictionary_encode()
+        # (Arrow's buffers, not to_numpy: that imports pandas in every task)
+        null = (_numpy(pc.cast(arr.is_null(), pa.float64())) != 0 if arr.null_count
+                else np.zeros(n, bool))
+        enc = arr.combine_chunks().dictionary_encode()   # a null's code: marked by null
         words = np.array(enc.dictionary.to_pylist() or [''], dtype=object)
-        codes = enc.indices.to_numpy(zero_copy_only=False)
+        codes = np.where(null, 0, loader.dictionary_codes(enc))
     # (each distinct value is looked at once: the rows are codes into ``words``)
     text = words[codes]
     masks = [(null, 'is null (expected a level of a categorical column)'),

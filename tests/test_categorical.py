@@ -158,9 +158,14 @@ def test_parquet_string_and_dictionary_columns(data, engine):
     ref = lstsq(one_hot(df, ['region', 'grade']), df['y'].to_numpy())
     assert rel_diff(theta_of(record), ref) <= 1e-12
     assert names[-2:] == ['grade[T.8]', 'grade[T.9]']
-    # or named in --categorical (the default features: the numeric columns)
+    # or named in --categorical
     again, _ = run(engine, path, method='qr', categorical='region,grade')
     assert rel_diff(theta_of(again), ref) <= 1e-12
+    # or by default: every numeric column, and every text column as a categorical one
+    default, names = run(engine, path, method='qr')
+    assert rel_diff(theta_of(default), ref) <= 1e-12
+    assert names == ['x1', 'x2', 'region[T.north]', 'region[T.south]', 'region[T.west]',
+                     'grade[T.8]', 'grade[T.9]']
 
 
 def test_parquet_numeric_column_as_categorical(data):
@@ -455,3 +460,49 @@ def test_parquet_predict_refuses_an_unseen_level_by_row_group_and_row(data, tmp_
     keep = np.delete(np.arange(len(df)), 130)
     np.testing.assert_allclose([float(lines[i]) for i in keep], ref[keep], rtol=1e-12,
                                atol=1e-12)
+
+
+def test_an_id_like_parquet_text_column_is_refused_with_what_to_do(tmp_path, capsys):
+    """A text column of a Parquet input is categorical by default: one of distinct ids has
+    more levels than --max-levels, which stops the fit with the way out (never a silently
+    dropped column, never a 3,000-column design)."""
+    rng = np.random.default_rng(5)
+    path = str(tmp_path / 'ids.parquet')
+    pq.write_table(pa.table({'y': rng.normal(size=3000), 'x1': rng.normal(size=3000),
+                             'name': ['id%05d' % i for i in range(3000)]}), path)
+    assert main(['fit', path, '--engine', 'numpy']) == 1
+    err = capsys.readouterr().err
+    assert "categorical column 'name' has more than 1000 levels" in err
+    assert 'unless --features names the others' in err
+    record, names = run('numpy', path, features='x1')
+    assert names == ['x1']
+
+
+@pytest.mark.parametrize('fmt', ['csv', 'parquet'])
+def test_generated_table_with_a_region_and_weights(tmp_path, fmt):
+    """distreg generate --categorical 4 --weights: the fit of its file (region categorical,
+    w the weights) is lstsq on get_dummies of the same rows, and near the generator's
+    effects."""
+    from distreg.generate import generate
+    path = str(tmp_path / ('t.' + fmt))
+    truth = generate(4000, 2, path, seed=3, fmt=fmt, categorical=4, weights=True)
+    df = (pd.read_csv(path) if fmt == 'csv' else pq.read_table(path).to_pandas())
+    assert list(df.columns) == ['y', 'x1', 'x2', 'region', 'w']
+    extra = {} if fmt == 'parquet' else {'categorical': 'region'}
+    record, names = run('numpy', path, method='qr', weight_col='w', **extra)
+    ref = lstsq(one_hot(df, ['region']), df['y'].to_numpy(), df['w'].to_numpy(float))
+    assert rel_diff(theta_of(record), ref) <= 1e-12
+    assert names[2:] == list(truth['categorical'])
+    effects = dict(zip(names, record['coefficients']))
+    for name, effect in truth['categorical'].items():
+        assert abs(effects[name] - effect) < 0.05   # noise 0.1 over ~1,500 weighted rows a level
+
+
+def test_compare_names_the_levels(data):
+    from distreg.compare import compare
+    df, csv, _ = data
+    record, names = run('numpy', csv, categorical='region,grade')
+    table, ok = compare([record, record])
+    assert ok
+    for name in names:
+        assert '\n' + name + ' ' in table
