@@ -45,7 +45,7 @@ TABULAR = ('csv', 'parquet')
 #: What --format accepts: a format, or auto (told from the first line).
 FORMAT_CHOICES = ('auto',) + FORMATS
 BAD_ROW_POLICIES = ('fail', 'skip')
-MODELS = ('linear', 'logistic')
+MODELS = ('linear', 'logistic', 'poisson')
 
 #: Bytes per parsed chunk: large enough to amortise the parser call, small enough
 #: that a block (rows x columns of float64) stays in cache-friendly sizes.
@@ -102,6 +102,12 @@ class Schema:
     #: the sample-weight column (CSV, --weight-col), or None: never a feature; a kept row's
     #: weight is finite and >= 0
     weight: int = None
+    #: Poisson (``--allow-noninteger``): a label may be any finite number >= 0, not only a
+    #: count (statsmodels' GLM takes such labels; its likelihood is then a quasi-likelihood)
+    allow_noninteger: bool = False
+    #: the offset column (CSV, --offset-col), or None: never a feature; a finite number
+    #: added to each row's linear predictor (Poisson: the log of the exposure)
+    offset: int = None
 
     def __post_init__(self):
         _check_choice('format', self.format, FORMATS)
@@ -112,7 +118,8 @@ class Schema:
         """Names of the raw features in file order (generated when there is no header)."""
         if self.format in TABULAR:
             if self.names:
-                return [n for i, n in enumerate(self.names) if i not in (self.label, self.weight)]
+                return [n for i, n in enumerate(self.names)
+                        if i not in (self.label, self.weight, self.offset)]
             return ['x%d' % i for i in range(1, self.n_features() + 1)]
         return None  # LibSVM: known only once the data is read (x1..xP)
 
@@ -127,16 +134,18 @@ class Schema:
         own = tuple(own)
         label = own.index(self.names[self.label]) if self.label is not None else None
         weight = own.index(self.names[self.weight]) if self.weight is not None else None
+        offset = own.index(self.names[self.offset]) if self.offset is not None else None
         features = [own.index(n) for i, n in enumerate(self.names)
-                    if i not in (self.label, self.weight)]
-        return dataclasses.replace(self, label=label, weight=weight, names=own, files=None,
-                                   columns=tuple([label] + features))
+                    if i not in (self.label, self.weight, self.offset)]
+        return dataclasses.replace(self, label=label, weight=weight, offset=offset, names=own,
+                                   files=None, columns=tuple([label] + features))
 
     def n_features(self):
         """Raw feature columns of a CSV row (None for LibSVM)."""
         if self.format not in TABULAR:
             return None
-        return self.n_fields - (self.label is not None) - (self.weight is not None)
+        return (self.n_fields - (self.label is not None) - (self.weight is not None)
+                - (self.offset is not None))
 
     def to_json(self):
         d = dict(self.__dict__)
@@ -154,6 +163,13 @@ class Schema:
         return cls(**d)
 
 
+def with_label_rule(schema, options):
+    """``schema`` with the label rule of the fit ``options`` (Poisson's
+    ``--allow-noninteger``), whatever format the schema was read from."""
+    allow = bool(getattr(options, 'allow_noninteger', False))
+    return dataclasses.replace(schema, allow_noninteger=allow) if allow else schema
+
+
 def _check_choice(what, value, choices):
     if value not in choices:
         raise DistregError('%s must be one of %s, not %r' % (what, ', '.join(choices), value))
@@ -166,7 +182,7 @@ def is_header(line):
 
 
 def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='linear',
-                 source='<input>', n_features=None, weight_col=None):
+                 source='<input>', n_features=None, weight_col=None, offset_col=None):
     """Build the :class:`Schema` from the first line of the input.
 
     ``label_col`` is a column name (needs a header), an index (``'0'``, ``3``,
@@ -174,7 +190,8 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
     evaluate) is the number of raw features of a fitted model: the input must
     have exactly these, with the label column or (CSV) without it; anything else
     is an error here, before any job starts. ``weight_col`` names the sample-weight
-    column as ``label_col`` names the label (CSV only; None: no weights).
+    column as ``label_col`` names the label (CSV only; None: no weights); ``offset_col``
+    the offset column likewise.
     """
     _check_choice('format', fmt, FORMAT_CHOICES)
     if first_line is None:
@@ -190,9 +207,10 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
         if label_col not in (None, 0, '0'):
             raise DistregError('--label-col does not apply to LibSVM input: '
                                'the label is always the first token')
-        if weight_col is not None:
-            raise DistregError('--weight-col does not apply to LibSVM input: its rows have no '
-                               'columns; give the weights as a column of a CSV input')
+        for flag, col in (('--weight-col', weight_col), ('--offset-col', offset_col)):
+            if col is not None:
+                raise DistregError('%s does not apply to LibSVM input: its rows have no '
+                                   'columns; give it as a column of a CSV input' % flag)
         if n_features is not None:
             _check_libsvm_width(first_line, n_features, source)
         return Schema('libsvm', None, 0, None, bad_rows, model)
@@ -204,14 +222,20 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
                             % n, file=source, line=1, offset=0, text=first_line)
     if n_features is not None:
         return _schema_for_model(n, names, label_col, n_features, bad_rows, model, source,
-                                 weight_col)
+                                 weight_col, offset_col)
     label = _resolve_label(label_col, names, n, source)
     weight = _resolve_weight(weight_col, label, names, n, source)
+    offset = _resolve_offset(offset_col, label, weight, names, n, source)
     if weight is not None and n < 3:
         raise BadInputError('a CSV row with --weight-col needs a label, a weight and at least '
                             'one feature, found %d fields' % n, file=source, line=1, offset=0,
                             text=first_line)
-    return Schema('csv', n, label, names, bad_rows, model, weight=weight)
+    if offset is not None and n < 3 + (weight is not None):
+        raise BadInputError('a CSV row with --offset-col needs a label, an offset%s and at '
+                            'least one feature, found %d fields'
+                            % (', a weight' if weight is not None else '', n),
+                            file=source, line=1, offset=0, text=first_line)
+    return Schema('csv', n, label, names, bad_rows, model, weight=weight, offset=offset)
 
 
 def _named_in(col, names):
@@ -221,29 +245,38 @@ def _named_in(col, names):
     return str(col).strip() in names
 
 
-def _schema_for_model(n, names, label_col, n_features, bad_rows, model, source, weight_col=None):
+def _schema_for_model(n, names, label_col, n_features, bad_rows, model, source, weight_col=None,
+                      offset_col=None):
     """The schema of a CSV scored by a model of ``n_features`` raw features.
 
     A model fitted with ``--weight-col`` reads its weight column when the input has it
     (by name with a header, else when the column count leaves room for it): it is never a
-    feature. The weights of the rows do not change a prediction or a metric.
+    feature. The weights of the rows do not change a prediction or a metric. A model fitted
+    with ``--offset-col`` needs its offset column (it is part of every row's mean).
     """
-    has_weight = weight_col is not None and n == n_features + 2
+    has_offset = offset_col is not None
+    features = n_features + has_offset
+    has_weight = weight_col is not None and n == features + 2
     if _named_in(weight_col, names) is not None:
         has_weight = _named_in(weight_col, names)
-    has_label = n == n_features + has_weight + 1
+    has_label = n == features + has_weight + 1
     if _named_in(label_col, names) is not None:
         has_label = _named_in(label_col, names)
-    if n != n_features + has_label + has_weight:
+    if has_offset and _named_in(offset_col, names) is False:
+        raise DistregError('the model was fitted with the offset column %r, which %s does not '
+                           'have (its columns: %s): the offset is part of every row\'s mean'
+                           % (str(offset_col).strip(), source, ', '.join(names)))
+    if n != features + has_label + has_weight:
         raise DistregError(
-            'the model has %d raw feature%s but %s has %d column%s: expected %d (the features) '
-            'or %d (the features and the label)%s'
+            'the model has %d raw feature%s but %s has %d column%s: expected %d (the features%s) '
+            'or %d (and the label)%s'
             % (n_features, 's' if n_features != 1 else '', source, n, 's' if n != 1 else '',
-               n_features, n_features + 1,
-               ' or %d (and the weight)' % (n_features + 2) if weight_col is not None else ''))
+               features, ' and the offset' if has_offset else '', features + 1,
+               ' or %d (and the weight)' % (features + 2) if weight_col is not None else ''))
     label = _resolve_label(label_col, names, n, source) if has_label else None
     weight = _resolve_weight(weight_col, label, names, n, source) if has_weight else None
-    return Schema('csv', n, label, names, bad_rows, model, weight=weight)
+    offset = _resolve_offset(offset_col, label, weight, names, n, source)
+    return Schema('csv', n, label, names, bad_rows, model, weight=weight, offset=offset)
 
 
 def _resolve_weight(weight_col, label, names, n, source):
@@ -255,6 +288,19 @@ def _resolve_weight(weight_col, label, names, n, source):
         raise DistregError('--weight-col %s is the label column of %s: the weights need a '
                            'column of their own' % (str(weight_col).strip(), source))
     return weight
+
+
+def _resolve_offset(offset_col, label, weight, names, n, source):
+    """The index of the ``--offset-col`` column (None without one); neither the label's
+    nor the weight's."""
+    if offset_col is None:
+        return None
+    offset = _resolve_label(offset_col, names, n, source, flag='--offset-col')
+    if offset in (label, weight):
+        raise DistregError('--offset-col %s is the %s column of %s: the offset needs a column '
+                           'of its own' % (str(offset_col).strip(),
+                                           'label' if offset == label else 'weight', source))
+    return offset
 
 
 def _check_libsvm_width(first_line, n_features, source):
@@ -370,13 +416,13 @@ def read_headers(path):
 
 
 def local_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
-                 source=None, n_features=None, weight_col=None):
+                 source=None, n_features=None, weight_col=None, offset_col=None):
     """The checked :class:`Schema` of a local input: first line sniffed, every header checked
     (Parquet: :func:`distreg.parquet.input_schema`)."""
     headers = read_headers(path)
     first = next((line for _, line, _ in headers if line), None)
     schema = sniff_schema(first, fmt, label_col, bad_rows, model, source=source or path,
-                          n_features=n_features, weight_col=weight_col)
+                          n_features=n_features, weight_col=weight_col, offset_col=offset_col)
     return check_headers(schema, headers)
 
 
@@ -656,6 +702,9 @@ class Parsed:
     rejects: list = field(default_factory=list)
     reject_at: list = field(default_factory=list)
     w: np.ndarray = None
+    #: the rows' offsets (``--offset-col``: finite), added to the linear predictor; None
+    #: without an offset
+    offset: np.ndarray = None
 
 
 def parse_chunk(chunk, schema):
@@ -724,12 +773,19 @@ def _parse_csv_fast(data, n_lines, schema):
         return None
     if schema.model == 'logistic' and not np.all((y == 0) | (y == 1)):
         return None
+    if schema.model == 'poisson' and not np.all(poisson_label_ok(y, schema.allow_noninteger)):
+        return None
     w = None
     if schema.weight is not None:
         w = cols[schema.weight]
         if not np.all(np.isfinite(w) & (w >= 0)):
             return None
-    return Parsed(X, y, w=w)
+    offset = None
+    if schema.offset is not None:
+        offset = cols[schema.offset]
+        if not np.all(np.isfinite(offset)):
+            return None
+    return Parsed(X, y, w=w, offset=offset)
 
 
 def _float_column(col):
@@ -762,23 +818,28 @@ def _csv_row(text, schema):
             raise ValueError('field %d (%s) is %s: NaN and Inf are not allowed in %s'
                              % (i + 1, _column_name(schema, i), f.strip(),
                                 'the label' if i == schema.label else 'the weight (a finite '
-                                'number >= 0)' if i == schema.weight else 'the features'))
+                                'number >= 0)' if i == schema.weight else 'the offset'
+                                if i == schema.offset else 'the features'))
         if i == schema.weight and v < 0:
             raise ValueError('field %d (%s) is %s: a weight must be >= 0'
                              % (i + 1, _column_name(schema, i), f.strip()))
         values.append(v)
     label = values[schema.label] if schema.label is not None else 0.0
     features = [values[i] for i in _feature_fields(schema)]
+    extra = {}
     if schema.weight is not None:
-        return label, features, values[schema.weight]
-    return label, features
+        extra['w'] = values[schema.weight]
+    if schema.offset is not None:
+        extra['offset'] = values[schema.offset]
+    return label, features, extra
 
 
 def _feature_fields(schema):
     """The fields that hold the features, in the order of the first file's header."""
     if schema.columns is not None:
         return schema.columns[1:]
-    return [i for i in range(schema.n_fields) if i not in (schema.label, schema.weight)]
+    return [i for i in range(schema.n_fields)
+            if i not in (schema.label, schema.weight, schema.offset)]
 
 
 def _column_name(schema, i):
@@ -786,6 +847,8 @@ def _column_name(schema, i):
         return 'column %r' % schema.names[i]
     if i == schema.weight:
         return 'the weight column'
+    if i == schema.offset:
+        return 'the offset column'
     return 'the label column' if i == schema.label else 'a feature column'
 
 
@@ -824,16 +887,20 @@ def _libsvm_row(text, schema):
 
 def _parse_lines(chunk, schema, parse_row):
     """Line-by-line parse with exact positions for every bad row."""
-    labels, rows, rejects, reject_at, weights = [], [], [], [], []
+    labels, rows, rejects, reject_at, weights, offsets = [], [], [], [], [], []
     offset = chunk.offset
     line_no = chunk.line
     for raw in chunk.data.split(b'\n')[:-1]:
         text = raw.decode('utf-8', 'replace').rstrip('\r')
         try:
-            label, values, *weight = parse_row(text, schema)
+            label, values, *extra = parse_row(text, schema)
             if schema.model == 'logistic' and label not in (0.0, 1.0):
                 raise ValueError('label %s is not 0 or 1 (logistic regression needs labels '
                                  'in {0, 1})' % _label_text(text, schema))
+            if schema.model == 'poisson' and not poisson_label_ok(label,
+                                                                  schema.allow_noninteger):
+                raise ValueError(poisson_label_reason(_label_text(text, schema), label,
+                                                      schema.allow_noninteger))
         except ValueError as e:
             bad = BadInputError(str(e), file=chunk.file, line=line_no, offset=offset, text=text)
             if schema.bad_rows == 'fail':
@@ -843,7 +910,9 @@ def _parse_lines(chunk, schema, parse_row):
         else:
             labels.append(label)
             rows.append(values)
-            weights.extend(weight)
+            if extra:
+                weights.append(extra[0].get('w'))
+                offsets.append(extra[0].get('offset'))
         offset += len(raw) + 1
         if line_no is not None:
             line_no += 1
@@ -857,7 +926,23 @@ def _parse_lines(chunk, schema, parse_row):
             if r:
                 X[i, np.fromiter(r.keys(), int) - 1] = np.fromiter(r.values(), float)
     w = np.array(weights, dtype=np.float64) if schema.weight is not None else None
-    return Parsed(X, y, rejects, reject_at, w)
+    offset = np.array(offsets, dtype=np.float64) if schema.offset is not None else None
+    return Parsed(X, y, rejects, reject_at, w, offset)
+
+
+def poisson_label_ok(y, allow_noninteger=False):
+    """A Poisson label is a count: an integer >= 0 (any finite number >= 0 with
+    ``--allow-noninteger``). Elementwise for an array."""
+    ok = np.asarray(y) >= 0
+    return ok if allow_noninteger else ok & (np.floor(y) == y)
+
+
+def poisson_label_reason(text, value, allow_noninteger=False):
+    """Why a Poisson label is bad (``text``: as written in the input)."""
+    if value < 0:
+        return ('label %s is negative (Poisson regression needs counts: labels >= 0)' % text)
+    return ('label %s is not an integer (Poisson regression needs counts; '
+            '--allow-noninteger takes any label >= 0)' % text)
 
 
 def _label_text(text, schema):

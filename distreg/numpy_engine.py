@@ -5,7 +5,7 @@ import time
 from distreg import blocks, scoring
 from distreg.engine import Engine
 from distreg.errors import DistregError
-from distreg.loader import CHUNK_BYTES, local_path
+from distreg.loader import CHUNK_BYTES, local_path, with_label_rule
 from distreg.parquet import input_schema, iter_input_blocks
 
 
@@ -31,7 +31,9 @@ class NumpyEngine(Engine):
         self.schema = input_schema(self.path, options.format, options.label_col,
                                    options.bad_rows, options.model,
                                    n_features=options.n_features,
-                                   features=options.features, weight_col=options.weight_col)
+                                   features=options.features, weight_col=options.weight_col,
+                                   offset_col=options.offset_col)
+        self.schema = with_label_rule(self.schema, options)
         self.load_seconds = time.perf_counter() - t0
         return self.schema
 

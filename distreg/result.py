@@ -20,13 +20,20 @@ HISTORY_KEYS = ('iteration', 'loss', 'grad_norm', 'seconds')
 #: (``--cov``: nonrobust, or HC0-HC3, whose t values are z values).
 STATS_KEYS = ('r2', 'rmse', 'residual_sd', 'std_errors', 't_values', 'p_values',
               'condition_number', 'cov_type')
+#: Further ``stats`` of a Poisson record (``--model poisson`` only; see
+#: :func:`distreg.optim.poisson_stats`): the family and link by name, the deviance, Pearson's
+#: chi2, the null (intercept-only) deviance, the log-likelihood and the AIC.
+POISSON_STATS_KEYS = ('family', 'link', 'deviance', 'pearson_chi2', 'null_deviance',
+                      'log_likelihood', 'aic')
 #: Keys of the record's ``design``: what ``predict`` and ``evaluate`` need to read new rows
 #: the way the model's rows were read (any engine's record works on any engine).
 #: ``weight_col``: the sample-weight column (None without), never a feature; records
-#: written before it existed have none (:data:`OPTIONAL_DESIGN_KEYS`).
+#: written before it existed have none (:data:`OPTIONAL_DESIGN_KEYS`). ``offset_col``: the
+#: offset column of a Poisson model (None without), likewise never a feature; in a record
+#: only when the fit had one.
 DESIGN_KEYS = ('poly_degree', 'n_features', 'format', 'label_col', 'feature_names',
-               'weight_col')
-OPTIONAL_DESIGN_KEYS = ('weight_col',)
+               'weight_col', 'offset_col')
+OPTIONAL_DESIGN_KEYS = ('weight_col', 'offset_col')
 
 
 def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, iterations,
@@ -47,8 +54,13 @@ def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, ite
         iterations=int(iterations), converged=bool(converged),
         seconds=seconds,
         timings=timings or dict(load_seconds=None, pass_seconds=[]),
-        stats={k: stats.get(k) for k in STATS_KEYS},
+        stats={k: stats.get(k) for k in stats_keys(model)},
         history=[{k: h.get(k) for k in HISTORY_KEYS} for h in history or []])
+
+
+def stats_keys(model):
+    """The keys of a record's ``stats`` for ``model``."""
+    return STATS_KEYS + (POISSON_STATS_KEYS if model == 'poisson' else ())
 
 
 def check_finite(record, names):
@@ -59,7 +71,7 @@ def check_finite(record, names):
     from distreg.errors import DistregError
     fields = [('coefficient', [record['intercept']] if record['intercept'] is not None else [])]
     fields[0][1].extend(record['coefficients'])
-    fields += [(k, record['stats'].get(k)) for k in STATS_KEYS]
+    fields += [(k, record['stats'].get(k)) for k in stats_keys(record['model'])]
     for what, value in fields:
         values = value if isinstance(value, list) else [value]
         for i, v in enumerate(values):
@@ -73,13 +85,18 @@ def check_finite(record, names):
 def design_of(schema, poly_degree, n_features):
     """The record's ``design``: the input's format, the label column (by name when the
     input had a header, else by index), the raw features' names and count, the degree."""
-    label = weight = None
+    label = weight = offset = None
     if schema.format in ('csv', 'parquet') and schema.label is not None:
         label = schema.names[schema.label] if schema.names else schema.label
         if schema.weight is not None:
             weight = schema.names[schema.weight] if schema.names else schema.weight
-    return dict(poly_degree=int(poly_degree), n_features=int(n_features), format=schema.format,
-                label_col=label, feature_names=schema.feature_names(), weight_col=weight)
+    if getattr(schema, 'offset', None) is not None:
+        offset = schema.names[schema.offset] if schema.names else schema.offset
+    out = dict(poly_degree=int(poly_degree), n_features=int(n_features), format=schema.format,
+               label_col=label, feature_names=schema.feature_names(), weight_col=weight)
+    if offset is not None:
+        out['offset_col'] = offset
+    return out
 
 
 def theta_of(record):
@@ -150,6 +167,13 @@ def summary(record, names=None):
         info += [('Weights:', 'frequency (n = sum w)'),
                  ('Sum of weights:', _num(record['sum_weights'])),
                  ('Zero-weight rows:', record['n_rows_zero_weight']), ('', '')]
+    if record['model'] == 'poisson':
+        info += [('Family:', 'Poisson'), ('Link:', 'log'),
+                 ('Deviance:', _num(stats.get('deviance'))),
+                 ('Pearson chi2:', _num(stats.get('pearson_chi2'))),
+                 ('Null deviance:', _num(stats.get('null_deviance'))),
+                 ('Log-likelihood:', _num(stats.get('log_likelihood'))),
+                 ('AIC:', _num(stats.get('aic'))), ('', '')]
     info += [('Iterations:', record['iterations']),
              ('Converged:', 'yes' if record['converged'] else 'NO'),
              ('R-squared:', _num(stats.get('r2'))), ('RMSE:', _num(stats.get('rmse'))),
@@ -166,7 +190,7 @@ def summary(record, names=None):
         right = '%-15s %s' % info[i + 1] if i + 1 < len(info) else ''
         lines.append(left + ' ' + right)
     lines.append('-' * width)
-    test = 'P>|z|' if record['model'] == 'logistic' or robust else 'P>|t|'
+    test = 'P>|z|' if record['model'] in ('logistic', 'poisson') or robust else 'P>|t|'
     lines.append('%-22s %20s %14s %10s %9s' % ('', 'coef', 'std err', 't' if test == 'P>|t|'
                                               else 'z', test))
     se = stats.get('std_errors') or [None] * len(theta)

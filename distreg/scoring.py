@@ -12,13 +12,14 @@ aggregate and :class:`distreg.blocks.AucRange`. An engine provides:
 
 Output of ``predict``: one line per input row, in input order (a local file),
 or part files in split order (an ``hdfs://`` or ``s3://`` directory). Linear:
-the prediction; logistic: ``probability,class`` (class 1 when p >= 0.5). A row
+the prediction; Poisson: the mean exp(eta); logistic: ``probability,class`` (class 1 when p >= 0.5). A row
 rejected under ``--bad-rows skip`` keeps its place: an empty line in a local
 file; in part files, ``#`` and the rejection's JSON. It is also counted and
 kept in the rejects file, as in ``fit``.
 
 Metrics of ``evaluate`` (held-out rows): linear: n, RMSE, MAE, R² = 1 - SSE/TSS
-(TSS about the held-out mean). Logistic: n, log loss (mean negative
+(TSS about the held-out mean). Poisson: n, mean Poisson deviance (the mean of
+2 (y log(y/mu) - (y - mu)), mu = exp(eta)), RMSE and MAE of y - mu. Logistic: n, log loss (mean negative
 log-likelihood), accuracy and the confusion matrix at 0.5, ROC AUC (exact, ties
 counted one half, from the engine's sort of the scores).
 """
@@ -64,7 +65,7 @@ class Model:
         tabular = d['format'] in ('csv', 'parquet')
         return FitOptions(method='normal', model=self.model, intercept=self.intercept,
                           poly_degree=d['poly_degree'], label_col=d['label_col'],
-                          weight_col=d.get('weight_col'),
+                          weight_col=d.get('weight_col'), offset_col=d.get('offset_col'),
                           bad_rows=bad_rows, format='auto' if tabular else d['format'],
                           n_features=d['n_features'],
                           features=','.join(d['feature_names'])
@@ -138,6 +139,9 @@ def metrics(part, model, auc=None):
                     confusion=dict(tn=tn, fp=fp, fn=fn, tp=tp),
                     roc_auc=auc.auc() if auc is not None else None)
     tss = part['y_m2']
+    if model == 'poisson':
+        return dict(model=model, n=n, mean_poisson_deviance=part['deviance_sum'] / n,
+                    rmse=math.sqrt(part['sse'] / n), mae=part['sae'] / n)
     return dict(model=model, n=n, rmse=math.sqrt(part['sse'] / n), mae=part['sae'] / n,
                 r2=1.0 - part['sse'] / tss if tss > 0 else None)
 
@@ -151,6 +155,9 @@ def table(m):
                  ('ROC AUC', m['roc_auc']),
                  ('confusion at 0.5', 'tn %d  fp %d  fn %d  tp %d'
                   % (c['tn'], c['fp'], c['fn'], c['tp']))]
+    elif m['model'] == 'poisson':
+        rows += [('mean deviance', m['mean_poisson_deviance']), ('RMSE', m['rmse']),
+                 ('MAE', m['mae'])]
     else:
         rows += [('RMSE', m['rmse']), ('MAE', m['mae']), ('R-squared', m['r2'])]
     lines = ['%s regression, held-out metrics' % m['model'], '-' * 44]

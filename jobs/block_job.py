@@ -39,7 +39,7 @@ from distreg import options as options_mod
 from distreg.options import JOB_OPTIONS
 from distreg.loader import (Schema, check_headers, fill_line_numbers, iter_chunks,
                             iter_split_chunks, local_path, parse_chunk, read_headers,
-                            sniff_schema)
+                            sniff_schema, with_label_rule)
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,9 @@ class BlockJob(CompatJob):
         first = next((line for _, line, _ in headers if line), None)
         o = self.job_fit_options()
         schema = sniff_schema(first, o.format, o.label_col, o.bad_rows, o.model, source=paths[0],
-                              n_features=o.n_features, weight_col=o.weight_col)
-        return check_headers(schema, headers)
+                              n_features=o.n_features, weight_col=o.weight_col,
+                              offset_col=o.offset_col)
+        return with_label_rule(check_headers(schema, headers), o)
 
     def _remote_headers(self, uri):
         """``(file, first line, ())`` of each file of a remote input (for check_headers)."""

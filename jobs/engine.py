@@ -25,7 +25,8 @@ from distreg import PROJECT_ROOT, blocks, parquet, scoring
 from distreg import options as options_mod
 from distreg.engine import Engine
 from distreg.errors import DistregError, raise_from_json_dict
-from distreg.loader import check_no_features, fill_line_numbers, local_path, read_headers
+from distreg.loader import (check_no_features, fill_line_numbers, local_path, read_headers,
+                            with_label_rule)
 from jobs.block_job import use_hadoop
 from jobs.gradient import MRLossGradient
 from jobs.hessian import MRHessian
@@ -108,8 +109,8 @@ class MRJobEngine(Engine):
         args.append(self.job_input or self.path)
         # an uploaded input's headers are read from the local files (a `hadoop fs -cat`
         # per part file would start a JVM each); tasks know the files by their HDFS paths
-        self.schema = parquet_schema or MRNormalEquations(args)._sniff_schema(
-            self._uploaded_headers() if self._uploaded else None)
+        self.schema = with_label_rule(parquet_schema or MRNormalEquations(args)._sniff_schema(
+            self._uploaded_headers() if self._uploaded else None), o)
         self.args = args + ['--schema', self.schema.to_json()]
         self.load_seconds = time.perf_counter() - t0
         return self.schema

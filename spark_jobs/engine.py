@@ -46,7 +46,7 @@ from distreg import blocks, parquet, scoring
 from distreg.engine import Engine
 from distreg.errors import BadInputError, DistregError
 from distreg.loader import (check_headers, check_no_features, fill_line_numbers, local_path,
-                            sniff_schema)
+                            sniff_schema, with_label_rule)
 from spark_jobs import reader as rd
 from spark_jobs.session import cancellable, get_session, import_pyspark
 
@@ -140,8 +140,9 @@ class RDDEngine(Engine):
             self.schema = check_headers(
                 sniff_schema(first, options.format, options.label_col, options.bad_rows,
                              options.model, source=self.path, n_features=options.n_features,
-                             weight_col=options.weight_col),
+                             weight_col=options.weight_col, offset_col=options.offset_col),
                 headers)
+        self.schema = with_label_rule(self.schema, options)
         # counts each partition built from the input: more than n_partitions means that cached
         # blocks were lost and rebuilt from the lineage
         self._built = sc.accumulator(0)

@@ -51,7 +51,7 @@ class Block:
     def __init__(self, parsed, error=None):
         self._parsed = parsed
         self.error = error
-        self.files = None       # (X path, y path[, w path]) once stored
+        self.files = None       # (X, y, w, offset paths; None: no such array) once stored
         self.source = None      # (split, schema JSON) to rebuild the block from the input
         self.n_rows = len(parsed.y) if parsed is not None else 0
         self.rejects = parsed.rejects if parsed is not None else []
@@ -61,25 +61,25 @@ class Block:
     def parsed(self):
         if self._parsed is None and self.files is not None:
             try:
-                X, y, *w = (_mapped(f) for f in self.files)
+                X, y, w, offset = (None if f is None else _mapped(f) for f in self.files)
             except FileNotFoundError:
                 split, schema = self.source
                 block = read_split(split, Schema.from_json(schema))
                 block.store(self.files)
                 return block._parsed
-            return Parsed(X, y, self.rejects, self.reject_at, w[0] if w else None)
+            return Parsed(X, y, self.rejects, self.reject_at, w, offset)
         return self._parsed
 
     def store(self, files, source=None):
-        """Write the arrays to ``files`` (X, y, w .npy paths; w only with weights); later
-        pickles leave them out."""
+        """Write the arrays to ``files`` (X, y, w, offset .npy paths; w and offset only when
+        the rows have them: else no file, None); later pickles leave them out."""
         if self._parsed is None:
             return self
-        arrays = (self._parsed.X, self._parsed.y)
-        if self._parsed.w is not None:
-            arrays += (self._parsed.w,)
-        files = tuple(files)[:len(arrays)]
+        arrays = (self._parsed.X, self._parsed.y, self._parsed.w, self._parsed.offset)
+        files = tuple(None if arr is None else path for path, arr in zip(files, arrays))
         for path, arr in zip(files, arrays):
+            if arr is None:
+                continue
             os.makedirs(os.path.dirname(path), exist_ok=True)
             tmp = '%s.%d.tmp.npy' % (path, os.getpid())
             np.save(tmp, np.ascontiguousarray(arr))
@@ -91,6 +91,8 @@ class Block:
 
     def remove(self):
         for path in self.files or ():
+            if path is None:
+                continue
             _MAPPED.pop(path, None)
             if os.path.exists(path):
                 os.remove(path)
@@ -132,7 +134,8 @@ def block_files(token, index):
     """Where the executor keeps partition ``index`` of the cache ``token`` (its own scratch)."""
     from pyspark import SparkFiles
     base = os.path.join(SparkFiles.getRootDirectory(), 'distreg-blocks')
-    return tuple(os.path.join(base, '%s-%05d.%s.npy' % (token, index, a)) for a in 'Xyw')
+    return tuple(os.path.join(base, '%s-%05d.%s.npy' % (token, index, a))
+                 for a in ('X', 'y', 'w', 'offset'))
 
 
 def read_stored_split(index, splits, schema, token):
@@ -260,7 +263,7 @@ def row_group_splits(entries, parallelism):
 
 def _one_block(items, schema):
     """``(locate, parse)`` pairs, each a block of rows, into one :class:`Block`."""
-    Xs, ys, ws, rejects, reject_at, n_rows = [], [], [], [], [], 0
+    Xs, ys, ws, offsets, rejects, reject_at, n_rows = [], [], [], [], [], [], 0
     for locate, parse in items:
         try:
             parsed = parse()
@@ -269,6 +272,7 @@ def _one_block(items, schema):
         Xs.append(parsed.X)
         ys.append(parsed.y)
         ws.append(parsed.w)
+        offsets.append(parsed.offset)
         rejects.extend(locate(bad) for bad in parsed.rejects)
         reject_at.extend(n_rows + at for at in parsed.reject_at)
         n_rows += len(parsed.y)
@@ -285,7 +289,10 @@ def _one_block(items, schema):
     w = None
     if schema.format == 'csv' and schema.weight is not None:
         w = np.concatenate(ws) if ws else np.zeros(0)
-    return Block(Parsed(X, y, rejects, reject_at, w))
+    offset = None
+    if schema.format == 'csv' and schema.offset is not None:
+        offset = np.concatenate(offsets) if offsets else np.zeros(0)
+    return Block(Parsed(X, y, rejects, reject_at, w, offset))
 
 
 def read_split(split, schema, chunk_bytes=CHUNK_BYTES):
