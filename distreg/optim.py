@@ -356,7 +356,7 @@ class _Objective:
 
     def evaluate_scaled(self, u):
         f, g = self.evaluate(self.d * u)
-        return f, g * self.d
+        return f, None if g is None else g * self.d
 
 
 def _rel_size(step, theta):
