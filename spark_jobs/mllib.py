@@ -420,10 +420,13 @@ def _train_poisson(engine, options, tol, max_iter):
         fitIntercept=options.intercept, maxIter=max_iter, tol=tol, regParam=0.0,
         **extra).fit(engine.frame)
     s = model.summary
+    z = _summary_list(s, 'tValues', options.intercept)
+    # the p values from MLlib's z as every engine forms them: MLlib's own are 1 - cdf,
+    # which is 0 below about 1e-16
     stats = dict(r2=None, rmse=None, residual_sd=None,
                  std_errors=_summary_list(s, 'coefficientStandardErrors', options.intercept),
-                 t_values=_summary_list(s, 'tValues', options.intercept),
-                 p_values=_summary_list(s, 'pValues', options.intercept))
+                 t_values=z, p_values=None if z is None else [
+                     inference.normal_two_sided(v) for v in z])
     iterations = s.numIterations
     return dict(theta=_theta(model, options.intercept), iterations=iterations,
                 converged=iterations < max_iter, stats=stats)
