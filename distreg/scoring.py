@@ -78,7 +78,7 @@ class Model:
 def predict(engine, model, out, bad_rows='fail'):
     """Score every row of the engine's input into ``out``; return a summary dict."""
     t0 = time.perf_counter()
-    engine.prepare(model.options(bad_rows))
+    _check_offset(engine.prepare(model.options(bad_rows)), model)
     if out.endswith('.parquet') and '://' not in out:
         n = _predict_parquet(engine, model, out)
     else:
@@ -90,6 +90,7 @@ def evaluate(engine, model, bad_rows='fail'):
     """Held-out metrics of ``model`` on the engine's input (one pass); a JSON-ready dict."""
     t0 = time.perf_counter()
     schema = engine.prepare(model.options(bad_rows))
+    _check_offset(schema, model)
     if schema.format != 'libsvm' and schema.label is None:
         raise DistregError('evaluate needs the label: the input has the %d features only'
                            % model.design['n_features'])
@@ -99,6 +100,14 @@ def evaluate(engine, model, bad_rows='fail'):
     out.update(engine=engine.name, n_bad_rows=part['n_bad'],
                seconds=time.perf_counter() - t0)
     return out
+
+
+def _check_offset(schema, model):
+    """A model fitted with an offset scores only rows that have it (it is part of the mean)."""
+    if model.design.get('offset_col') is not None and getattr(schema, 'offset', None) is None:
+        raise DistregError('the model was fitted with the offset column %r: the rows to score '
+                           'need it, and offsets are read from CSV input only, not from %s'
+                           % (model.design['offset_col'], schema.format))
 
 
 def _predict_parquet(engine, model, out):

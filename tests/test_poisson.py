@@ -282,13 +282,32 @@ def test_cli_fit_predict_evaluate(tmp_path, full, capsys, engine):
     np.testing.assert_allclose(metrics['rmse'], rmse, rtol=1e-12)
 
 
-def test_scoring_needs_the_offset_column(tmp_path, full):
+def test_scoring_needs_the_offset_column(tmp_path, full, capsys):
     path, y, X, offset, w, _ = full
     rec = tmp_path / 'r.json'
     assert main(['fit', path, '--engine', 'numpy', '--model', 'poisson', '--method', 'newton',
                  '--offset-col', 'lexp', '--weight-col', 'w', '--out', str(rec)]) == 0
+    capsys.readouterr()
     bare = write_poisson(tmp_path / 'bare.csv', y, X)
     assert main(['evaluate', str(rec), bare, '--engine', 'numpy']) == 1
+    assert "offset column 'lexp'" in capsys.readouterr().err
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    # the features and the label only: scored without the offset it would be a wrong answer
+    pq.write_table(pa.table({'y': y, 'x1': X[:, 0], 'x2': X[:, 1], 'x3': X[:, 2]}),
+                   str(tmp_path / 'p.parquet'))
+    assert main(['predict', str(rec), str(tmp_path / 'p.parquet'), '--engine', 'numpy',
+                 '--out', str(tmp_path / 'pred.txt')]) == 1
+    assert 'offsets are read from CSV input only' in capsys.readouterr().err
+
+
+def test_bad_offset_is_a_bad_row(tmp_path, capsys):
+    path = tmp_path / 'bad.csv'
+    path.write_text('y,x1,o\n1,0.5,0.1\n2,0.1,nan\n0,-0.3,0.2\n')
+    assert main(['fit', str(path), '--engine', 'numpy', '--model', 'poisson',
+                 '--method', 'newton', '--offset-col', 'o']) == 1
+    err = capsys.readouterr().err
+    assert 'line 3' in err and 'not allowed in the offset' in err and 'Traceback' not in err
 
 
 # --------------------------------------------------------------------------- generate
