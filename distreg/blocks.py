@@ -341,8 +341,8 @@ def prediction_lines(parsed, design, params):
     """One text line per row of the block, in row order: what ``distreg predict`` writes.
 
     Linear: the prediction. Logistic: the probability of class 1 and the class
-    at 0.5 (``p,c``). Poisson: the mean exp(x'theta). Floats are written by ``repr`` (they round-trip exactly).
-    A row rejected under ``--bad-rows skip`` keeps its place as ``None``.
+    at 0.5 (``p,c``). Poisson: the mean exp(x'theta + offset). Floats are written by
+    ``repr`` (they round-trip exactly). A row rejected under ``--bad-rows skip`` keeps its place as ``None``.
     """
     m = _scores(parsed, design, params)
     if params['model'] == 'logistic':

@@ -2,7 +2,7 @@
 
 This is the home of the drivers: ``normal`` and ``qr`` (closed forms, with
 refinement passes), and the iterative methods gradient descent, L-BFGS and
-Newton (IRLS), for linear and logistic models. A driver asks the engine only
+Newton (IRLS), for linear, logistic and Poisson models. A driver asks the engine only
 for distributed aggregates (their block functions and merges live in
 :mod:`distreg.blocks`) and does its updates here; the method table that names
 them is :data:`distreg.fit.METHODS`.
@@ -12,9 +12,10 @@ The iterative methods ask for the aggregates, evaluated at a parameter vector th
 ``gradient`` (keys ``loss``, ``grad``)
     the data part of the objective and its gradient at theta;
 ``hessian`` (keys ``loss``, ``grad``, ``hess``)
-    the same and X'WX at theta (W = I for linear, p(1-p) for logistic).
+    the same and X'WX at theta (W = I for linear, p(1-p) for logistic, exp(eta) for
+    Poisson; a Poisson ``hessian`` also has the sums of :func:`poisson_stats`).
 
-Both take the parameters ``{'theta': [...], 'model': 'linear'|'logistic'}``. A
+Both take the parameters ``{'theta': [...], 'model': 'linear'|'logistic'|'poisson'}``. A
 theta shorter than a block's model matrix is padded with zeros (the first pass
 runs at ``theta = []``: the engine's answer tells the driver how many
 coefficients there are, which LibSVM input only knows once it has been read).
@@ -26,11 +27,16 @@ but the intercept, on the same scale as the closed forms' ``(X'X + L I')``::
 
     linear:    f(theta) = 1/2 sum (y - x'theta)^2                 + L/2 |theta'|^2
     logistic:  f(theta) = sum log(1 + exp(x'theta)) - y x'theta   + L/2 |theta'|^2
+    poisson:   f(theta) = sum exp(eta) - y eta                    + L/2 |theta'|^2
 
 so ``gd``/``lbfgs``/``newton`` converge to the answer of ``normal`` with the
 same ``--ridge``. The logistic loss and residual are formed from ``e^-|eta|``
 (``distreg.blocks._logistic_piece``): no overflow for any eta, and no cancellation
-in a residual near 0.
+in a residual near 0. Poisson: eta = x'theta + o, o the offset of ``--offset-col``
+(0 without), and the loss leaves out its constant sum log(y!); every sum is weighted
+by the frequency weights of ``--weight-col``. A Poisson point whose exp(eta) would
+overflow (:data:`distreg.blocks.POISSON_MAX_ETA`) has an infinite loss, so the line
+searches back off from it (docs/poisson.md).
 
 Stopping rule (all three): the method stops when its next step, an estimate of
 the distance to the optimum, is at most ``tol`` relative to theta in the max

@@ -12,16 +12,17 @@ aggregate and :class:`distreg.blocks.AucRange`. An engine provides:
 
 Output of ``predict``: one line per input row, in input order (a local file),
 or part files in split order (an ``hdfs://`` or ``s3://`` directory). Linear:
-the prediction; Poisson: the mean exp(eta); logistic: ``probability,class`` (class 1 when p >= 0.5). A row
-rejected under ``--bad-rows skip`` keeps its place: an empty line in a local
+the prediction; logistic: ``probability,class`` (class 1 when p >= 0.5);
+Poisson: the mean exp(eta), eta = x'theta + offset. A row rejected under ``--bad-rows skip`` keeps its place: an empty line in a local
 file; in part files, ``#`` and the rejection's JSON. It is also counted and
 kept in the rejects file, as in ``fit``.
 
 Metrics of ``evaluate`` (held-out rows): linear: n, RMSE, MAE, R² = 1 - SSE/TSS
-(TSS about the held-out mean). Poisson: n, mean Poisson deviance (the mean of
-2 (y log(y/mu) - (y - mu)), mu = exp(eta)), RMSE and MAE of y - mu. Logistic: n, log loss (mean negative
+(TSS about the held-out mean). Logistic: n, log loss (mean negative
 log-likelihood), accuracy and the confusion matrix at 0.5, ROC AUC (exact, ties
-counted one half, from the engine's sort of the scores).
+counted one half, from the engine's sort of the scores). Poisson: n, mean
+Poisson deviance (the mean of 2 (y log(y/mu) - (y - mu)), mu = exp(eta)), RMSE
+and MAE of y - mu.
 """
 
 import contextlib
