@@ -323,3 +323,55 @@ def test_generate_poisson(tmp_path):
     # the fit estimates what the generator meant, to within a few standard errors
     err = np.abs(np.array(theta_of(got)) - theta_of(truth)) / got['stats']['std_errors']
     assert err.max() < 5, err
+
+
+# --------------------------------------------------------------------------- more inputs
+
+def test_parquet_counts(tmp_path):
+    """Parquet labels are checked as CSV's; the fit is the CSV fit of the same rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    y, X, _, _ = poisson_data(1200, 65)
+    csv = write_poisson(tmp_path / 'p.csv', y, X)
+    table = {'y': pa.array(y.astype(np.int64)), 'x1': X[:, 0], 'x2': X[:, 1], 'x3': X[:, 2]}
+    pq.write_table(pa.table(table), str(tmp_path / 'p.parquet'))
+    got = run('numpy', str(tmp_path / 'p.parquet'), method='newton')
+    assert lre(theta_of(got), theta_of(run('numpy', csv, method='newton'))).min() >= 14
+    table['y'] = pa.array(np.where(np.arange(len(y)) == 7, -1, y).astype(np.int64))
+    pq.write_table(pa.table(table), str(tmp_path / 'bad.parquet'))
+    with pytest.raises(BadInputError, match='negative'):
+        run('numpy', str(tmp_path / 'bad.parquet'), method='newton')
+
+
+def test_ridge_is_the_penalised_optimum(full):
+    """With --ridge L the answer zeroes the gradient of sum w (mu - y eta) + L/2 |theta'|^2
+    (the intercept not penalised), computed here with numpy."""
+    path, y, X, offset, w, _ = full
+    got = run('numpy', path, method='newton', weight_col='w', offset_col='lexp', ridge=50.0)
+    theta = np.array(theta_of(got))
+    A = np.column_stack([np.ones(len(y)), X])
+    mu = np.exp(A @ theta + offset)
+    grad = A.T @ (w * (mu - y)) + 50.0 * np.r_[0.0, theta[1:]]
+    scale = np.abs(A.T @ (w * y))
+    assert np.max(np.abs(grad) / scale) <= 1e-10
+    plain = run('numpy', path, method='newton', weight_col='w', offset_col='lexp')
+    assert np.max(np.abs(theta[1:])) < np.max(np.abs(theta_of(plain)[1:]))
+
+
+def test_aggregate_merge_is_the_whole_block():
+    """The Poisson hessian partial of two halves merged is the partial of the whole block."""
+    y, X, offset, w = poisson_data(500, 66)
+    params = {'theta': [0.2, 0.3, -0.2, 0.1], 'model': 'poisson'}
+    whole = Parsed(np.asfortranarray(X), y, w=w, offset=offset)
+    halves = [Parsed(np.asfortranarray(X[s]), y[s], w=w[s], offset=offset[s])
+              for s in (slice(0, 230), slice(230, None))]
+    a = blocks.block_partial('hessian', whole, Design(), params)
+    b = blocks.merge_all('hessian', [blocks.block_partial('hessian', p, Design(), params)
+                                     for p in halves])
+    for key in ('loss', 'grad', 'hess') + blocks.POISSON_SUMS + blocks.POISSON_OFFSET_SUMS:
+        np.testing.assert_allclose(b[key], a[key], rtol=1e-12, err_msg=key)
+    eta = np.column_stack([np.ones(len(y)), X]) @ params['theta'] + offset
+    mu = np.exp(eta)
+    np.testing.assert_allclose(a['loss'], w @ (mu - y * eta), rtol=1e-12)
+    np.testing.assert_allclose(a['pearson_chi2'], w @ ((y - mu) ** 2 / mu), rtol=1e-12)
+    assert a['n_overflow'] == 0
