@@ -68,3 +68,31 @@ def test_mllib_refuses_what_it_has_not(spark, full):
     with pytest.raises(DistregError, match='cannot apply --ridge'):
         spark_fit(spark, full[0], engine='spark-mllib', method='newton', model='poisson',
                   ridge=1.0)
+
+
+def test_offset_block_files_lost_are_rebuilt(spark, full):
+    """The executors keep X, y, the weights and the offsets as four files per partition;
+    files that vanish are read again from the input, offsets included."""
+    import glob
+    import os
+    from pyspark import SparkFiles
+    from distreg.fit import FitOptions
+    from spark_jobs.engine import RDDEngine
+    pattern = os.path.join(SparkFiles.getRootDirectory(), 'distreg-blocks', '*.npy')
+    engine = RDDEngine(full[0], spark=spark)
+    try:
+        engine.prepare(FitOptions(method='newton', model='poisson', weight_col='w',
+                                  offset_col='lexp'))
+        files = set(glob.glob(pattern))
+        assert len(files) == 4 * engine.n_partitions
+        params = {'theta': [0.3, 0.4, -0.3, 0.15], 'model': 'poisson'}
+        before = engine.aggregate('hessian', params)
+        for f in files:
+            os.remove(f)
+        after = engine.aggregate('hessian', params)
+        for key in ('loss', 'grad', 'hess', 'exp_offset_sum', 'y_offset_sum'):
+            np.testing.assert_array_equal(after[key], before[key], err_msg=key)
+        assert set(glob.glob(pattern)) == files
+    finally:
+        engine.close()
+    assert not set(glob.glob(pattern)) & files
