@@ -36,7 +36,7 @@ import struct
 
 import numpy as np
 
-from distreg.errors import EmptyInputError
+from distreg.errors import DistregError, EmptyInputError
 
 LD = np.longdouble
 
@@ -266,12 +266,19 @@ class Sandwich(Aggregate):
     where ``e = y - X theta`` and ``h_i = x_i' A x_i`` the row's leverage (``A`` =
     (X'X)^-1, the parameter ``bread``). Partial keys ``meat`` and ``n_leverage_one``
     (rows whose 1 - h_i is not above 1e-12: HC2 and HC3 are not defined there).
+
+    With ``cov`` ``cluster:COL`` the partial holds instead each cluster's score
+    ``s_g = X_g' W_g e_g`` (the meat is ``sum_g s_g s_g'``): ``cluster_keys`` (the ids,
+    sorted), ``cluster_scores`` (one row per id) and ``cluster_rows`` (its rows of weight
+    > 0). Partials merge by id, in any order.
     """
     name = 'sandwich'
 
     def _block(self, parsed, design, params):
         b = _Block(parsed, design)
         e = parsed.y - b.eta(theta_for(params['theta'], b.p))
+        if params['cov'].startswith('cluster:'):
+            return self._cluster_block(parsed, design, b, e)
         w = e * e
         n_one = 0
         if params['cov'] in ('HC2', 'HC3'):
@@ -290,10 +297,40 @@ class Sandwich(Aggregate):
             w = w * parsed.w
         return dict(meat=b.xtwx(w), n_leverage_one=n_one)
 
+    @staticmethod
+    def _cluster_block(parsed, design, b, e):
+        if parsed.g is None:
+            raise DistregError('--cov cluster: the rows were read without their cluster column')
+        u = e if parsed.w is None else e * parsed.w
+        A = b.M if b.M is not None else design.matrix(parsed.X)
+        rows = np.ones(len(e)) if parsed.w is None else (parsed.w > 0).astype(np.float64)
+        return _by_cluster(parsed.g, A * u[:, None], rows)
+
     def _merge(self, a, b):
+        if 'cluster_keys' in a:
+            p = max(a['cluster_scores'].shape[1], b['cluster_scores'].shape[1])
+            return _by_cluster(np.concatenate([a['cluster_keys'], b['cluster_keys']]),
+                               np.vstack([_pad_columns(a['cluster_scores'], p),
+                                          _pad_columns(b['cluster_scores'], p)]),
+                               np.concatenate([a['cluster_rows'], b['cluster_rows']]))
         p = max(len(a['meat']), len(b['meat']))
         return dict(meat=_pad_square(a['meat'], p) + _pad_square(b['meat'], p),
                     n_leverage_one=a['n_leverage_one'] + b['n_leverage_one'])
+
+
+def _by_cluster(keys, scores, rows):
+    """Rows of ``scores`` (and ``rows``) summed by their ``keys``: a cluster partial."""
+    ids, at = np.unique(keys, return_inverse=True)
+    summed = np.empty((len(ids), scores.shape[1]))
+    for j in range(scores.shape[1]):
+        summed[:, j] = np.bincount(at, weights=scores[:, j], minlength=len(ids))
+    return dict(cluster_keys=ids, cluster_scores=summed,
+                cluster_rows=np.bincount(at, weights=rows, minlength=len(ids)))
+
+
+def _pad_columns(a, p):
+    """``a`` with zero columns appended up to ``p`` (LibSVM blocks may be narrower)."""
+    return a if a.shape[1] == p else np.hstack([a, np.zeros((a.shape[0], p - a.shape[1]))])
 
 
 # --------------------------------------------------------------------------- using a model

@@ -16,7 +16,7 @@ from dataclasses import field, make_dataclass
 from distreg import blocks, optim, result
 from distreg.design import Design
 from distreg.errors import ColumnOverflowError, DistregError, RankDeficientError
-from distreg.options import OPTIONS
+from distreg.options import COV_TYPES, OPTIONS, cluster_col
 
 
 class _FitOptionsChecks:
@@ -43,6 +43,9 @@ class _FitOptionsChecks:
         # 0 is allowed: no early stop, exactly --max-iter iterations (fixed-work benchmarks)
         if self.tol is not None and not self.tol >= 0:
             raise DistregError('--tol must be >= 0, not %r' % self.tol)
+        if self.cov not in COV_TYPES and not cluster_col(self.cov):
+            raise DistregError('--cov must be one of %s or cluster:COL (COL: the column of '
+                               'the cluster ids), not %r' % (', '.join(COV_TYPES), self.cov))
         if self.cov != 'nonrobust':
             if self.model != 'linear' or self.method not in ('normal', 'qr'):
                 raise DistregError('--cov %s is the sandwich of a least-squares fit: it needs '
@@ -67,6 +70,10 @@ class _FitOptionsChecks:
 
     def design(self):
         return Design(intercept=self.intercept, degree=self.poly_degree)
+
+    def cluster_col(self):
+        """The column of ``--cov cluster:COL``, or None."""
+        return cluster_col(self.cov)
 
 
 #: Everything ``distreg fit`` takes besides the input and the engine: one field per
@@ -118,8 +125,8 @@ def fit(engine, options, names=None, checked=False, progress=None, driver=None):
         raise DistregError('--offset-col %s: offsets are read from CSV input only, not from '
                            '%s input' % (options.offset_col, schema.format))
     if options.weight_col is not None and getattr(schema, 'weight', None) is None:
-        raise DistregError('--weight-col %s: weights are read from CSV input only, not from '
-                           '%s input' % (options.weight_col, schema.format))
+        raise DistregError('--weight-col %s: %s input has no weight column'
+                           % (options.weight_col, schema.format))
     try:
         if engine.trains_itself:
             out = engine.solve(options, progress=progress)

@@ -85,7 +85,9 @@ class Schema:
     label column (CSV), or None for a CSV of features only (what ``distreg predict``
     may read; ``y`` is then zeros). ``names`` are the header's names, when there is a header.
     ``model`` matters for rows: a logistic label must be 0 or 1. ``weight`` is the index
-    of the sample-weight column (``--weight-col``), None without weights; it is not a feature.
+    of the sample-weight column (``--weight-col``), None without weights; ``cluster`` the
+    index of the cluster column (``--cov cluster:COL``), None without; ``offset`` that of
+    the offset column (``--offset-col``), None without; none of them is a feature.
     """
     format: str = 'csv'
     n_fields: int = None
@@ -102,6 +104,9 @@ class Schema:
     #: the sample-weight column (CSV, --weight-col), or None: never a feature; a kept row's
     #: weight is finite and >= 0
     weight: int = None
+    #: the cluster column (--cov cluster:COL), or None: never a feature; a kept row's cluster
+    #: id is a finite number
+    cluster: int = None
     #: Poisson (``--allow-noninteger``): a label may be any finite number >= 0, not only a
     #: count (statsmodels' GLM takes such labels; its likelihood is then a quasi-likelihood)
     allow_noninteger: bool = False
@@ -118,8 +123,7 @@ class Schema:
         """Names of the raw features in file order (generated when there is no header)."""
         if self.format in TABULAR:
             if self.names:
-                return [n for i, n in enumerate(self.names)
-                        if i not in (self.label, self.weight, self.offset)]
+                return [n for i, n in enumerate(self.names) if i not in self.not_features()]
             return ['x%d' % i for i in range(1, self.n_features() + 1)]
         return None  # LibSVM: known only once the data is read (x1..xP)
 
@@ -134,18 +138,25 @@ class Schema:
         own = tuple(own)
         label = own.index(self.names[self.label]) if self.label is not None else None
         weight = own.index(self.names[self.weight]) if self.weight is not None else None
+        cluster = own.index(self.names[self.cluster]) if self.cluster is not None else None
         offset = own.index(self.names[self.offset]) if self.offset is not None else None
         features = [own.index(n) for i, n in enumerate(self.names)
-                    if i not in (self.label, self.weight, self.offset)]
-        return dataclasses.replace(self, label=label, weight=weight, offset=offset, names=own,
-                                   files=None, columns=tuple([label] + features))
+                    if i not in self.not_features()]
+        return dataclasses.replace(self, label=label, weight=weight, cluster=cluster,
+                                   offset=offset, names=own, files=None,
+                                   columns=tuple([label] + features))
+
+    def not_features(self):
+        """The columns that are not features: label, weight, cluster, offset (those there
+        are)."""
+        return tuple(i for i in (self.label, self.weight, self.cluster, self.offset)
+                     if i is not None)
 
     def n_features(self):
         """Raw feature columns of a CSV row (None for LibSVM)."""
         if self.format not in TABULAR:
             return None
-        return (self.n_fields - (self.label is not None) - (self.weight is not None)
-                - (self.offset is not None))
+        return self.n_fields - len(self.not_features())
 
     def to_json(self):
         d = dict(self.__dict__)
@@ -182,7 +193,8 @@ def is_header(line):
 
 
 def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='linear',
-                 source='<input>', n_features=None, weight_col=None, offset_col=None):
+                 source='<input>', n_features=None, weight_col=None, cluster_col=None,
+                 offset_col=None):
     """Build the :class:`Schema` from the first line of the input.
 
     ``label_col`` is a column name (needs a header), an index (``'0'``, ``3``,
@@ -190,8 +202,9 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
     evaluate) is the number of raw features of a fitted model: the input must
     have exactly these, with the label column or (CSV) without it; anything else
     is an error here, before any job starts. ``weight_col`` names the sample-weight
-    column as ``label_col`` names the label (CSV only; None: no weights); ``offset_col``
-    the offset column likewise.
+    column as ``label_col`` names the label (CSV only; None: no weights); ``cluster_col``
+    the cluster column of ``--cov cluster:COL`` likewise (scoring reads past both);
+    ``offset_col`` the offset column of ``--offset-col`` likewise (scoring needs it).
     """
     _check_choice('format', fmt, FORMAT_CHOICES)
     if first_line is None:
@@ -207,10 +220,16 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
         if label_col not in (None, 0, '0'):
             raise DistregError('--label-col does not apply to LibSVM input: '
                                'the label is always the first token')
-        for flag, col in (('--weight-col', weight_col), ('--offset-col', offset_col)):
-            if col is not None:
-                raise DistregError('%s does not apply to LibSVM input: its rows have no '
-                                   'columns; give it as a column of a CSV input' % flag)
+        if weight_col is not None:
+            raise DistregError('--weight-col does not apply to LibSVM input: its rows have no '
+                               'columns; give the weights as a column of a CSV input')
+        if cluster_col is not None:
+            raise DistregError('--cov cluster:%s does not apply to LibSVM input: its rows have '
+                               'no columns; give the clusters as a column of a CSV input'
+                               % cluster_col)
+        if offset_col is not None:
+            raise DistregError('--offset-col does not apply to LibSVM input: its rows have no '
+                               'columns; give the offsets as a column of a CSV input')
         if n_features is not None:
             _check_libsvm_width(first_line, n_features, source)
         return Schema('libsvm', None, 0, None, bad_rows, model)
@@ -222,20 +241,22 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
                             % n, file=source, line=1, offset=0, text=first_line)
     if n_features is not None:
         return _schema_for_model(n, names, label_col, n_features, bad_rows, model, source,
-                                 weight_col, offset_col)
+                                 weight_col, cluster_col, offset_col)
     label = _resolve_label(label_col, names, n, source)
     weight = _resolve_weight(weight_col, label, names, n, source)
-    offset = _resolve_offset(offset_col, label, weight, names, n, source)
-    if weight is not None and n < 3:
-        raise BadInputError('a CSV row with --weight-col needs a label, a weight and at least '
-                            'one feature, found %d fields' % n, file=source, line=1, offset=0,
-                            text=first_line)
-    if offset is not None and n < 3 + (weight is not None):
-        raise BadInputError('a CSV row with --offset-col needs a label, an offset%s and at '
-                            'least one feature, found %d fields'
-                            % (', a weight' if weight is not None else '', n),
+    cluster = _resolve_cluster(cluster_col, (label, weight), names, n, source)
+    offset = _resolve_offset(offset_col, (label, weight, cluster), names, n, source)
+    others = [(flag, what) for flag, what, i in (('--weight-col', 'a weight', weight),
+                                                  ('--cov cluster:COL', 'a cluster id', cluster),
+                                                  ('--offset-col', 'an offset', offset))
+              if i is not None]
+    if others and n < 2 + len(others):
+        raise BadInputError('a CSV row with %s needs a label, %s and at least one feature, '
+                            'found %d fields' % (' and '.join(f for f, _ in others),
+                                                 ', '.join(w for _, w in others), n),
                             file=source, line=1, offset=0, text=first_line)
-    return Schema('csv', n, label, names, bad_rows, model, weight=weight, offset=offset)
+    return Schema('csv', n, label, names, bad_rows, model, weight=weight, cluster=cluster,
+                  offset=offset)
 
 
 def _named_in(col, names):
@@ -246,37 +267,52 @@ def _named_in(col, names):
 
 
 def _schema_for_model(n, names, label_col, n_features, bad_rows, model, source, weight_col=None,
-                      offset_col=None):
+                      cluster_col=None, offset_col=None):
     """The schema of a CSV scored by a model of ``n_features`` raw features.
 
-    A model fitted with ``--weight-col`` reads its weight column when the input has it
-    (by name with a header, else when the column count leaves room for it): it is never a
-    feature. The weights of the rows do not change a prediction or a metric. A model fitted
-    with ``--offset-col`` needs its offset column (it is part of every row's mean).
+    A model fitted with ``--weight-col`` (or ``--cov cluster:COL``) reads that column when
+    the input has it (by name with a header, else when the column count leaves room for
+    every such column): it is never a feature. The weights and clusters of the rows do not
+    change a prediction or a metric. A model fitted with ``--offset-col`` needs its offset
+    column (it is part of every row's mean): it counts with the features here.
     """
-    has_offset = offset_col is not None
-    features = n_features + has_offset
-    has_weight = weight_col is not None and n == features + 2
-    if _named_in(weight_col, names) is not None:
-        has_weight = _named_in(weight_col, names)
-    has_label = n == features + has_weight + 1
+    raw = n_features
+    if offset_col is not None:
+        if _named_in(offset_col, names) is False:
+            raise DistregError('the model was fitted with the offset column %r, which %s does '
+                               'not have (its columns: %s): the offset is part of every row\'s '
+                               'mean' % (str(offset_col).strip(), source, ', '.join(names)))
+        n_features += 1
+    given = [c for c in (weight_col, cluster_col) if c is not None]
+    named = {c: _named_in(c, names) for c in given}
+    unnamed = [c for c in given if named[c] is None]
+    # columns named in the header are there or not by name; the others all or none, by count
+    all_unnamed = bool(unnamed) and n == n_features + 1 + sum(map(bool, named.values())) + \
+        len(unnamed)
+    has_weight = weight_col is not None and (named[weight_col] if named[weight_col] is not None
+                                             else all_unnamed)
+    has_cluster = cluster_col is not None and (
+        named[cluster_col] if named[cluster_col] is not None else all_unnamed)
+    has_label = n == n_features + has_weight + has_cluster + 1
     if _named_in(label_col, names) is not None:
         has_label = _named_in(label_col, names)
-    if has_offset and _named_in(offset_col, names) is False:
-        raise DistregError('the model was fitted with the offset column %r, which %s does not '
-                           'have (its columns: %s): the offset is part of every row\'s mean'
-                           % (str(offset_col).strip(), source, ', '.join(names)))
-    if n != features + has_label + has_weight:
+    if n != n_features + has_label + has_weight + has_cluster:
+        off = ', the offset' if offset_col is not None else ''
+        others = ' and '.join(what for what, c in (('the weight', weight_col),
+                                                   ('the cluster', cluster_col)) if c is not None)
         raise DistregError(
             'the model has %d raw feature%s but %s has %d column%s: expected %d (the features%s) '
-            'or %d (and the label)%s'
-            % (n_features, 's' if n_features != 1 else '', source, n, 's' if n != 1 else '',
-               features, ' and the offset' if has_offset else '', features + 1,
-               ' or %d (and the weight)' % (features + 2) if weight_col is not None else ''))
+            'or %d (the features%s and the label)%s'
+            % (raw, 's' if raw != 1 else '', source, n, 's' if n != 1 else '',
+               n_features, off, n_features + 1, off,
+               ' or %d (and %s)' % (n_features + 1 + len(given), others) if given else ''))
     label = _resolve_label(label_col, names, n, source) if has_label else None
     weight = _resolve_weight(weight_col, label, names, n, source) if has_weight else None
-    offset = _resolve_offset(offset_col, label, weight, names, n, source)
-    return Schema('csv', n, label, names, bad_rows, model, weight=weight, offset=offset)
+    cluster = (_resolve_cluster(cluster_col, (label, weight), names, n, source)
+               if has_cluster else None)
+    offset = _resolve_offset(offset_col, (label, weight, cluster), names, n, source)
+    return Schema('csv', n, label, names, bad_rows, model, weight=weight, cluster=cluster,
+                  offset=offset)
 
 
 def _resolve_weight(weight_col, label, names, n, source):
@@ -290,16 +326,29 @@ def _resolve_weight(weight_col, label, names, n, source):
     return weight
 
 
-def _resolve_offset(offset_col, label, weight, names, n, source):
-    """The index of the ``--offset-col`` column (None without one); neither the label's
-    nor the weight's."""
+def _resolve_cluster(cluster_col, taken, names, n, source):
+    """The index of the ``--cov cluster:COL`` column (None without one): a column of its own,
+    neither the label nor the weight."""
+    if cluster_col is None:
+        return None
+    cluster = _resolve_label(cluster_col, names, n, source, flag='--cov cluster:COL')
+    if cluster in taken:
+        raise DistregError('--cov cluster:%s is the %s column of %s: the clusters need a '
+                           'column of their own' % (str(cluster_col).strip(), 'label'
+                                                    if cluster == taken[0] else 'weight', source))
+    return cluster
+
+
+def _resolve_offset(offset_col, taken, names, n, source):
+    """The index of the ``--offset-col`` column (None without one): a column of its own,
+    not the label, weight or cluster column (``taken``, in that order)."""
     if offset_col is None:
         return None
     offset = _resolve_label(offset_col, names, n, source, flag='--offset-col')
-    if offset in (label, weight):
+    if offset in taken:
+        what = ('label', 'weight', 'cluster')[taken.index(offset)]
         raise DistregError('--offset-col %s is the %s column of %s: the offset needs a column '
-                           'of its own' % (str(offset_col).strip(),
-                                           'label' if offset == label else 'weight', source))
+                           'of its own' % (str(offset_col).strip(), what, source))
     return offset
 
 
@@ -416,13 +465,15 @@ def read_headers(path):
 
 
 def local_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
-                 source=None, n_features=None, weight_col=None, offset_col=None):
+                 source=None, n_features=None, weight_col=None, cluster_col=None,
+                 offset_col=None):
     """The checked :class:`Schema` of a local input: first line sniffed, every header checked
     (Parquet: :func:`distreg.parquet.input_schema`)."""
     headers = read_headers(path)
     first = next((line for _, line, _ in headers if line), None)
     schema = sniff_schema(first, fmt, label_col, bad_rows, model, source=source or path,
-                          n_features=n_features, weight_col=weight_col, offset_col=offset_col)
+                          n_features=n_features, weight_col=weight_col,
+                          cluster_col=cluster_col, offset_col=offset_col)
     return check_headers(schema, headers)
 
 
@@ -695,15 +746,16 @@ class Parsed:
     ``reject_at[k]`` is the number of good rows before ``rejects[k]`` in the chunk:
     where a rejected row was, for outputs that keep one line per input row (predict).
     ``w`` holds the rows' sample weights (``--weight-col``: finite, >= 0), None without
-    weights (the aggregates then do exactly their unweighted arithmetic).
+    weights (the aggregates then do exactly their unweighted arithmetic). ``g`` holds the
+    rows' cluster ids (``--cov cluster:COL``: finite numbers), None without; ``offset``
+    the rows' offsets (``--offset-col``: finite), added to the linear predictor, None without.
     """
     X: np.ndarray
     y: np.ndarray
     rejects: list = field(default_factory=list)
     reject_at: list = field(default_factory=list)
     w: np.ndarray = None
-    #: the rows' offsets (``--offset-col``: finite), added to the linear predictor; None
-    #: without an offset
+    g: np.ndarray = None
     offset: np.ndarray = None
 
 
@@ -780,12 +832,17 @@ def _parse_csv_fast(data, n_lines, schema):
         w = cols[schema.weight]
         if not np.all(np.isfinite(w) & (w >= 0)):
             return None
+    g = None
+    if schema.cluster is not None:
+        g = cols[schema.cluster]
+        if not np.isfinite(g).all():
+            return None
     offset = None
     if schema.offset is not None:
         offset = cols[schema.offset]
-        if not np.all(np.isfinite(offset)):
+        if not np.isfinite(offset).all():
             return None
-    return Parsed(X, y, w=w, offset=offset)
+    return Parsed(X, y, w=w, g=g, offset=offset)
 
 
 def _float_column(col):
@@ -813,12 +870,14 @@ def _csv_row(text, schema):
             raise ValueError('field %d (%s) is %r, not a number%s'
                              % (i + 1, _column_name(schema, i), f,
                                 ' (a weight is a finite number >= 0)'
-                                if i == schema.weight else ''))
+                                if i == schema.weight else ' (a cluster id is a number: give '
+                                'the clusters integer codes)' if i == schema.cluster else ''))
         if not math.isfinite(v):
             raise ValueError('field %d (%s) is %s: NaN and Inf are not allowed in %s'
                              % (i + 1, _column_name(schema, i), f.strip(),
                                 'the label' if i == schema.label else 'the weight (a finite '
-                                'number >= 0)' if i == schema.weight else 'the offset'
+                                'number >= 0)' if i == schema.weight else 'the cluster ids'
+                                if i == schema.cluster else 'the offset'
                                 if i == schema.offset else 'the features'))
         if i == schema.weight and v < 0:
             raise ValueError('field %d (%s) is %s: a weight must be >= 0'
@@ -826,20 +885,16 @@ def _csv_row(text, schema):
         values.append(v)
     label = values[schema.label] if schema.label is not None else 0.0
     features = [values[i] for i in _feature_fields(schema)]
-    extra = {}
-    if schema.weight is not None:
-        extra['w'] = values[schema.weight]
-    if schema.offset is not None:
-        extra['offset'] = values[schema.offset]
-    return label, features, extra
+    # then the weight, the cluster id and the offset, those the schema has (see _parse_lines)
+    return (label, features) + tuple(values[i] for i in (schema.weight, schema.cluster,
+                                                         schema.offset) if i is not None)
 
 
 def _feature_fields(schema):
     """The fields that hold the features, in the order of the first file's header."""
     if schema.columns is not None:
         return schema.columns[1:]
-    return [i for i in range(schema.n_fields)
-            if i not in (schema.label, schema.weight, schema.offset)]
+    return [i for i in range(schema.n_fields) if i not in schema.not_features()]
 
 
 def _column_name(schema, i):
@@ -847,6 +902,8 @@ def _column_name(schema, i):
         return 'column %r' % schema.names[i]
     if i == schema.weight:
         return 'the weight column'
+    if i == schema.cluster:
+        return 'the cluster column'
     if i == schema.offset:
         return 'the offset column'
     return 'the label column' if i == schema.label else 'a feature column'
@@ -887,7 +944,7 @@ def _libsvm_row(text, schema):
 
 def _parse_lines(chunk, schema, parse_row):
     """Line-by-line parse with exact positions for every bad row."""
-    labels, rows, rejects, reject_at, weights, offsets = [], [], [], [], [], []
+    labels, rows, rejects, reject_at, weights = [], [], [], [], []
     offset = chunk.offset
     line_no = chunk.line
     for raw in chunk.data.split(b'\n')[:-1]:
@@ -910,9 +967,7 @@ def _parse_lines(chunk, schema, parse_row):
         else:
             labels.append(label)
             rows.append(values)
-            if extra:
-                weights.append(extra[0].get('w'))
-                offsets.append(extra[0].get('offset'))
+            weights.append(extra)
         offset += len(raw) + 1
         if line_no is not None:
             line_no += 1
@@ -925,9 +980,14 @@ def _parse_lines(chunk, schema, parse_row):
         for i, r in enumerate(rows):
             if r:
                 X[i, np.fromiter(r.keys(), int) - 1] = np.fromiter(r.values(), float)
-    w = np.array(weights, dtype=np.float64) if schema.weight is not None else None
-    offset = np.array(offsets, dtype=np.float64) if schema.offset is not None else None
-    return Parsed(X, y, rejects, reject_at, w, offset)
+    # each kept row's weight, cluster id and offset, those the schema has, in that order
+    has = [i is not None for i in (schema.weight, schema.cluster, schema.offset)]
+    extra = np.array(weights, dtype=np.float64).reshape(len(labels), sum(has))
+    at = np.cumsum(has) - 1
+    w = extra[:, at[0]] if has[0] else None
+    g = extra[:, at[1]] if has[1] else None
+    offsets = extra[:, at[2]] if has[2] else None
+    return Parsed(X, y, rejects, reject_at, w, g, offsets)
 
 
 def poisson_label_ok(y, allow_noninteger=False):

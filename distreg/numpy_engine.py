@@ -32,6 +32,7 @@ class NumpyEngine(Engine):
                                    options.bad_rows, options.model,
                                    n_features=options.n_features,
                                    features=options.features, weight_col=options.weight_col,
+                                   cluster_col=options.cluster_col(),
                                    offset_col=options.offset_col)
         self.schema = with_label_rule(self.schema, options)
         self.load_seconds = time.perf_counter() - t0

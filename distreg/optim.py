@@ -203,12 +203,19 @@ def robust_cov(engine, out, cov_type):
     meat at the fitted theta; HC1 scales it by n / (n - p). As statsmodels' OLS
     ``cov_type='HC0'..'HC3'``, whose robust inference uses the normal distribution: the
     record's t values are z values and the p values two-sided normal ones.
+
+    ``cluster:COL``: M = sum over the G clusters of s_g s_g' (s_g = X_g' e_g), scaled by
+    G / (G - 1) * (n - 1) / (n - p): statsmodels' ``cov_type='cluster'`` (its default
+    correction); G counts the clusters with rows (of weight > 0) and goes in
+    ``stats['n_clusters']``.
     """
     theta = np.asarray(out['theta'], dtype=np.float64)
     params = {'theta': theta.tolist(), 'cov': cov_type}
     if cov_type in ('HC2', 'HC3'):
         params['bread'] = np.asarray(out['bread']).tolist()
     part = engine.aggregate('sandwich', params)
+    if cov_type.startswith('cluster:'):
+        return _cluster_cov(out, part, cov_type, theta)
     if part['n_leverage_one']:
         raise DistregError('--cov %s divides by 1 - h, the leverage of each row, and %d row(s) '
                            'have leverage 1 (their residual is 0 whatever the data): %s is not '
@@ -223,6 +230,34 @@ def robust_cov(engine, out, cov_type):
                                % (n, p))
         cov = cov * (n / (n - p))
     out['stats'].update(inference.robust_stats(theta, cov))
+
+
+def _cluster_cov(out, part, cov_type, theta):
+    """The clustered covariance of :func:`robust_cov` from the merged cluster partial."""
+    present = part['cluster_rows'] > 0
+    G = int(present.sum())
+    if G < 2:
+        raise DistregError('--cov %s needs rows in at least 2 clusters to estimate a '
+                           'covariance, and column %s has %s'
+                           % (cov_type, cov_type.split(':', 1)[1],
+                              'a single value (%s)' % _id(part['cluster_keys'][present][0])
+                              if G else 'no cluster with rows'))
+    S = part['cluster_scores'][present]
+    A = np.asarray(out['bread'], dtype=np.float64)
+    p = len(theta)
+    S = S[:, :p] if S.shape[1] >= p else np.hstack([S, np.zeros((G, p - S.shape[1]))])
+    n = part.get('w_sum', part['n'])   # weights: n is their sum
+    if n <= p:
+        raise DistregError('--cov %s scales by (n - 1) / (n - p): %d rows for %d coefficients'
+                           % (cov_type, n, p))
+    cov = A @ (S.T @ S) @ A * (G / (G - 1) * (n - 1) / (n - p))
+    out['stats'].update(inference.robust_stats(theta, cov))
+    out['stats']['n_clusters'] = G
+
+
+def _id(v):
+    """A cluster id as the user wrote it (7, not 7.0)."""
+    return int(v) if float(v).is_integer() else v
 
 
 # --------------------------------------------------------------------------- the objective

@@ -19,8 +19,15 @@ from dataclasses import dataclass
 
 from distreg.loader import BAD_ROW_POLICIES, FORMAT_CHOICES, MODELS
 
-#: ``--cov`` names: the covariance of the coefficients (distreg.optim.robust_cov).
+#: ``--cov`` names: the covariance of the coefficients (distreg.optim.robust_cov); and
+#: ``cluster:COL``, clustered by the values of column COL (see :func:`cluster_col`).
 COV_TYPES = ('nonrobust', 'HC0', 'HC1', 'HC2', 'HC3')
+CLUSTER = 'cluster:'
+
+
+def cluster_col(cov):
+    """The column of ``--cov cluster:COL`` (None for another --cov)."""
+    return cov[len(CLUSTER):] if isinstance(cov, str) and cov.startswith(CLUSTER) else None
 
 #: ``--method`` names; distreg.fit.METHODS maps each to its driver (a test keeps them equal).
 METHOD_NAMES = ('normal', 'qr', 'gd', 'lbfgs', 'newton')
@@ -88,10 +95,11 @@ OPTIONS = (
            help='iterative methods: iteration limit (qr: refinement passes)', metavar='N'),
     Option('tol', '--tol', float, None, help='iterative methods: relative tolerance; 0 runs '
            'exactly --max-iter iterations', metavar='T'),
-    Option('cov', '--cov', str, 'nonrobust', COV_TYPES,
+    Option('cov', '--cov', str, 'nonrobust', None,
            "standard errors (normal, qr): nonrobust, sigma^2 (X'X)^-1; HC0-HC3, White's "
-           "heteroskedasticity-robust sandwich as statsmodels' cov_type (one more pass; z "
-           "and normal p values)"),
+           "heteroskedasticity-robust sandwich as statsmodels' cov_type; cluster:COL, "
+           "clustered by the numeric ids in column COL (one more pass; z and normal p values)",
+           job=True, metavar='{nonrobust,HC0,HC1,HC2,HC3,cluster:COL}'),
     Option('keep_stats', '--keep-stats', None, False, switch=True,
            help="normal, qr: keep the sufficient statistics (X'X or TSQR's R) in the record, "
                 'for distreg update and merge'),

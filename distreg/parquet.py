@@ -169,8 +169,14 @@ def columns_of(files, opener=None):
 
 
 def local_schema(path, label_col=None, features=None, bad_rows='fail', model='linear',
-                 n_features=None, source=None, files=None, opener=None):
-    """The :class:`distreg.loader.Schema` of a Parquet input (footers only are read)."""
+                 n_features=None, source=None, files=None, opener=None, weight_col=None,
+                 cluster_col=None):
+    """The :class:`distreg.loader.Schema` of a Parquet input (footers only are read).
+
+    ``weight_col`` names the sample-weight column (by name or index, as ``label_col``): a fit
+    reads it (never a feature); predict and evaluate (``n_features`` given) leave it out.
+    ``cluster_col`` (``--cov cluster:COL``) likewise.
+    """
     source = source or path
     files = files if files is not None else data_files(path)
     if not files:
@@ -197,24 +203,42 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
                 % (what, name, source, 'a partition directory with non-numeric values'
                    if t is None else 'of type %s' % t, NUMERIC_TYPES))
 
-    if label_col is None:
-        label = names[0]
-    elif str(label_col).strip().lstrip('+-').isdigit():
-        idx = int(str(label_col).strip())
-        if not -len(names) <= idx < len(names):
-            raise DistregError('--label-col %s is out of range: %s has %d columns (0..%d)'
-                               % (label_col, source, len(names), len(names) - 1))
-        label = names[idx]
-    else:
-        label = str(label_col).strip()
+    def by_name_or_index(col, flag):
+        if str(col).strip().lstrip('+-').isdigit():
+            idx = int(str(col).strip())
+            if not -len(names) <= idx < len(names):
+                raise DistregError('%s %s is out of range: %s has %d columns (0..%d)'
+                                   % (flag, col, source, len(names), len(names) - 1))
+            return names[idx]
+        return str(col).strip()
+
+    label = names[0] if label_col is None else by_name_or_index(label_col, '--label-col')
+    weight = None if weight_col is None else by_name_or_index(weight_col, '--weight-col')
+    if weight is not None and weight == label:
+        raise DistregError('--weight-col %s is the label column of %s: the weights need a '
+                           'column of their own' % (str(weight_col).strip(), source))
+    if weight is not None and n_features is None:
+        check(weight, '--weight-col')
+    cluster = (None if cluster_col is None
+               else by_name_or_index(cluster_col, '--cov cluster:COL'))
+    if cluster is not None and cluster in (label, weight):
+        raise DistregError('--cov cluster:%s is the %s column of %s: the clusters need a '
+                           'column of their own' % (str(cluster_col).strip(), 'label'
+                                                    if cluster == label else 'weight', source))
+    if cluster is not None and n_features is None:
+        check(cluster, '--cov cluster:COL')
     if features:
         chosen = [f.strip() for f in str(features).split(',') if f.strip()]
         for f in chosen:
             check(f, '--features column')
         if len(set(chosen)) != len(chosen):
             raise DistregError('--features names a column twice: %s' % features)
+        if weight in chosen:
+            raise DistregError('--features names the weight column %r' % weight)
+        if cluster in chosen:
+            raise DistregError('--features names the cluster column %r' % cluster)
     else:
-        chosen = [n for n in names if n != label and numeric(n)]
+        chosen = [n for n in names if n not in (label, weight, cluster) and numeric(n)]
     has_label = True
     if n_features is not None:
         # predict/evaluate: rows with or without their label
@@ -222,9 +246,10 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
             has_label = False
         elif label_col is None and not features:
             # the first column is the label unless the input has just the model's features
-            has_label = len([n for n in names if numeric(n)]) != n_features
+            has_label = len([n for n in names if n not in (weight, cluster) and numeric(n)]
+                            ) != n_features
         if not has_label and not features:
-            chosen = [n for n in names if numeric(n)]
+            chosen = [n for n in names if n not in (weight, cluster) and numeric(n)]
     if has_label:
         check(label, '--label-col')
         if label in chosen:
@@ -239,13 +264,17 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
         raise DistregError('the model has %d raw features but %s has %d numeric feature '
                            'columns (%s): expected %d; name them with --features'
                            % (n_features, source, len(chosen), ', '.join(chosen), n_features))
-    selected = ([label] if has_label else []) + chosen
+    fit_weight = weight is not None and n_features is None
+    fit_cluster = cluster is not None and n_features is None
+    selected = ([label] if has_label else []) + chosen + ([weight] if fit_weight else []) + \
+        ([cluster] if fit_cluster else [])
     for name in selected:
         if name in parts and types[name] is not None:
             raise DistregError('%r is both a column of %s and a partition directory' %
                                (name, source))
     return Schema('parquet', len(selected), 0 if has_label else None, tuple(selected),
-                  bad_rows, model)
+                  bad_rows, model, weight=selected.index(weight) if fit_weight else None,
+                  cluster=selected.index(cluster) if fit_cluster else None)
 
 
 # --------------------------------------------------------------------------- manifest
@@ -314,9 +343,10 @@ class HdfsInput:
         return f.read(len(MAGIC)) == MAGIC
 
     def schema(self, label_col=None, features=None, bad_rows='fail', model='linear',
-               n_features=None):
+               n_features=None, weight_col=None, cluster_col=None):
         return local_schema(self.uri, label_col, features, bad_rows, model, n_features,
-                            source=self.uri, files=self.files(), opener=self.opener)
+                            source=self.uri, files=self.files(), opener=self.opener,
+                            weight_col=weight_col, cluster_col=cluster_col)
 
     def manifest(self):
         return manifest(self.uri, self.files(), self.opener, webhdfs=self.base,
@@ -399,6 +429,7 @@ def read_row_group(entry, schema, opener=None):
     values, bad, reasons = [], np.zeros(n, bool), []
     for j, col in enumerate(schema.names):
         is_label = schema.label is not None and j == schema.label
+        is_weight = j == schema.weight
         if col in part:
             text = part[col]
             if text == HIVE_NULL:
@@ -421,7 +452,11 @@ def read_row_group(entry, schema, opener=None):
         col_bad = [(null, 'is null (expected a number)')]
         finite = np.isfinite(v)
         col_bad.append((~finite & ~null, 'is %s: NaN and Inf are not allowed in %s'
-                        % ('{value}', 'the label' if is_label else 'the features')))
+                        % ('{value}', 'the label' if is_label else 'the weight (a finite '
+                           'number >= 0)' if is_weight else 'the cluster ids'
+                           if j == schema.cluster else 'the features')))
+        if is_weight:
+            col_bad.append((finite & (v < 0), 'is {value}: a weight must be >= 0'))
         if is_label and schema.model == 'logistic':
             col_bad.append((finite & (v != 0) & (v != 1),
                             'is {value}, not 0 or 1 (logistic regression needs labels in '
@@ -456,11 +491,13 @@ def read_row_group(entry, schema, opener=None):
             reject_at.append(int(i) - k)
     keep = ~bad
     y = values[schema.label][keep] if schema.label is not None else np.zeros(int(keep.sum()))
-    feats = [v for j, v in enumerate(values) if j != schema.label]
+    feats = [v for j, v in enumerate(values) if j not in schema.not_features()]
     X = np.empty((int(keep.sum()), len(feats)), order='F')
     for j, v in enumerate(feats):
         X[:, j] = v[keep]
-    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at)
+    w = values[schema.weight][keep] if schema.weight is not None else None
+    g = values[schema.cluster][keep] if schema.cluster is not None else None
+    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at, w=w, g=g)
 
 
 def _row_text(table, part, schema, i):
@@ -483,17 +520,17 @@ def iter_local_blocks(path, schema, entries=None):
 
 def input_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
                  source=None, n_features=None, features=None, weight_col=None,
-                 offset_col=None):
+                 cluster_col=None, offset_col=None):
     """The :class:`Schema` of any local input: Parquet (``--format parquet``, or auto and
-    its magic bytes) by its footers, else :func:`distreg.loader.local_schema`. (Weights are
-    read from CSV only: :func:`distreg.fit.fit` refuses --weight-col where the schema has none.)"""
+    its magic bytes) by its footers, else :func:`distreg.loader.local_schema`."""
     if is_parquet_input(path, fmt):
         return local_schema(loader.local_path(path), label_col, features, bad_rows, model,
-                            n_features, source=source or path)
+                            n_features, source=source or path, weight_col=weight_col,
+                            cluster_col=cluster_col)
     loader.check_no_features(features, n_features)
     return loader.local_schema(path, fmt, label_col, bad_rows, model, source=source,
                                n_features=n_features, weight_col=weight_col,
-                               offset_col=offset_col)
+                               cluster_col=cluster_col, offset_col=offset_col)
 
 
 def iter_input_blocks(path, schema, chunk_bytes=loader.CHUNK_BYTES):

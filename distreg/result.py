@@ -17,9 +17,10 @@ RECORD_KEYS = ('engine', 'method', 'model', 'intercept', 'coefficients', 'n_rows
 HISTORY_KEYS = ('iteration', 'loss', 'grad_norm', 'seconds')
 #: ``condition_number``: the model matrix's, after power-of-two column scaling (normal and qr;
 #: None for the iterative methods); ``cov_type``: the covariance behind ``std_errors``
-#: (``--cov``: nonrobust, or HC0-HC3, whose t values are z values).
+#: (``--cov``: nonrobust, or HC0-HC3 and cluster:COL, whose t values are z values);
+#: ``n_clusters``: the clusters of ``--cov cluster:COL`` (None for another covariance).
 STATS_KEYS = ('r2', 'rmse', 'residual_sd', 'std_errors', 't_values', 'p_values',
-              'condition_number', 'cov_type')
+              'condition_number', 'cov_type', 'n_clusters')
 #: Further ``stats`` of a Poisson record (``--model poisson`` only; see
 #: :func:`distreg.optim.poisson_stats`): the family and link by name, the deviance, Pearson's
 #: chi2, the null (intercept-only) deviance, the log-likelihood and the AIC.
@@ -27,13 +28,13 @@ POISSON_STATS_KEYS = ('family', 'link', 'deviance', 'pearson_chi2', 'null_devian
                       'log_likelihood', 'aic')
 #: Keys of the record's ``design``: what ``predict`` and ``evaluate`` need to read new rows
 #: the way the model's rows were read (any engine's record works on any engine).
-#: ``weight_col``: the sample-weight column (None without), never a feature; records
-#: written before it existed have none (:data:`OPTIONAL_DESIGN_KEYS`). ``offset_col``: the
-#: offset column of a Poisson model (None without), likewise never a feature; in a record
-#: only when the fit had one.
+#: ``weight_col``: the sample-weight column (None without), never a feature;
+#: ``cluster_col``: the column of ``--cov cluster:COL`` (None without), never a feature;
+#: ``offset_col``: the offset column of a Poisson model (None without), never a feature;
+#: records written before they existed have none (:data:`OPTIONAL_DESIGN_KEYS`).
 DESIGN_KEYS = ('poly_degree', 'n_features', 'format', 'label_col', 'feature_names',
-               'weight_col', 'offset_col')
-OPTIONAL_DESIGN_KEYS = ('weight_col', 'offset_col')
+               'weight_col', 'cluster_col', 'offset_col')
+OPTIONAL_DESIGN_KEYS = ('weight_col', 'cluster_col', 'offset_col')
 
 
 def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, iterations,
@@ -85,18 +86,20 @@ def check_finite(record, names):
 def design_of(schema, poly_degree, n_features):
     """The record's ``design``: the input's format, the label column (by name when the
     input had a header, else by index), the raw features' names and count, the degree."""
-    label = weight = offset = None
+    label = weight = cluster = offset = None
     if schema.format in ('csv', 'parquet') and schema.label is not None:
-        label = schema.names[schema.label] if schema.names else schema.label
+        def name(i):
+            return schema.names[i] if schema.names else i
+        label = name(schema.label)
         if schema.weight is not None:
-            weight = schema.names[schema.weight] if schema.names else schema.weight
-    if getattr(schema, 'offset', None) is not None:
-        offset = schema.names[schema.offset] if schema.names else schema.offset
-    out = dict(poly_degree=int(poly_degree), n_features=int(n_features), format=schema.format,
-               label_col=label, feature_names=schema.feature_names(), weight_col=weight)
-    if offset is not None:
-        out['offset_col'] = offset
-    return out
+            weight = name(schema.weight)
+        if schema.cluster is not None:
+            cluster = name(schema.cluster)
+        if schema.offset is not None:
+            offset = name(schema.offset)
+    return dict(poly_degree=int(poly_degree), n_features=int(n_features), format=schema.format,
+                label_col=label, feature_names=schema.feature_names(), weight_col=weight,
+                cluster_col=cluster, offset_col=offset)
 
 
 def theta_of(record):
@@ -184,7 +187,9 @@ def summary(record, names=None):
         info.append(('Cond. No.:', _num(cond, '%.3g')))
     robust = stats.get('cov_type') not in (None, 'nonrobust')
     if stats.get('cov_type') is not None:
-        info.append(('Covariance:', stats['cov_type'] + (' (z, normal p)' if robust else '')))
+        clusters = ', %d clusters' % stats['n_clusters'] if stats.get('n_clusters') else ''
+        info.append(('Covariance:', stats['cov_type'] + clusters +
+                     (' (z, normal p)' if robust else '')))
     for i in range(0, len(info), 2):
         left = '%-15s %-22s' % (info[i][0], info[i][1])
         right = '%-15s %s' % info[i + 1] if i + 1 < len(info) else ''

@@ -67,6 +67,8 @@ class Model:
         return FitOptions(method='normal', model=self.model, intercept=self.intercept,
                           poly_degree=d['poly_degree'], label_col=d['label_col'],
                           weight_col=d.get('weight_col'), offset_col=d.get('offset_col'),
+                          cov='nonrobust' if d.get('cluster_col') is None
+                          else 'cluster:%s' % d['cluster_col'],
                           bad_rows=bad_rows, format='auto' if tabular else d['format'],
                           n_features=d['n_features'],
                           features=','.join(d['feature_names'])

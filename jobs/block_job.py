@@ -155,7 +155,7 @@ class BlockJob(CompatJob):
         o = self.job_fit_options()
         schema = sniff_schema(first, o.format, o.label_col, o.bad_rows, o.model, source=paths[0],
                               n_features=o.n_features, weight_col=o.weight_col,
-                              offset_col=o.offset_col)
+                              cluster_col=o.cluster_col(), offset_col=o.offset_col)
         return with_label_rule(check_headers(schema, headers), o)
 
     def _remote_headers(self, uri):

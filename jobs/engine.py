@@ -139,7 +139,9 @@ class MRJobEngine(Engine):
         files = parquet.data_files(path)
         schema = parquet.local_schema(path, options.label_col, options.features,
                                       options.bad_rows, options.model, options.n_features,
-                                      source=self.path, files=files)
+                                      source=self.path, files=files,
+                                      weight_col=options.weight_col,
+                                      cluster_col=options.cluster_col())
         entries = parquet.manifest(path, files)
         if self._manifest_dir is None:
             self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
@@ -169,7 +171,8 @@ class MRJobEngine(Engine):
             check_no_features(options.features, options.n_features)
             return None
         schema = found.schema(options.label_col, options.features, options.bad_rows,
-                              options.model, options.n_features)
+                              options.model, options.n_features, options.weight_col,
+                              options.cluster_col())
         if self._manifest_dir is None:
             self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
         manifest = os.path.join(self._manifest_dir, 'row-groups.jsonl')

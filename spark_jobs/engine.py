@@ -117,7 +117,8 @@ class RDDEngine(Engine):
         if on_hdfs is not None:
             # Parquet on HDFS: footers and row groups read through WebHDFS by byte ranges
             self.schema = on_hdfs.schema(options.label_col, options.features,
-                                         options.bad_rows, options.model, options.n_features)
+                                         options.bad_rows, options.model, options.n_features,
+                                         options.weight_col)
             self._row_groups = on_hdfs.manifest()
             files = [(e['name'], 0) for e in self._row_groups]
         elif rd.is_local(self.path) and parquet.is_parquet_input(local_path(self.path),
@@ -126,7 +127,8 @@ class RDDEngine(Engine):
             found = parquet.data_files(local_path(self.path))
             self.schema = parquet.local_schema(
                 local_path(self.path), options.label_col, options.features, options.bad_rows,
-                options.model, options.n_features, source=self.path, files=found)
+                options.model, options.n_features, source=self.path, files=found,
+                weight_col=options.weight_col, cluster_col=options.cluster_col())
             self._row_groups = parquet.manifest(local_path(self.path), found)
             files = [(e['name'], 0) for e in self._row_groups]
         else:
@@ -140,7 +142,9 @@ class RDDEngine(Engine):
             self.schema = check_headers(
                 sniff_schema(first, options.format, options.label_col, options.bad_rows,
                              options.model, source=self.path, n_features=options.n_features,
-                             weight_col=options.weight_col, offset_col=options.offset_col),
+                             weight_col=options.weight_col,
+                             cluster_col=options.cluster_col(),
+                             offset_col=options.offset_col),
                 headers)
         self.schema = with_label_rule(self.schema, options)
         # counts each partition built from the input: more than n_partitions means that cached

@@ -51,7 +51,7 @@ class Block:
     def __init__(self, parsed, error=None):
         self._parsed = parsed
         self.error = error
-        self.files = None       # (X, y, w, offset paths; None: no such array) once stored
+        self.files = None       # (X, y, w, g, offset paths; None for an absent one) once stored
         self.source = None      # (split, schema JSON) to rebuild the block from the input
         self.n_rows = len(parsed.y) if parsed is not None else 0
         self.rejects = parsed.rejects if parsed is not None else []
@@ -61,22 +61,24 @@ class Block:
     def parsed(self):
         if self._parsed is None and self.files is not None:
             try:
-                X, y, w, offset = (None if f is None else _mapped(f) for f in self.files)
+                X, y, w, g, offset = (_mapped(f) if f is not None else None
+                                      for f in self.files)
             except FileNotFoundError:
                 split, schema = self.source
                 block = read_split(split, Schema.from_json(schema))
                 block.store(self.files)
                 return block._parsed
-            return Parsed(X, y, self.rejects, self.reject_at, w, offset)
+            return Parsed(X, y, self.rejects, self.reject_at, w, g, offset)
         return self._parsed
 
     def store(self, files, source=None):
-        """Write the arrays to ``files`` (X, y, w, offset .npy paths; w and offset only when
-        the rows have them: else no file, None); later pickles leave them out."""
+        """Write the arrays to ``files`` (X, y, w, g, offset .npy paths; w only with weights,
+        g only with clusters, offset only with offsets); later pickles leave them out."""
         if self._parsed is None:
             return self
-        arrays = (self._parsed.X, self._parsed.y, self._parsed.w, self._parsed.offset)
-        files = tuple(None if arr is None else path for path, arr in zip(files, arrays))
+        p = self._parsed
+        arrays = (p.X, p.y, p.w, p.g, p.offset)
+        files = tuple(f if a is not None else None for f, a in zip(files, arrays))
         for path, arr in zip(files, arrays):
             if arr is None:
                 continue
@@ -135,7 +137,7 @@ def block_files(token, index):
     from pyspark import SparkFiles
     base = os.path.join(SparkFiles.getRootDirectory(), 'distreg-blocks')
     return tuple(os.path.join(base, '%s-%05d.%s.npy' % (token, index, a))
-                 for a in ('X', 'y', 'w', 'offset'))
+                 for a in ('X', 'y', 'w', 'g', 'offset'))
 
 
 def read_stored_split(index, splits, schema, token):
@@ -263,7 +265,7 @@ def row_group_splits(entries, parallelism):
 
 def _one_block(items, schema):
     """``(locate, parse)`` pairs, each a block of rows, into one :class:`Block`."""
-    Xs, ys, ws, offsets, rejects, reject_at, n_rows = [], [], [], [], [], [], 0
+    Xs, ys, ws, gs, offsets, rejects, reject_at, n_rows = [], [], [], [], [], [], [], 0
     for locate, parse in items:
         try:
             parsed = parse()
@@ -272,6 +274,7 @@ def _one_block(items, schema):
         Xs.append(parsed.X)
         ys.append(parsed.y)
         ws.append(parsed.w)
+        gs.append(parsed.g)
         offsets.append(parsed.offset)
         rejects.extend(locate(bad) for bad in parsed.rejects)
         reject_at.extend(n_rows + at for at in parsed.reject_at)
@@ -287,12 +290,15 @@ def _one_block(items, schema):
         row += len(part)
     y = np.concatenate(ys) if ys else np.zeros(0)
     w = None
-    if schema.format == 'csv' and schema.weight is not None:
+    if schema.weight is not None:
         w = np.concatenate(ws) if ws else np.zeros(0)
+    g = None
+    if schema.cluster is not None:
+        g = np.concatenate(gs) if gs else np.zeros(0)
     offset = None
-    if schema.format == 'csv' and schema.offset is not None:
+    if schema.offset is not None:
         offset = np.concatenate(offsets) if offsets else np.zeros(0)
-    return Block(Parsed(X, y, rejects, reject_at, w, offset))
+    return Block(Parsed(X, y, rejects, reject_at, w, g, offset))
 
 
 def read_split(split, schema, chunk_bytes=CHUNK_BYTES):

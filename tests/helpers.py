@@ -503,3 +503,27 @@ def glm(y, X, w, family):
     import statsmodels.api as sm
     return sm.GLM(y, sm.add_constant(X), family=family, freq_weights=w).fit(
         tol=1e-14, maxiter=100)
+
+
+def clustered_data(n, n_clusters, seed):
+    """Rows with a shared shock per cluster and noise growing with |x1| (where clustered,
+    robust and classical errors all differ); cluster ids are sparse integers (7 * k)."""
+    rng = np.random.default_rng(seed)
+    g = rng.integers(0, n_clusters, n)
+    shock = rng.normal(size=n_clusters)
+    X = rng.normal(size=(n, 3)) * [1.0, 3.0, 0.2]
+    y = 1 + X @ [1.0, -0.5, 4.0] + shock[g] + rng.normal(size=n) * (0.5 + np.abs(X[:, 0]))
+    return y, X, 7 * g
+
+
+def write_clustered(path, y, X, g, w=None):
+    """Columns y, x1, firm, x2, x3 (and w): the cluster column between the features."""
+    with open(path, 'w') as f:
+        f.write('y,x1,firm,x2,x3' + (',w' if w is not None else '') + '\n')
+        for i in range(len(y)):
+            row = [repr(float(y[i])), repr(float(X[i, 0])), str(int(g[i])),
+                   repr(float(X[i, 1])), repr(float(X[i, 2]))]
+            if w is not None:
+                row.append(repr(float(w[i])))
+            f.write(','.join(row) + '\n')
+    return str(path)

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import lstsq, make_linear, theta, write_csv
+from helpers import (lstsq, make_linear, theta, weighted_data, write_csv, write_duplicated,
+                     write_weighted)
 from distreg.cli import main, make_engine
 from distreg.errors import BadInputError, DistregError
 from distreg.fit import FitOptions, fit
@@ -378,12 +379,84 @@ def test_a_glob_of_parquet_files_and_the_label_by_index(tmp_path, engine):
     assert record['design']['label_col'] == 'x3'
 
 
-@pytest.mark.parametrize('engine', ['numpy', 'mrjob-inline'])
-def test_weight_col_on_parquet_is_refused_not_ignored(tmp_path, engine):
-    """Weights are read from CSV only so far: a weighted fit of a Parquet input stops with
-    the reason, never fits the rows unweighted."""
-    y, X = make_linear(200, 2, seed=3)
-    path = write_parquet(tmp_path / 'w.parquet', y, X, w=np.full(200, 2.0))
-    with pytest.raises(DistregError, match='--weight-col w: weights are read from CSV input '
-                                           'only, not from parquet input'):
-        fit(make_engine(engine, str(path)), FitOptions(method='qr', weight_col='w'))
+@pytest.fixture(scope='module')
+def weighted(tmp_path_factory):
+    """The same weighted rows as CSV (columns y, x1, w, x2, x3), as Parquet (4 row groups,
+    the weight between the features) and as the CSV of each row written w times."""
+    d = tmp_path_factory.mktemp('pq-weights')
+    y, X, w = weighted_data(1200, 41)
+    pq_path = d / 'w.parquet'
+    pq.write_table(pa.table({'y': y, 'x1': X[:, 0], 'w': w, 'x2': X[:, 1], 'x3': X[:, 2]}),
+                   str(pq_path), row_group_size=300)
+    return (write_weighted(d / 'w.csv', y, X, w), str(pq_path),
+            write_duplicated(d / 'dup.csv', y, X, w), y, X, w)
+
+
+@pytest.mark.parametrize('engine', ENGINES)
+@pytest.mark.parametrize('method', ['normal', 'qr', 'lbfgs'])
+def test_parquet_weights_are_the_csv_weights_and_the_duplicated_rows(weighted, engine, method):
+    csv, parquet, dup, y, X, w = weighted
+    tol = 1e-12 if method in ('normal', 'qr') else 1e-9  # lbfgs: its stopping rule
+    from_parquet, _ = run_fit(engine, parquet, method=method, weight_col='w')
+    from_csv, _ = run_fit(engine, csv, method=method, weight_col='w')
+    np.testing.assert_allclose(theta(from_parquet), theta(from_csv), rtol=1e-12)
+    duplicated, _ = run_fit('numpy', dup, method=method)
+    np.testing.assert_allclose(theta(from_parquet), theta(duplicated), rtol=tol)
+    assert from_parquet['design']['weight_col'] == 'w'
+    assert from_parquet['design']['feature_names'] == ['x1', 'x2', 'x3']
+    assert from_parquet['sum_weights'] == w.sum() == duplicated['n_rows']
+    assert from_parquet['n_rows_zero_weight'] == int(np.sum(w == 0)) > 0
+    if method != 'lbfgs':
+        np.testing.assert_allclose(from_parquet['stats']['std_errors'],
+                                   duplicated['stats']['std_errors'], rtol=1e-10)
+
+
+def test_parquet_weight_by_index_and_its_mistakes(weighted):
+    _, parquet, _, y, X, w = weighted
+    record, _ = run_fit('numpy', parquet, method='qr', weight_col='2')
+    assert record['design']['weight_col'] == 'w'
+    with pytest.raises(DistregError, match="--weight-col 'nope' is not a column of .*w.parquet"):
+        run_fit('numpy', parquet, weight_col='nope')
+    with pytest.raises(DistregError, match='--weight-col y is the label column'):
+        run_fit('numpy', parquet, weight_col='y')
+    with pytest.raises(DistregError, match="--features names the weight column 'w'"):
+        run_fit('numpy', parquet, weight_col='w', features='x1,w')
+
+
+@pytest.mark.parametrize('engine', ENGINES)
+@pytest.mark.parametrize('weight, reason', [
+    (-1.0, "column 'w' is -1.0: a weight must be >= 0"),
+    (np.nan, "column 'w' is nan: NaN and Inf are not allowed in the weight"),
+    (None, "column 'w' is null")])
+def test_parquet_bad_weight_names_row_group_and_row(tmp_path, engine, weight, reason):
+    y, X, w = weighted_data(400, 42)
+    ws = [float(v) for v in w]
+    ws[257] = weight
+    path = tmp_path / 'bad.parquet'
+    pq.write_table(pa.table({'y': y, 'x1': X[:, 0], 'x2': X[:, 1], 'x3': X[:, 2],
+                             'w': pa.array(ws, pa.float64())}), str(path), row_group_size=100)
+    with pytest.raises(BadInputError, match=reason) as err:
+        run_fit(engine, path, weight_col='w')
+    assert (err.value.row_group, err.value.row) == (2, 57)
+    record, eng = run_fit(engine, path, weight_col='w', bad_rows='skip')
+    keep = np.arange(400) != 257
+    assert record['n_rows'] == 399 and record['n_bad_rows'] == 1
+    assert record['sum_weights'] == w[keep].sum()
+    r = np.sqrt(w[keep])   # weighted least squares: the rows scaled by sqrt(w)
+    np.testing.assert_allclose(theta(record), np.linalg.lstsq(
+        r[:, None] * np.column_stack([np.ones(399), X[keep]]), r * y[keep], rcond=None)[0],
+        rtol=1e-9)
+
+
+def test_parquet_predict_ignores_the_weight_column(weighted, tmp_path, capsys):
+    csv, parquet, _, y, X, w = weighted
+    rec = tmp_path / 'r.json'
+    assert main(['fit', parquet, '--engine', 'numpy', '--weight-col', 'w',
+                 '--out', str(rec)]) == 0
+    out = tmp_path / 'p.parquet'
+    assert main(['predict', str(rec), parquet, '--engine', 'mrjob-inline',
+                 '--out', str(out)]) == 0
+    model = json.loads(rec.read_text())
+    got = pq.read_table(str(out)).column(0).to_numpy()
+    np.testing.assert_allclose(got, np.column_stack([np.ones(len(y)), X]) @ theta(model),
+                               rtol=1e-12)

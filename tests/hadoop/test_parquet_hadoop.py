@@ -84,6 +84,40 @@ def test_hdfs_parquet_directory_on_mrjob_hadoop(hadoop_cluster, hdfs_dir, tmp_pa
     assert counters['map tasks that read row groups'] >= 2
 
 
+def test_hdfs_parquet_weights_from_a_partition_column_on_mrjob_hadoop(hadoop_cluster, hdfs_dir,
+                                                                     tmp_path):
+    """--weight-col names the partition column k (1..3): weighted least squares on HDFS."""
+    remote, y, X = _partitioned_on_hdfs(tmp_path, hdfs_dir)
+    engine = MRJobEngine('%s%s' % (hadoop_cluster.namenode, remote), 'mrjob-hadoop')
+    try:
+        record = fit(engine, FitOptions(method='qr', weight_col='k'))
+    finally:
+        engine.close()
+    w = X[:, 3]
+    r = np.sqrt(w)   # the reference: the rows scaled by sqrt(w)
+    A = np.column_stack([np.ones(len(y)), X[:, :3]])
+    np.testing.assert_allclose(theta(record), np.linalg.lstsq(r[:, None] * A, r * y,
+                                                              rcond=None)[0], rtol=1e-9)
+    assert record['design']['feature_names'] == ['x1', 'x2', 'x3']
+    assert record['sum_weights'] == w.sum() and record['n_rows'] == 3000
+
+
+def test_hdfs_parquet_clustered_errors_on_mrjob_hadoop(hadoop_cluster, hdfs_dir, tmp_path):
+    """--cov cluster:k clusters by the partition column k: the scores per cluster are summed
+    by the map tasks and merged by id, against statsmodels' cluster covariance."""
+    import statsmodels.api as sm
+    remote, y, X = _partitioned_on_hdfs(tmp_path, hdfs_dir)
+    engine = MRJobEngine('%s%s' % (hadoop_cluster.namenode, remote), 'mrjob-hadoop')
+    try:
+        record = fit(engine, FitOptions(method='normal', cov='cluster:k'))
+    finally:
+        engine.close()
+    ref = sm.OLS(y, np.column_stack([np.ones(len(y)), X[:, :3]])).fit(
+        cov_type='cluster', cov_kwds={'groups': X[:, 3]})
+    np.testing.assert_allclose(record['stats']['std_errors'], ref.bse, rtol=1e-9)
+    assert record['stats']['n_clusters'] == 3 and record['design']['cluster_col'] == 'k'
+
+
 def test_hdfs_parquet_on_spark_rdd_on_yarn(hadoop_cluster, hdfs_dir, tmp_path):
     import json
     import subprocess

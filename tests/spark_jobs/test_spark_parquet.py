@@ -8,8 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import lstsq, make_linear, write_csv
-from spark_helpers import spark_fit
+from helpers import (lstsq, make_linear, weighted_data, write_csv, write_duplicated,
+                     write_weighted)
+from spark_helpers import numpy_fit, spark_fit
 
 from distreg.errors import BadInputError
 from distreg.generate import generate
@@ -62,6 +63,26 @@ def test_spark_mllib_parquet_agrees_with_csv(spark, same_rows):
     b = spark_fit(spark, parquet, engine='spark-mllib', method='normal')
     np.testing.assert_allclose(theta_of(b), theta_of(a), rtol=1e-12)
     assert b['engine'] == 'spark-mllib' and b['n_rows'] == len(y)
+
+
+@pytest.mark.parametrize('engine, method', [('spark-rdd', 'normal'), ('spark-rdd', 'qr'),
+                                            ('spark-mllib', 'normal')])
+def test_spark_parquet_weights_are_the_csv_weights(spark, tmp_path, engine, method):
+    """--weight-col on Parquet: the same fit as the same weighted rows in CSV (read by the
+    same engine) and as numpy's fit of each row written w times."""
+    y, X, w = weighted_data(1200, 43)
+    parquet = tmp_path / 'w.parquet'
+    pq.write_table(pa.table({'y': y, 'x1': X[:, 0], 'w': w, 'x2': X[:, 1], 'x3': X[:, 2]}),
+                   str(parquet), row_group_size=300)
+    csv = write_weighted(tmp_path / 'w.csv', y, X, w)
+    got = spark_fit(spark, str(parquet), engine=engine, method=method, weight_col='w')
+    same = spark_fit(spark, csv, engine=engine, method=method, weight_col='w')
+    np.testing.assert_allclose(theta_of(got), theta_of(same), rtol=1e-12)
+    dup = numpy_fit(write_duplicated(tmp_path / 'dup.csv', y, X, w), method=method)
+    np.testing.assert_allclose(theta_of(got), theta_of(dup), rtol=1e-9)
+    np.testing.assert_allclose(got['stats']['std_errors'], dup['stats']['std_errors'],
+                               rtol=1e-9)
+    assert got['sum_weights'] == w.sum() and got['design']['weight_col'] == 'w'
 
 
 def test_spark_logistic_from_generated_parquet(spark, tmp_path):
