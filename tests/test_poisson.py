@@ -9,6 +9,7 @@ computed here with numpy.
 """
 
 import json
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -67,7 +68,8 @@ def full(tmp_path_factory):
 
 
 def run(engine, path, **options):
-    return fit(make_engine(engine, path), FitOptions(model='poisson', **options))
+    with closing(make_engine(engine, path)) as e:
+        return fit(e, FitOptions(model='poisson', **options))
 
 
 def check_against(record, ref, min_lre=8.0):

@@ -2,6 +2,8 @@
 family poisson, the offset as its offsetCol), against statsmodels' GLM fitted in the test,
 as tests/test_poisson.py does for numpy and mrjob."""
 
+from contextlib import closing
+
 import numpy as np
 import pytest
 
@@ -46,10 +48,12 @@ def test_predict_and_evaluate(spark, full, tmp_path, engine):
     model = scoring.Model(record)
     mu, mean_dev, rmse = expected_scores(record, X, offset, y)
     out = str(tmp_path / 'p.txt')
-    scoring.predict(make_engine(engine, path, spark=spark), model, out)
+    with closing(make_engine(engine, path, spark=spark)) as e:
+        scoring.predict(e, model, out)
     got = np.array([float(v) for v in open(out).read().split()])
     np.testing.assert_allclose(got, mu, rtol=1e-13)
-    m = scoring.evaluate(make_engine(engine, path, spark=spark), model)
+    with closing(make_engine(engine, path, spark=spark)) as e:
+        m = scoring.evaluate(e, model)
     np.testing.assert_allclose(m['mean_poisson_deviance'], mean_dev, rtol=1e-12)
     np.testing.assert_allclose(m['rmse'], rmse, rtol=1e-12)
 
