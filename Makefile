@@ -59,7 +59,7 @@ data/demo-logistic-heldout.csv: | $(VENV)/.installed
 # Every engine that runs on this machine alone, side by side: one table per model. The closed
 # forms agree to 1e-9 relative; the iterative logistic fits to 1e-6 (their stopping rules).
 # (mrjob-hadoop needs `make hadoop-up`: see the README.)
-demo: setup data/demo.csv data/demo.parquet data/demo-logistic.csv data/demo-poisson.csv data/demo-heldout.csv data/demo-logistic-heldout.csv ## fit the demo data (200k x 10) on every local engine, linear, logistic and Poisson, compare; the same rows as Parquet; update a fit with new rows; predict and evaluate on held-out rows
+demo: setup data/demo.csv data/demo.parquet data/demo-logistic.csv data/demo-poisson.csv data/demo-heldout.csv data/demo-logistic-heldout.csv ## fit the demo data (200k x 10) on every local engine, linear, logistic and Poisson, compare; the same rows as Parquet; update a fit with new rows; cross-validate ridge and lasso penalties; predict and evaluate on held-out rows
 	@mkdir -p results
 	@echo '== linear regression, $(DEMO_ROWS) x $(DEMO_FEATURES): numpy, mrjob-local, spark-rdd, spark-mllib'
 	$(DISTREG) fit data/demo.csv --engine numpy --method qr --out results/numpy-qr.json
@@ -95,6 +95,10 @@ demo: setup data/demo.csv data/demo.parquet data/demo-logistic.csv data/demo-poi
 	@echo '== sufficient statistics: a fit kept with --keep-stats, updated with $(DEMO_HELDOUT) new rows (reads only them)'
 	$(DISTREG) fit data/demo.csv --engine numpy --method qr --keep-stats --quiet --out results/stats-qr.json
 	$(DISTREG) update results/stats-qr.json data/demo-heldout.csv --engine mrjob-local --out results/updated-qr.json
+	@echo '== cross-validation from one pass: 5 folds x 8 ridge penalties, refitted at the best; the lasso path (100 penalties)'
+	$(DISTREG) cv data/demo.csv --engine mrjob-local --folds 5 --ridge 0,0.1,1,10,100,1000,1e4,1e5 --out results/cv-ridge.json
+	$(DISTREG) cv data/demo.csv --engine numpy --folds 5 --l1 path --out results/cv-lasso.json > results/cv-lasso.txt
+	@awk 'NR <= 4 || /^\*/ || /^best/ { print } NR == 5 { print "  ... (100 penalties: the best starred)" }' results/cv-lasso.txt
 	@echo '== held-out rows ($(DEMO_HELDOUT)): predict and evaluate the models fitted above, on other engines'
 	$(DISTREG) predict results/numpy-qr.json data/demo-heldout.csv --engine mrjob-local --out results/heldout.pred
 	$(DISTREG) evaluate results/spark-rdd-qr.json data/demo-heldout.csv --engine numpy --out results/heldout-metrics.json
@@ -108,6 +112,7 @@ test: setup hadoop ## run the whole test suite (real engines; the Hadoop tests s
 
 bench: setup ## speed targets: ratios measured side by side in one run
 	$(PY) benchmarks/bench_mrjob.py
+	$(PY) benchmarks/bench_cv.py
 	$(PY) benchmarks/bench_spark.py
 
 # `make thesis ROWS=200000 ITERS=5` for a quick run (also FEATURES=, HADOOP_ITERS=).

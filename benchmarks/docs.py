@@ -247,7 +247,46 @@ def bench_page(doc, source):
                     ratio, '' if target is None else ' (target >= %.0f: %s)' % (
                         target, 'met' if ratio >= target else '**missed**')))
             lines.append('')
+    lines += cv_section(doc.get('cv'), source)
     return '\n'.join(lines)
+
+
+def cv_section(cv, source):
+    """The ``cv`` part of docs/bench.md (``benchmarks/bench_cv.py``)."""
+    if not cv:
+        return []
+    lines = ['## `distreg cv` and `distreg update` (`benchmarks/bench_cv.py`)', '',
+             provenance(cv, source), '',
+             '%s rows x %d features, %d folds, %d ridge penalties (0 and 19 log-spaced from '
+             '0.01 to 1e4); the lasso path is 100 penalties.'
+             % ('{:,}'.format(cv['rows']), cv['features'], cv['folds'],
+                len(cv['ridge_penalties'])), '']
+    for part, title in (('mrjob', 'mrjob-local, median of %d' % cv['repeats']),
+                        ('spark', 'spark-rdd against MLlib, %s' % (
+                            'master `%s`, median of %d' % (cv['spark']['master'],
+                                                          cv['spark'].get('repeats', 1))
+                            if 'spark' in cv else ''))):
+        entry = cv.get(part)
+        if not entry:
+            continue
+        lines += [title + ':', '', '| contender | median | runs |', '|---|---|---|']
+        for name, sec in entry['seconds'].items():
+            lines.append('| %s | %.2f s | %s |' % (name, sec, ', '.join(
+                '%.2f' % t for t in entry['runs'][name])))
+        lines += ['', '| ratio | value | target |', '|---|---|---|']
+        for name, v in entry['ratios'].items():
+            op, target = cv['targets'][name]
+            ok = v <= target if op == '<=' else v >= target
+            lines.append('| %s | %.2f | %s %g: %s |' % (name, v, op, target,
+                                                        'met' if ok else '**missed**'))
+        if part == 'mrjob':
+            lines += ['', 'The 100 separate fits are estimated, not run: %s (%.0f s).'
+                      % (entry['separate_fits_note'], entry['separate_fits_estimated_seconds'])]
+        else:
+            lines += ['', "MLlib's mean held-out RMSE at ridge 0 agrees with distreg's to %.1e "
+                      '(relative): the same folds.' % entry['rmse_agreement']]
+        lines.append('')
+    return lines
 
 
 # --------------------------------------------------------------------------- README

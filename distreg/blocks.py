@@ -157,6 +157,87 @@ class Gram(Aggregate):
                     yty=a['yty'] + b['yty'])
 
 
+class FoldGram(Aggregate):
+    """K Grams in one partial: the centred moments of ``z = [model columns, y]`` of each fold.
+
+    ``distreg cv``'s one pass (:mod:`distreg.cv`). A row's fold is ``key mod K``
+    (``params['folds']`` = K; the key is the row's stable hash, :mod:`distreg.folds`).
+    Per fold: ``fold_n`` (rows), ``fold_w`` (their weight: the row count without weights),
+    ``fold_mean`` (K x q, the weighted column means of z) and ``fold_m2`` (K x q x q, the
+    weighted centred cross-products sum w (z - mean)(z - mean)'), merged by Chan et al.'s
+    pairwise update, column by column as the label's M2 is. Centred sums keep the digits
+    that ``X'X`` itself loses to the columns' means: a held-out fold's residual sum of squares
+    is formed from them without the cancellation of y'y - 2 theta'X'y + theta'X'X theta.
+    The raw Gram of a fold is ``fold_m2 + fold_w mean mean'``.
+    """
+    name = 'foldgram'
+
+    def _block(self, parsed, design, params):
+        from distreg import folds
+        k = int(params['folds'])
+        if parsed.keys is None:
+            raise ValueError('the foldgram aggregate needs the rows\' keys (a schema with '
+                             'row_keys: distreg.loader.keyed)')
+        fold = folds.folds_of(parsed.keys, k)
+        # the model columns but the intercept's (a column of ones: mean 1, centred 0, put in
+        # below); degree 1 reads the parsed block as it is (no copy with a ones column)
+        A = parsed.X if design.degree == 1 else _without_intercept(design).matrix(parsed.X)
+        off = int(design.intercept)
+        q = off + A.shape[1] + 1
+        w_k, mean, m2 = np.zeros(k), np.zeros((k, q)), np.zeros((k, q, q))
+        if off:
+            mean[:, 0] = 1.0
+        n_k = np.bincount(fold, minlength=k).astype(np.int64)
+        for j in np.flatnonzero(n_k):
+            rows = fold == j
+            Aj, yj = A[rows], parsed.y[rows]
+            wj = None if parsed.w is None else parsed.w[rows]
+            w_k[j] = len(yj) if wj is None else wj.sum()
+            if w_k[j] <= 0:
+                continue
+            mx = Aj.mean(axis=0) if wj is None else (wj @ Aj) / w_k[j]
+            my = yj.mean() if wj is None else (wj @ yj) / w_k[j]
+            Aj -= mx                       # Aj is this fold's own copy: centred in place
+            cy = yj - my
+            Aw = Aj if wj is None else Aj * wj[:, None]
+            cyw = cy if wj is None else cy * wj
+            mean[j, off:-1], mean[j, -1] = mx, my
+            m2[j, off:-1, off:-1] = Aw.T @ Aj
+            m2[j, off:-1, -1] = m2[j, -1, off:-1] = Aw.T @ cy
+            m2[j, -1, -1] = cyw @ cy
+        return dict(fold_n=n_k, fold_w=w_k, fold_mean=mean, fold_m2=m2)
+
+    def _merge(self, a, b):
+        q = max(a['fold_mean'].shape[1], b['fold_mean'].shape[1])
+        ma, mb = (_pad_folds(part, q) for part in (a, b))
+        wa, wb = a['fold_w'], b['fold_w']
+        total = wa + wb
+        share = np.divide(wb, total, out=np.zeros_like(total), where=total > 0)
+        delta = mb[0] - ma[0]
+        mean = ma[0] + delta * share[:, None]
+        m2 = ma[1] + mb[1] + (wa * share)[:, None, None] * delta[:, :, None] * delta[:, None, :]
+        return dict(fold_n=a['fold_n'] + b['fold_n'], fold_w=total, fold_mean=mean, fold_m2=m2)
+
+
+def _without_intercept(design):
+    """The design's columns without its intercept (a foldgram partial puts that in itself)."""
+    return dataclasses.replace(design, intercept=False)
+
+
+def _pad_folds(part, q):
+    """A foldgram partial's means and M2 with q columns (LibSVM: absent features, before y)."""
+    mean, m2 = part['fold_mean'], part['fold_m2']
+    k0 = mean.shape[1]
+    if k0 == q:
+        return mean, m2
+    idx = np.r_[np.arange(k0 - 1), q - 1]
+    out_mean = np.zeros((len(mean), q))
+    out_mean[:, idx] = mean
+    out_m2 = np.zeros((len(mean), q, q))
+    out_m2[:, idx[:, None], idx[None, :]] = m2
+    return out_mean, out_m2
+
+
 # --------------------------------------------------------------------------- qr
 
 def _r_factor(Z):
@@ -824,8 +905,8 @@ class Hessian(LossGradient):
 
 #: Every aggregate, by the name engines are asked for. A new aggregate is a class above and
 #: one entry here (and, for mrjob, a job in jobs/; see jobs/engine.py's JOBS).
-AGGREGATES = {agg.name: agg for agg in (Gram(), TSQR(), Refine(), Sandwich(), LossGradient(),
-                                         Hessian(), Evaluate())}
+AGGREGATES = {agg.name: agg for agg in (Gram(), FoldGram(), TSQR(), Refine(), Sandwich(),
+                                         LossGradient(), Hessian(), Evaluate())}
 
 
 def block_partial(name, parsed, design, params=None):

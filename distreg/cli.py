@@ -8,6 +8,7 @@
     distreg evaluate RESULT.json INPUT --engine ENGINE [--out METRICS.json] [--bad-rows ...]
     distreg update RESULT.json NEW_INPUT --engine ENGINE [--out RESULT2.json]
     distreg merge RESULT.json RESULT.json... [--out RESULT.json]
+    distreg cv INPUT --engine ENGINE --folds K --ridge L,L,... [--l1 L1,L1,...|path] [--out R]
     distreg plot RESULT.json... --out FILE.png
 
 Exit status: 0 on success; 1 when the input or the fit fails (with a one-line
@@ -99,6 +100,28 @@ def _parser():
     m.add_argument('records', nargs='+', metavar='RESULT.json')
     m.add_argument('--out', default=None, help='write the merged record (JSON) here')
     m.add_argument('--quiet', action='store_true', help='no summary table on stdout')
+    v = sub.add_parser('cv', help='k-fold cross-validation of ridge / lasso penalties from '
+                                  'one pass; the record refitted at the best')
+    v.add_argument('input', help='a file, a directory of part files, a glob, hdfs://, s3://')
+    v.add_argument('--engine', required=True, choices=sorted(ENGINES))
+    v.add_argument('--master', default=None, help='Spark master (spark engines). '
+                   'Default: local[*]')
+    v.add_argument('--folds', type=int, required=True, metavar='K',
+                   help="the number of folds; a row's fold is a stable hash of its file's "
+                        'base name and its position (byte offset; Parquet: row group and row)')
+    v.add_argument('--ridge', default='0', metavar='L,L,...',
+                   help='ridge penalties to search, separated by commas (with --l1: one value, '
+                        'the L2 part). Default: %(default)s')
+    v.add_argument('--l1', default=None, metavar='L1,L1,...|path',
+                   help='L1 penalties to search; path: 100 log-spaced from l1_max (the smallest '
+                        'that zeroes every coefficient) down to l1_max x 1e-4, warm-started')
+    options_mod.add_arguments(v, [o for o in options_mod.FIT_SWITCHES
+                                  if o.name not in ('ridge', 'l1', 'keep_stats', 'cov')])
+    v.add_argument('--out', default=None, metavar='FILE',
+                   help='write the record refitted at the best penalty (JSON) here')
+    v.add_argument('--rejects', default=None, metavar='FILE',
+                   help='with --bad-rows skip: where the rejected rows go (JSON lines)')
+    v.add_argument('--quiet', action='store_true', help='no table on stdout')
     pl = sub.add_parser('plot', help='draw loss against iteration and seconds (PNG)')
     pl.add_argument('records', nargs='+', help='result records of iterative fits')
     pl.add_argument('--out', required=True, help='the PNG to write')
@@ -192,7 +215,7 @@ def main(argv=None):
     try:
         return {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare,
                 'predict': cmd_predict, 'evaluate': cmd_evaluate, 'update': cmd_update,
-                'merge': cmd_merge, 'plot': cmd_plot}[args.command](args)
+                'merge': cmd_merge, 'cv': cmd_cv, 'plot': cmd_plot}[args.command](args)
     except DistregError as e:
         print('distreg: error: %s' % e, file=sys.stderr)
         return 1
@@ -320,6 +343,38 @@ def cmd_merge(args):
     if args.out and '://' not in args.out:
         check_writable(args.out)
     return _finish(update.merge(records, args.records), args)
+
+
+def cmd_cv(args):
+    from distreg import cv
+    ridges = cv.parse_penalties(args.ridge, '--ridge')
+    l1s = None if args.l1 is None else cv.parse_penalties(args.l1, '--l1', allow_path=True)
+    values = options_mod.values(args, [o for o in options_mod.OPTIONS
+                                       if o.name not in ('ridge', 'l1', 'folds')])
+    options = fit_mod.FitOptions(**values, ridge=ridges[0] if l1s is not None else 0.0,
+                                 folds=args.folds)
+    cv.check_options(options, args.folds, ridges, l1s)   # before validate: cv's own words
+    options.validate()
+    check_readable(args.input)
+    if args.out and '://' not in args.out:
+        check_writable(args.out)
+    if args.rejects or args.bad_rows == 'skip':
+        check_writable(rejects_path(args), '--rejects' if args.rejects else 'the rejects file')
+    engine = make_engine(args.engine, args.input, master=args.master)
+    try:
+        record = cv.run(engine, options, args.folds, ridges, l1s)
+    finally:
+        with interrupt.deferred():  # a clean-up runs whole
+            engine.close()
+    if engine.rejects:
+        _write_rejects(engine.rejects, args)
+    if not args.quiet:
+        print(cv.table_text(record['cv']))
+    if args.out:
+        _make_parent(args.out)
+        result.write(record, args.out)
+        print('wrote %s' % args.out, file=sys.stderr)
+    return 0
 
 
 def _finish(record, args):

@@ -113,6 +113,8 @@ class Schema:
     #: the offset column (CSV, --offset-col), or None: never a feature; a finite number
     #: added to each row's linear predictor (Poisson: the log of the exposure)
     offset: int = None
+    #: give every parsed row its key (``Parsed.keys``, :mod:`distreg.folds`): ``distreg cv``
+    row_keys: bool = False
 
     def __post_init__(self):
         _check_choice('format', self.format, FORMATS)
@@ -179,6 +181,13 @@ def with_label_rule(schema, options):
     ``--allow-noninteger``), whatever format the schema was read from."""
     allow = bool(getattr(options, 'allow_noninteger', False))
     return dataclasses.replace(schema, allow_noninteger=allow) if allow else schema
+
+
+def keyed(schema, options):
+    """``schema``, with row keys when the fit's options ask for folds (``distreg cv``)."""
+    if getattr(options, 'folds', None):
+        return dataclasses.replace(schema, row_keys=True)
+    return schema
 
 
 def _check_choice(what, value, choices):
@@ -499,6 +508,11 @@ class Chunk:
             self.n_lines = self.data.count(b'\n')
         return self.n_lines
 
+    def line_offsets(self):
+        """The byte offset in ``file`` of each line of the chunk (an int64 array)."""
+        ends = np.flatnonzero(np.frombuffer(self.data, dtype=np.uint8) == 10)
+        return self.offset + np.r_[0, ends[:-1] + 1].astype(np.int64)
+
 
 def iter_chunks(stream, file, offset=0, line=1, chunk_bytes=CHUNK_BYTES, skip_header=True):
     """Yield :class:`Chunk` objects of whole lines read from a binary stream.
@@ -757,6 +771,8 @@ class Parsed:
     w: np.ndarray = None
     g: np.ndarray = None
     offset: np.ndarray = None
+    #: each row's key (uint64, :mod:`distreg.folds`) when the schema asks for ``row_keys``
+    keys: np.ndarray = None
 
 
 def parse_chunk(chunk, schema):
@@ -776,10 +792,22 @@ def parse_chunk(chunk, schema):
                                '(%s)' % (chunk.file, ','.join(names),
                                          ','.join(schema.names or ())))
         parsed = _parse_csv_fast(chunk.data, chunk.count_lines(), schema)
-        if parsed is not None:
-            return parsed
-        return _parse_lines(chunk, schema, _csv_row)
-    return _parse_lines(chunk, schema, _libsvm_row)
+        if parsed is None:
+            parsed = _parse_lines(chunk, schema, _csv_row)
+    else:
+        parsed = _parse_lines(chunk, schema, _libsvm_row)
+    if schema.row_keys:
+        parsed.keys = _chunk_keys(chunk, parsed)
+    return parsed
+
+
+def _chunk_keys(chunk, parsed):
+    """The keys of a parsed chunk's good rows: its lines' offsets, less the rejected lines."""
+    from distreg import folds
+    offsets = chunk.line_offsets()
+    if parsed.rejects:
+        offsets = np.delete(offsets, [at + k for k, at in enumerate(parsed.reject_at)])
+    return folds.row_keys(chunk.file, offsets)
 
 
 _ARROW = None
@@ -987,7 +1015,7 @@ def _parse_lines(chunk, schema, parse_row):
     w = extra[:, at[0]] if has[0] else None
     g = extra[:, at[1]] if has[1] else None
     offsets = extra[:, at[2]] if has[2] else None
-    return Parsed(X, y, rejects, reject_at, w, g, offsets)
+    return Parsed(X, y, rejects, reject_at, w=w, g=g, offset=offsets)
 
 
 def poisson_label_ok(y, allow_noninteger=False):

@@ -103,6 +103,10 @@ OPTIONS = (
     Option('keep_stats', '--keep-stats', None, False, switch=True,
            help="normal, qr: keep the sufficient statistics (X'X or TSQR's R) in the record, "
                 'for distreg update and merge'),
+    Option('folds', '--folds', int, None,
+           help='distreg cv: the number of folds (each row is in fold key mod K, its key a '
+                'stable hash of its file and position: distreg/folds.py)',
+           job=True, fit_switch=False, metavar='K'),
     Option('n_features', '--n-features', int, None,
            help='predict, evaluate: the raw features of the model; the input has them, with '
                 'or without the label (see distreg.loader.sniff_schema)',

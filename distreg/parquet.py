@@ -497,7 +497,11 @@ def read_row_group(entry, schema, opener=None):
         X[:, j] = v[keep]
     w = values[schema.weight][keep] if schema.weight is not None else None
     g = values[schema.cluster][keep] if schema.cluster is not None else None
-    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at, w=w, g=g)
+    keys = None
+    if schema.row_keys:
+        from distreg import folds
+        keys = folds.row_keys(name, folds.parquet_positions(group, np.flatnonzero(keep)))
+    return Parsed(X, np.ascontiguousarray(y), rejects, reject_at, w=w, g=g, keys=keys)
 
 
 def _row_text(table, part, schema, i):

@@ -25,22 +25,27 @@ from distreg import PROJECT_ROOT, blocks, parquet, scoring
 from distreg import options as options_mod
 from distreg.engine import Engine
 from distreg.errors import DistregError, raise_from_json_dict
-from distreg.loader import (check_no_features, fill_line_numbers, local_path, read_headers,
-                            with_label_rule)
+from distreg.loader import (check_no_features, fill_line_numbers, keyed, local_path,
+                            read_headers, with_label_rule)
 from jobs.block_job import use_hadoop
 from jobs.gradient import MRLossGradient
 from jobs.hessian import MRHessian
 from jobs.normal import MRNormalEquations
 from jobs.predict import MRPredict
 from jobs.evaluate import MREvaluate
+from jobs.foldgram import MRFoldGram
 from jobs.refine import MRRefinePass
 from jobs.sandwich import MRSandwich
 from jobs.tsqr import MRTSQR
 
 RUNNERS = {'mrjob-inline': 'inline', 'mrjob-local': 'local', 'mrjob-hadoop': 'hadoop',
            'mrjob-emr': 'emr'}
-JOBS = {'gram': MRNormalEquations, 'tsqr': MRTSQR, 'refine': MRRefinePass, 'sandwich': MRSandwich,
+JOBS = {'gram': MRNormalEquations, 'foldgram': MRFoldGram, 'tsqr': MRTSQR,
+        'refine': MRRefinePass, 'sandwich': MRSandwich,
         'gradient': MRLossGradient, 'hessian': MRHessian, 'evaluate': MREvaluate}
+
+#: a split size no file reaches: each file is one split
+SPLIT_WHOLE = 2 ** 62
 
 DEFAULT_CONF = os.path.join(PROJECT_ROOT, 'configs', 'mrjob.conf')
 
@@ -109,8 +114,9 @@ class MRJobEngine(Engine):
         args.append(self.job_input or self.path)
         # an uploaded input's headers are read from the local files (a `hadoop fs -cat`
         # per part file would start a JVM each); tasks know the files by their HDFS paths
-        self.schema = with_label_rule(parquet_schema or MRNormalEquations(args)._sniff_schema(
-            self._uploaded_headers() if self._uploaded else None), o)
+        self.schema = with_label_rule(keyed(
+            parquet_schema or MRNormalEquations(args)._sniff_schema(
+                self._uploaded_headers() if self._uploaded else None), o), o)
         self.args = args + ['--schema', self.schema.to_json()]
         self.load_seconds = time.perf_counter() - t0
         return self.schema
@@ -313,7 +319,14 @@ class MRJobEngine(Engine):
                                    % (name, self.name, e))
 
     def aggregate(self, name, params):
-        values = self._run(name, JOBS[name], params, _values)
+        extra = ()
+        if name == 'foldgram' and self.name in ('mrjob-hadoop', 'mrjob-emr') \
+                and self.schema.format != 'parquet':
+            # a row's fold comes from its byte offset, which a Hadoop streaming task that
+            # starts mid-file does not know (its first line is the first that starts after the
+            # split's start): one split per text file
+            extra = ('--jobconf', 'mapreduce.input.fileinputformat.split.minsize=%d' % SPLIT_WHOLE)
+        values = self._run(name, JOBS[name], params, _values, extra)
         part, _ = self._collect(values)
         return part
 

@@ -35,6 +35,11 @@ READERS = ('auto', 'direct', 'hadoop')
 #: Largest byte range one partition reads (direct reader); there are at least as many
 #: partitions as the default parallelism.
 SPLIT_BYTES = 256 << 20
+#: The arrays of a :class:`Parsed` block a stored :class:`Block` keeps, in file order: the
+#: features, the labels, then those a fit may ask for (weights, cluster ids, row keys,
+#: offsets).
+STORED = ('X', 'y', 'w', 'g', 'keys', 'offset')
+_EMPTY = {'keys': np.uint64}
 
 
 class Block:
@@ -51,7 +56,7 @@ class Block:
     def __init__(self, parsed, error=None):
         self._parsed = parsed
         self.error = error
-        self.files = None       # (X, y, w, g, offset paths; None for an absent one) once stored
+        self.files = None       # paths of STORED's arrays (None: not kept) once stored
         self.source = None      # (split, schema JSON) to rebuild the block from the input
         self.n_rows = len(parsed.y) if parsed is not None else 0
         self.rejects = parsed.rejects if parsed is not None else []
@@ -61,26 +66,25 @@ class Block:
     def parsed(self):
         if self._parsed is None and self.files is not None:
             try:
-                X, y, w, g, offset = (_mapped(f) if f is not None else None
-                                      for f in self.files)
+                arrays = {a: f and _mapped(f) for a, f in zip(STORED, self.files)}
             except FileNotFoundError:
                 split, schema = self.source
                 block = read_split(split, Schema.from_json(schema))
                 block.store(self.files)
                 return block._parsed
-            return Parsed(X, y, self.rejects, self.reject_at, w, g, offset)
+            return Parsed(rejects=self.rejects, reject_at=self.reject_at, **arrays)
         return self._parsed
 
     def store(self, files, source=None):
-        """Write the arrays to ``files`` (X, y, w, g, offset .npy paths; w only with weights,
-        g only with clusters, offset only with offsets); later pickles leave them out."""
+        """Write the arrays of :data:`STORED` to ``files`` (.npy paths, in that order; None in
+        place of an array the block has not: no weights, clusters, keys); later pickles leave
+        them out."""
         if self._parsed is None:
             return self
-        p = self._parsed
-        arrays = (p.X, p.y, p.w, p.g, p.offset)
-        files = tuple(f if a is not None else None for f, a in zip(files, arrays))
+        arrays = [getattr(self._parsed, a) for a in STORED]
+        files = tuple(f if arr is not None else None for f, arr in zip(files, arrays))
         for path, arr in zip(files, arrays):
-            if arr is None:
+            if path is None:
                 continue
             os.makedirs(os.path.dirname(path), exist_ok=True)
             tmp = '%s.%d.tmp.npy' % (path, os.getpid())
@@ -136,8 +140,7 @@ def block_files(token, index):
     """Where the executor keeps partition ``index`` of the cache ``token`` (its own scratch)."""
     from pyspark import SparkFiles
     base = os.path.join(SparkFiles.getRootDirectory(), 'distreg-blocks')
-    return tuple(os.path.join(base, '%s-%05d.%s.npy' % (token, index, a))
-                 for a in ('X', 'y', 'w', 'g', 'offset'))
+    return tuple(os.path.join(base, '%s-%05d.%s.npy' % (token, index, a)) for a in STORED)
 
 
 def read_stored_split(index, splits, schema, token):
@@ -265,7 +268,8 @@ def row_group_splits(entries, parallelism):
 
 def _one_block(items, schema):
     """``(locate, parse)`` pairs, each a block of rows, into one :class:`Block`."""
-    Xs, ys, ws, gs, offsets, rejects, reject_at, n_rows = [], [], [], [], [], [], [], 0
+    Xs, ys, rejects, reject_at, n_rows = [], [], [], [], 0
+    extra = {a: [] for a in STORED[2:]}
     for locate, parse in items:
         try:
             parsed = parse()
@@ -273,9 +277,8 @@ def _one_block(items, schema):
             return Block(None, locate(e.to_dict()))
         Xs.append(parsed.X)
         ys.append(parsed.y)
-        ws.append(parsed.w)
-        gs.append(parsed.g)
-        offsets.append(parsed.offset)
+        for a, parts in extra.items():
+            parts.append(getattr(parsed, a))
         rejects.extend(locate(bad) for bad in parsed.rejects)
         reject_at.extend(n_rows + at for at in parsed.reject_at)
         n_rows += len(parsed.y)
@@ -289,16 +292,12 @@ def _one_block(items, schema):
         X[row:row + len(part), :part.shape[1]] = part
         row += len(part)
     y = np.concatenate(ys) if ys else np.zeros(0)
-    w = None
-    if schema.weight is not None:
-        w = np.concatenate(ws) if ws else np.zeros(0)
-    g = None
-    if schema.cluster is not None:
-        g = np.concatenate(gs) if gs else np.zeros(0)
-    offset = None
-    if schema.offset is not None:
-        offset = np.concatenate(offsets) if offsets else np.zeros(0)
-    return Block(Parsed(X, y, rejects, reject_at, w, g, offset))
+    # the optional arrays the schema asks for: weights, cluster ids, row keys, offsets
+    wanted = dict(w=schema.weight is not None, g=schema.cluster is not None,
+                  keys=schema.row_keys, offset=schema.offset is not None)
+    arrays = {a: (np.concatenate(parts) if parts else np.zeros(0, _EMPTY.get(a, float)))
+              if wanted[a] else None for a, parts in extra.items()}
+    return Block(Parsed(X, y, rejects, reject_at, **arrays))
 
 
 def read_split(split, schema, chunk_bytes=CHUNK_BYTES):
@@ -362,3 +361,7 @@ class _OffsetChunk(Chunk):
     def locate(self, bad):
         bad['offset'] = self.offsets[int(np.searchsorted(self.starts, bad['offset']))]
         return bad
+
+    def line_offsets(self):
+        """The offsets Hadoop reported for the lines (the file's own, whatever the line ends)."""
+        return np.asarray(self.offsets, dtype=np.int64)

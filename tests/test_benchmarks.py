@@ -107,3 +107,22 @@ def test_scaling_fits_a_fixed_cost_and_a_per_row_cost():
     noisy = linear_summary([dict(rows=r, seconds=(0.5 + 2e-6 * r) * f)
                             for r, f in zip(rows, (1.3, 1, 1, 1, 1))])
     assert not noisy['linear'] and noisy['max_rel_residual'] > 0.1
+
+
+def test_bench_cv_measures_its_ratios_side_by_side(tmp_path):
+    """benchmarks/bench_cv.py's mrjob-local part on a small input: every contender ran, the
+    ratios are of its medians, and docs/bench.md's section renders them (the spark-rdd /
+    MLlib part fits 100 MLlib models: `make bench` only)."""
+    from benchmarks.docs import cv_section
+    run_benchmark('bench_cv.py', ['--only', 'mrjob', '--rows', '3000', '--features', '3',
+                                  '--repeats', '1'], tmp_path)
+    doc = json.loads((tmp_path / 'out' / 'bench.json').read_text())['cv']
+    mr = doc['mrjob']
+    assert len(doc['ridge_penalties']) == 20 and doc['folds'] == 5
+    one = mr['seconds']['one fit --method normal']
+    assert mr['ratios']['cv ridge / one fit'] == mr['seconds'][
+        'cv --folds 5, 20 ridge penalties'] / one
+    assert mr['separate_fits_estimated_seconds'] == 100 * mr['seconds'][
+        'one separate fit (80 %) + evaluate (20 %)']
+    text = '\n'.join(cv_section(doc, 'docs/bench.json'))
+    assert '| cv ridge / one fit |' in text and 'estimated, not run' in text
