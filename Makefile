@@ -45,6 +45,9 @@ data/demo-table.parquet: | $(VENV)/.installed
 data/demo-logistic.csv: | $(VENV)/.installed
 	$(DISTREG) generate --model logistic --rows $(DEMO_ROWS) --features $(DEMO_FEATURES) --seed 2 --out $@
 
+data/demo-poisson.csv: | $(VENV)/.installed
+	$(DISTREG) generate --model poisson --rows $(DEMO_ROWS) --features $(DEMO_FEATURES) --seed 3 --out $@
+
 # Held-out rows of the demo models: a larger draw of the same generator (same seed, so the same
 # coefficients) whose last DEMO_HELDOUT rows are kept; they are new draws, not rows of the
 # training file.
@@ -61,7 +64,7 @@ data/demo-logistic-heldout.csv: | $(VENV)/.installed
 # Every engine that runs on this machine alone, side by side: one table per model. The closed
 # forms agree to 1e-9 relative; the iterative logistic fits to 1e-6 (their stopping rules).
 # (mrjob-hadoop needs `make hadoop-up`: see the README.)
-demo: setup data/demo.csv data/demo.parquet data/demo-table.parquet data/demo-logistic.csv data/demo-heldout.csv data/demo-logistic-heldout.csv ## fit the demo data (200k x 10) on every local engine, linear and logistic, compare; the same rows as Parquet; a Parquet table with weights and a categorical column; update a fit with new rows; cross-validate ridge and lasso penalties; predict and evaluate on held-out rows
+demo: setup data/demo.csv data/demo.parquet data/demo-table.parquet data/demo-logistic.csv data/demo-poisson.csv data/demo-heldout.csv data/demo-logistic-heldout.csv ## fit the demo data (200k x 10) on every local engine, linear, logistic and Poisson, compare; the same rows as Parquet; a Parquet table with weights and a categorical column; update a fit with new rows; cross-validate ridge and lasso penalties; predict and evaluate on held-out rows
 	@mkdir -p results
 	@echo '== linear regression, $(DEMO_ROWS) x $(DEMO_FEATURES): numpy, mrjob-local, spark-rdd, spark-mllib'
 	$(DISTREG) fit data/demo.csv --engine numpy --method qr --out results/numpy-qr.json
@@ -81,6 +84,13 @@ demo: setup data/demo.csv data/demo.parquet data/demo-table.parquet data/demo-lo
 	$(DISTREG) compare results/logistic-numpy-newton.json results/logistic-mrjob-local-newton.json \
 	    results/logistic-spark-rdd-newton.json results/logistic-spark-rdd-lbfgs.json \
 	    results/logistic-spark-mllib-lbfgs.json --rtol 1e-6
+	@echo '== Poisson regression (counts, log link), $(DEMO_ROWS) x $(DEMO_FEATURES): numpy, mrjob-local, spark-rdd, spark-mllib'
+	$(DISTREG) fit data/demo-poisson.csv --model poisson --engine numpy --method newton --out results/poisson-numpy-newton.json
+	$(DISTREG) fit data/demo-poisson.csv --model poisson --engine mrjob-local --method newton --quiet --out results/poisson-mrjob-local-newton.json
+	$(DISTREG) fit data/demo-poisson.csv --model poisson --engine spark-rdd --method lbfgs --quiet --out results/poisson-spark-rdd-lbfgs.json
+	$(DISTREG) fit data/demo-poisson.csv --model poisson --engine spark-mllib --method newton --quiet --out results/poisson-spark-mllib-newton.json
+	$(DISTREG) compare results/poisson-numpy-newton.json results/poisson-mrjob-local-newton.json \
+	    results/poisson-spark-rdd-lbfgs.json results/poisson-spark-mllib-newton.json --rtol 1e-9
 	@echo '== the same rows as Parquet (row groups as splits): numpy, mrjob-local, spark-rdd against the CSV fit'
 	$(DISTREG) fit data/demo.parquet --engine numpy --method qr --quiet --out results/parquet-numpy-qr.json
 	$(DISTREG) fit data/demo.parquet --engine mrjob-local --method qr --quiet --out results/parquet-mrjob-local-qr.json

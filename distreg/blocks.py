@@ -457,23 +457,38 @@ def sigmoid(m):
 
 
 def _scores(parsed, design, params):
-    """Linear predictions or logistic margins of a block at ``params['theta']``."""
+    """Linear predictions, logistic margins or Poisson linear predictors of a block at
+    ``params['theta']`` (with the rows' offsets, ``--offset-col``, when they have them)."""
     design = _with_levels(design, parsed, params)
-    return margins(design.matrix(parsed.X, cats=parsed.cats),
-                   np.asarray(params['theta'], dtype=np.float64))
+    m = margins(design.matrix(parsed.X, cats=parsed.cats),
+                np.asarray(params['theta'], dtype=np.float64))
+    return m if parsed.offset is None else m + parsed.offset
+
+
+def _checked_poisson_mean(m):
+    """exp(m) of rows being scored; a row beyond :data:`POISSON_MAX_ETA` is an error."""
+    over = np.flatnonzero(m > POISSON_MAX_ETA)
+    if len(over):
+        from distreg.errors import DistregError
+        raise DistregError('the Poisson mean exp(x\'theta) of %d row(s) overflows float64 '
+                           '(x\'theta = %r > %g): the model does not fit these rows\' features'
+                           % (len(over), float(m[over[0]]), POISSON_MAX_ETA))
+    return np.exp(m)
 
 
 def prediction_lines(parsed, design, params):
     """One text line per row of the block, in row order: what ``distreg predict`` writes.
 
     Linear: the prediction. Logistic: the probability of class 1 and the class
-    at 0.5 (``p,c``). Floats are written by ``repr`` (they round-trip exactly).
-    A row rejected under ``--bad-rows skip`` keeps its place as ``None``.
+    at 0.5 (``p,c``). Poisson: the mean exp(x'theta + offset). Floats are written by
+    ``repr`` (they round-trip exactly). A row rejected under ``--bad-rows skip`` keeps its place as ``None``.
     """
     m = _scores(parsed, design, params)
     if params['model'] == 'logistic':
         p = sigmoid(m)
         lines = ['%r,%d' % (v, c) for v, c in zip(p.tolist(), (p >= 0.5).tolist())]
+    elif params['model'] == 'poisson':
+        lines = [repr(v) for v in _checked_poisson_mean(m).tolist()]
     else:
         lines = [repr(v) for v in m.tolist()]
     for k, at in reversed(list(enumerate(parsed.reject_at))):
@@ -488,7 +503,8 @@ class Evaluate(Aggregate):
     with the label's count-mean-M2 they give RMSE, MAE and R². Logistic:
     ``log_loss_sum`` (from the margin m, as log(1 + exp(-m)) or log(1 + exp(m)),
     exact where 1 - p would cancel) and the confusion matrix at 0.5
-    ``[[tn, fp], [fn, tp]]``. ROC AUC needs the scores in order: see
+    ``[[tn, fp], [fn, tp]]``. Poisson: ``sse`` and ``sae`` of y - exp(eta) and
+    ``deviance_sum``, the sum of the rows' Poisson deviances. ROC AUC needs the scores in order: see
     :class:`AucRange`. The metrics are per row: sample weights are not used.
     """
     name = 'evaluate'
@@ -507,11 +523,17 @@ class Evaluate(Aggregate):
                                   [np.sum(pos & ~pred), np.sum(pos & pred)]], dtype=np.int64)
             return dict(log_loss_sum=float(np.sum(np.logaddexp(0.0, np.where(pos, -m, m)))),
                         confusion=confusion)
+        if params['model'] == 'poisson':
+            mu = _checked_poisson_mean(m)
+            r = y - mu
+            return dict(sse=float(r @ r), sae=float(np.sum(np.abs(r))),
+                        deviance_sum=float(np.sum(poisson_deviance_terms(y, mu))))
         r = y - m
         return dict(sse=float(r @ r), sae=float(np.sum(np.abs(r))))
 
     def _merge(self, a, b):
-        return {k: a[k] + b[k] for k in a if k in ('sse', 'sae', 'log_loss_sum', 'confusion')}
+        return {k: a[k] + b[k] for k in a
+                if k in ('sse', 'sae', 'log_loss_sum', 'confusion', 'deviance_sum')}
 
 
 def score_counts(parsed, design, params):
@@ -678,15 +700,20 @@ class _Block:
     def __init__(self, parsed, design):
         self.design = design
         self.raw = parsed.X
+        #: the rows' offsets (added to eta), or None
+        self.offset = parsed.offset
         self.p = design.n_coef(parsed.X.shape[1])
         self.M = None if design.plain else design.matrix(parsed.X, cats=parsed.cats)
 
     def eta(self, theta):
+        """X theta (plus the offset, when the rows have one)."""
         if self.M is not None:
-            return self.M @ theta
-        if self.design.intercept:
-            return self.raw @ theta[1:] + theta[0]
-        return self.raw @ theta
+            eta = self.M @ theta
+        elif self.design.intercept:
+            eta = self.raw @ theta[1:] + theta[0]
+        else:
+            eta = self.raw @ theta
+        return eta if self.offset is None else eta + self.offset
 
     def xt(self, v):
         if self.M is not None:
@@ -733,7 +760,66 @@ def _loss_and_residual(model, eta, y, w=None):
             loss += _logistic_piece(eta[piece], y[piece], r[piece],
                                     None if w is None else w[piece])
         return loss, r
-    raise ValueError('model must be linear or logistic, not %r' % (model,))
+    if model == 'poisson':
+        # the Poisson negative log-likelihood without its constant sum log(y!):
+        # sum exp(eta) - y eta; d/d eta = exp(eta) - y
+        mu = poisson_mean(eta)
+        terms = mu - y * eta
+        r = mu - y
+        if w is None:
+            return float(np.sum(terms)), r
+        return float(w @ terms), w * r
+    raise ValueError('model must be linear, logistic or poisson, not %r' % (model,))
+
+
+#: Poisson: the largest linear predictor (eta, with the offset) whose mean exp(eta) is taken
+#: as it is. Above it (exp(eta) > 1e304) the mean, the loss and X'WX are near or beyond the
+#: float64 limit: the block reports the rows (``n_overflow``) and the driver backs off or
+#: stops with a message, never with an infinite answer.
+POISSON_MAX_ETA = 700.0
+
+
+def poisson_mean(eta):
+    """exp(eta), the Poisson mean of the log link, with eta capped at :data:`POISSON_MAX_ETA`
+    (a row beyond it is counted by the block and never reaches an answer)."""
+    return np.exp(np.minimum(eta, POISSON_MAX_ETA))
+
+
+def _poisson_overflow(eta, w=None):
+    """Rows whose linear predictor is beyond :data:`POISSON_MAX_ETA` (weight 0: not in the fit)."""
+    over = eta > POISSON_MAX_ETA
+    if w is not None:
+        over &= w > 0
+    return int(np.count_nonzero(over))
+
+
+def poisson_deviance_terms(y, mu):
+    """Each row's Poisson deviance 2 (y log(y / mu) - (y - mu)), with 0 log 0 = 0."""
+    with np.errstate(divide='ignore', invalid='ignore'):
+        ylog = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
+    return 2.0 * (ylog - (y - mu))
+
+
+def _poisson_sums(y, mu, w=None, offset=None):
+    """The sums behind the Poisson fit's statistics (:func:`distreg.optim.poisson_stats`):
+    deviance, Pearson chi2, sum y, sum y log y and sum log(y!) (all weighted by ``w``);
+    with an offset o also sum exp(o) and sum y o (the null model's)."""
+    from math import lgamma
+    ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)
+    # log(y!) by lgamma, once per distinct label (counts repeat a lot)
+    vals, inv = np.unique(y, return_inverse=True)
+    lgam = np.array([lgamma(v + 1.0) for v in vals.tolist()])[inv.ravel()]
+    cols = [poisson_deviance_terms(y, mu), (y - mu) ** 2 / mu, y, ylogy, lgam]
+    if offset is not None:
+        cols += [np.exp(np.minimum(offset, POISSON_MAX_ETA)), y * offset]
+    return dict(zip(POISSON_SUMS + POISSON_OFFSET_SUMS,
+                    (float(np.sum(c)) if w is None else float(w @ c) for c in cols)))
+
+
+#: Keys of the Poisson sums in a ``hessian`` partial (added by the merge).
+POISSON_SUMS = ('deviance', 'pearson_chi2', 'y_sum', 'y_log_y', 'log_y_factorial')
+#: ... and with an offset (``--offset-col``).
+POISSON_OFFSET_SUMS = ('exp_offset_sum', 'y_offset_sum')
 
 
 def _logistic_piece(eta, y, r, w=None):
@@ -771,9 +857,12 @@ def _misclassified(eta, y, w=None):
 
 
 def _weights(model, eta):
-    """The Hessian's row weights: None for 1 (linear), p(1 - p) (logistic)."""
+    """The Hessian's row weights: None for 1 (linear), p(1 - p) (logistic), exp(eta)
+    (Poisson: the Fisher information's, equal to the Hessian's for the log link)."""
     if model == 'linear':
         return None
+    if model == 'poisson':
+        return poisson_mean(eta)
     return np.exp(-np.logaddexp(0.0, -eta) - np.logaddexp(0.0, eta))
 
 
@@ -791,6 +880,8 @@ class LossGradient(Aggregate):
         eta = b.eta(theta_for(params['theta'], b.p))
         loss, r = _loss_and_residual(params['model'], eta, parsed.y, parsed.w)
         part = dict(loss=loss, grad=b.xt(r))
+        if params['model'] == 'poisson':
+            part['n_overflow'] = _poisson_overflow(eta, parsed.w)
         if params['model'] == 'logistic':
             part['n_wrong'] = _misclassified(eta, parsed.y, parsed.w)
             if params.get('probe') is not None:
@@ -802,7 +893,8 @@ class LossGradient(Aggregate):
         p = max(len(a['grad']), len(b['grad']))
         out = dict(loss=a['loss'] + b['loss'],
                    grad=_pad_vector(a['grad'], p) + _pad_vector(b['grad'], p))
-        for key in ('n_wrong', 'n_wrong_probe'):
+        for key in (('n_wrong', 'n_wrong_probe', 'n_overflow') + POISSON_SUMS
+                    + POISSON_OFFSET_SUMS):
             if key in a:
                 out[key] = a[key] + b[key]
         return out
@@ -818,6 +910,8 @@ class Hessian(LossGradient):
         if parsed.w is not None:
             w = parsed.w if w is None else w * parsed.w
         part['hess'] = b.xtwx(w)
+        if params['model'] == 'poisson':
+            part.update(_poisson_sums(parsed.y, poisson_mean(eta), parsed.w, parsed.offset))
         return part
 
     def _merge(self, a, b):

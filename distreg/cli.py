@@ -1,6 +1,6 @@
 """The ``distreg`` command line: generate, fit, compare, predict, evaluate.
 
-    distreg generate --rows N --features P [--model linear|logistic] [--noise S] [--seed K]
+    distreg generate --rows N --features P [--model linear|logistic|poisson] [--noise S] [--seed K]
                      [--format csv|libsvm|parquet] --out PATH
     distreg fit INPUT --engine ENGINE --method METHOD [options] [--out RESULT.json]
     distreg compare RESULT.json... [--reference TRUTH.json] [--rtol R]

@@ -28,9 +28,16 @@ class _FitOptionsChecks:
             if o.choices is not None and value not in o.choices:
                 raise DistregError('%s must be one of %s, not %r'
                                    % (o.flag, ', '.join(o.choices), value))
-        if self.model == 'logistic' and self.method in ('normal', 'qr'):
-            raise DistregError('--method %s solves least squares; logistic regression has '
-                               'no closed form: use --method newton, lbfgs or gd' % self.method)
+        if self.model != 'linear' and self.method in ('normal', 'qr'):
+            raise DistregError('--method %s solves least squares; %s regression has '
+                               'no closed form: use --method newton, lbfgs or gd'
+                               % (self.method, self.model))
+        if self.offset_col is not None and self.model != 'poisson':
+            raise DistregError('--offset-col is for --model poisson (an offset of the log '
+                               'link), not --model %s' % self.model)
+        if self.allow_noninteger and self.model != 'poisson':
+            raise DistregError('--allow-noninteger is for --model poisson (its labels are '
+                               'counts), not --model %s' % self.model)
         if self.max_iter is not None and self.max_iter < 0:
             raise DistregError('--max-iter must be >= 0, not %r' % self.max_iter)
         # 0 is allowed: no early stop, exactly --max-iter iterations (fixed-work benchmarks)
@@ -128,6 +135,9 @@ def fit(engine, options, names=None, checked=False, progress=None, driver=None):
                            'statistics of its own): use spark-rdd' % engine.name)
     t0 = time.perf_counter()
     schema = engine.prepare(options)
+    if options.offset_col is not None and getattr(schema, 'offset', None) is None:
+        raise DistregError('--offset-col %s: offsets are read from CSV input only, not from '
+                           '%s input' % (options.offset_col, schema.format))
     if options.weight_col is not None and getattr(schema, 'weight', None) is None:
         raise DistregError('--weight-col %s: %s input has no weight column'
                            % (options.weight_col, schema.format))

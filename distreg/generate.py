@@ -2,8 +2,9 @@
 
 Features are standard normal and every value is written with 10 significant
 digits (a 1M x 20 CSV is about 275 MB); the label is
-``intercept + X beta + noise * N(0, 1)`` (linear) or a Bernoulli draw with
-probability ``sigmoid(intercept + X beta)`` (logistic). What is in the file is
+``intercept + X beta + noise * N(0, 1)`` (linear), a Bernoulli draw with
+probability ``sigmoid(intercept + X beta)`` (logistic) or a Poisson count of mean
+``exp(intercept + X beta)`` (poisson; ``noise`` is not used). What is in the file is
 the data: a fit is checked against a reference fit of the same file, the truth
 file says what the generator meant (it differs from the best fit by the noise).
 
@@ -53,10 +54,14 @@ def generate(rows, features, out, model='linear', noise=0.1, seed=0, fmt='csv', 
     if model == 'linear':
         beta = np.round(rng.uniform(-5, 5, features), 3)
         intercept = float(np.round(rng.uniform(-5, 5), 3))
-    else:
+    elif model == 'logistic':
         # small enough that the classes overlap (a finite maximum-likelihood answer)
         beta = np.round(rng.normal(0, 1.0 / np.sqrt(features), features), 3)
         intercept = float(np.round(rng.normal(0, 0.5), 3))
+    else:
+        # counts of a few on average: exp(eta) stays moderate for standard normal features
+        beta = np.round(rng.normal(0, 0.5 / np.sqrt(features), features), 3)
+        intercept = float(np.round(rng.normal(1.0, 0.3), 3))
     levels = (list(REGIONS[:categorical]) if categorical <= len(REGIONS)
               else ['level%03d' % i for i in range(1, categorical + 1)])
     effects = np.round(rng.uniform(-2, 2, categorical), 3) if categorical else np.zeros(0)
@@ -82,8 +87,10 @@ def generate(rows, features, out, model='linear', noise=0.1, seed=0, fmt='csv', 
                 columns.append(rng.integers(0, 4, n))
             if model == 'linear':
                 y = _round_significant(eta + noise * rng.standard_normal(n))
-            else:
+            elif model == 'logistic':
                 y = (rng.random(n) < 1.0 / (1.0 + np.exp(-eta))).astype(np.int64)
+            else:
+                y = rng.poisson(np.exp(eta)).astype(np.int64)
             if fmt == 'parquet':
                 f.write([y] + [X[:, j] for j in range(features)] + columns)  # one row group
             else:
@@ -96,7 +103,7 @@ def generate(rows, features, out, model='linear', noise=0.1, seed=0, fmt='csv', 
         truth['categorical'] = {'region[T.%s]' % lv: float(e)
                                 for lv, e in zip(levels[1:], effects[1:])}
     if weights:
-        truth['weight_col'] = 'w' 
+        truth['weight_col'] = 'w'
     with open(truth_path(out), 'w') as f:
         json.dump(truth, f, indent=1)
         f.write('\n')
@@ -110,10 +117,10 @@ def _output(out, fmt, features, model, extra=()):
     import pyarrow as pa
     from distreg.parquet import Writer
     names = ['y'] + ['x%d' % j for j in range(1, features + 1)] + list(extra)
-    # a logistic label is an integer column, as in the CSV ("0", "1"); region is text, the
-    # weights integers
+    # a logistic or Poisson label is an integer column, as in the CSV ("0", "1", "7"); region
+    # is text, the weights integers
     types = {'region': pa.string(), 'w': pa.int64()}
-    if model == 'logistic':
+    if model != 'linear':
         types['y'] = pa.int64()
     return Writer(out, names, types)
 

@@ -45,7 +45,7 @@ TABULAR = ('csv', 'parquet')
 #: What --format accepts: a format, or auto (told from the first line).
 FORMAT_CHOICES = ('auto',) + FORMATS
 BAD_ROW_POLICIES = ('fail', 'skip')
-MODELS = ('linear', 'logistic')
+MODELS = ('linear', 'logistic', 'poisson')
 
 #: Bytes per parsed chunk: large enough to amortise the parser call, small enough
 #: that a block (rows x columns of float64) stays in cache-friendly sizes.
@@ -86,7 +86,8 @@ class Schema:
     may read; ``y`` is then zeros). ``names`` are the header's names, when there is a header.
     ``model`` matters for rows: a logistic label must be 0 or 1. ``weight`` is the index
     of the sample-weight column (``--weight-col``), None without weights; ``cluster`` the
-    index of the cluster column (``--cov cluster:COL``), None without; neither is a feature.
+    index of the cluster column (``--cov cluster:COL``), None without; ``offset`` that of
+    the offset column (``--offset-col``), None without; none of them is a feature.
     """
     format: str = 'csv'
     n_fields: int = None
@@ -106,6 +107,12 @@ class Schema:
     #: the cluster column (--cov cluster:COL), or None: never a feature; a kept row's cluster
     #: id is a finite number
     cluster: int = None
+    #: Poisson (``--allow-noninteger``): a label may be any finite number >= 0, not only a
+    #: count (statsmodels' GLM takes such labels; its likelihood is then a quasi-likelihood)
+    allow_noninteger: bool = False
+    #: the offset column (CSV, --offset-col), or None: never a feature; a finite number
+    #: added to each row's linear predictor (Poisson: the log of the exposure)
+    offset: int = None
     #: give every parsed row its key (``Parsed.keys``, :mod:`distreg.folds`): ``distreg cv``
     row_keys: bool = False
     #: the categorical columns (``--categorical``), in the order given: CSV field indices
@@ -143,18 +150,19 @@ class Schema:
         weight = own.index(self.names[self.weight]) if self.weight is not None else None
         cluster = own.index(self.names[self.cluster]) if self.cluster is not None else None
         cats = self.categorical or ()
+        offset = own.index(self.names[self.offset]) if self.offset is not None else None
         features = [own.index(n) for i, n in enumerate(self.names)
                     if i not in self.not_features()]
         categorical = tuple(own.index(self.names[i]) for i in cats) if cats else None
         return dataclasses.replace(self, label=label, weight=weight, cluster=cluster,
-                                   names=own, files=None, columns=tuple([label] + features),
-                                   categorical=categorical)
+                                   offset=offset, names=own, files=None,
+                                   columns=tuple([label] + features), categorical=categorical)
 
     def not_features(self):
-        """The columns that are not numeric features: label, weight, cluster (those there
-        are) and the categorical columns."""
-        return tuple(i for i in (self.label, self.weight, self.cluster) if i is not None) + \
-            tuple(self.categorical or ())
+        """The columns that are not numeric features: label, weight, cluster, offset (those
+        there are) and the categorical columns."""
+        return tuple(i for i in (self.label, self.weight, self.cluster, self.offset)
+                     if i is not None) + tuple(self.categorical or ())
 
     def n_features(self):
         """Raw feature columns of a CSV row (None for LibSVM)."""
@@ -185,6 +193,13 @@ class Schema:
         return cls(**d)
 
 
+def with_label_rule(schema, options):
+    """``schema`` with the label rule of the fit ``options`` (Poisson's
+    ``--allow-noninteger``), whatever format the schema was read from."""
+    allow = bool(getattr(options, 'allow_noninteger', False))
+    return dataclasses.replace(schema, allow_noninteger=allow) if allow else schema
+
+
 def keyed(schema, options):
     """``schema``, with row keys when the fit's options ask for folds (``distreg cv``)."""
     if getattr(options, 'folds', None):
@@ -205,7 +220,7 @@ def is_header(line):
 
 def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='linear',
                  source='<input>', n_features=None, weight_col=None, cluster_col=None,
-                 categorical=None, levels=None):
+                 offset_col=None, categorical=None, levels=None):
     """Build the :class:`Schema` from the first line of the input.
 
     ``label_col`` is a column name (needs a header), an index (``'0'``, ``3``,
@@ -214,7 +229,8 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
     have exactly these, with the label column or (CSV) without it; anything else
     is an error here, before any job starts. ``weight_col`` names the sample-weight
     column as ``label_col`` names the label (CSV only; None: no weights); ``cluster_col``
-    the cluster column of ``--cov cluster:COL`` likewise (scoring reads past both).
+    the cluster column of ``--cov cluster:COL`` likewise (scoring reads past both);
+    ``offset_col`` the offset column of ``--offset-col`` likewise (scoring needs it).
     ``categorical`` names the categorical columns (``'a,b'``, by name or index; not counted
     in ``n_features``), ``levels`` their levels when known (``options.levels``: see
     :func:`resolve_categorical`).
@@ -243,6 +259,9 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
         if categorical:
             raise DistregError('--categorical does not apply to LibSVM input: its features '
                                'are numbers by index; give a CSV or Parquet input')
+        if offset_col is not None:
+            raise DistregError('--offset-col does not apply to LibSVM input: its rows have no '
+                               'columns; give the offsets as a column of a CSV input')
         if n_features is not None:
             _check_libsvm_width(first_line, n_features, source)
         return Schema('libsvm', None, 0, None, bad_rows, model)
@@ -255,20 +274,23 @@ def sniff_schema(first_line, fmt='csv', label_col=None, bad_rows='fail', model='
     cats = split_names(categorical)
     if n_features is not None:
         schema = _schema_for_model(n, names, label_col, n_features + len(cats), bad_rows,
-                                   model, source, weight_col, cluster_col)
+                                   model, source, weight_col, cluster_col, offset_col)
         return resolve_categorical(schema, cats, levels, source)
     label = _resolve_label(label_col, names, n, source)
     weight = _resolve_weight(weight_col, label, names, n, source)
     cluster = _resolve_cluster(cluster_col, (label, weight), names, n, source)
+    offset = _resolve_offset(offset_col, (label, weight, cluster), names, n, source)
     others = [(flag, what) for flag, what, i in (('--weight-col', 'a weight', weight),
-                                                  ('--cov cluster:COL', 'a cluster id', cluster))
+                                                  ('--cov cluster:COL', 'a cluster id', cluster),
+                                                  ('--offset-col', 'an offset', offset))
               if i is not None]
     if others and n < 2 + len(others):
         raise BadInputError('a CSV row with %s needs a label, %s and at least one feature, '
                             'found %d fields' % (' and '.join(f for f, _ in others),
                                                  ', '.join(w for _, w in others), n),
                             file=source, line=1, offset=0, text=first_line)
-    schema = Schema('csv', n, label, names, bad_rows, model, weight=weight, cluster=cluster)
+    schema = Schema('csv', n, label, names, bad_rows, model, weight=weight, cluster=cluster,
+                    offset=offset)
     return resolve_categorical(schema, cats, levels, source)
 
 
@@ -295,10 +317,11 @@ def resolve_categorical(schema, categorical, levels=None, source='<input>'):
     idx = []
     for c in categorical:
         i = _resolve_label(c, schema.names, n, source, flag='--categorical')
-        if i in (schema.label, schema.weight, schema.cluster):
+        if i in (schema.label, schema.weight, schema.cluster, schema.offset):
             raise DistregError('--categorical %s is the %s column of %s: a categorical column '
                                'is a feature' % (c, 'label' if i == schema.label else 'weight'
-                                                 if i == schema.weight else 'cluster', source))
+                                                 if i == schema.weight else 'cluster'
+                                                 if i == schema.cluster else 'offset', source))
         if i in idx:
             raise DistregError('--categorical names column %s twice' % c)
         idx.append(i)
@@ -332,14 +355,22 @@ def _named_in(col, names):
 
 
 def _schema_for_model(n, names, label_col, n_features, bad_rows, model, source, weight_col=None,
-                      cluster_col=None):
+                      cluster_col=None, offset_col=None):
     """The schema of a CSV scored by a model of ``n_features`` raw features.
 
     A model fitted with ``--weight-col`` (or ``--cov cluster:COL``) reads that column when
     the input has it (by name with a header, else when the column count leaves room for
     every such column): it is never a feature. The weights and clusters of the rows do not
-    change a prediction or a metric.
+    change a prediction or a metric. A model fitted with ``--offset-col`` needs its offset
+    column (it is part of every row's mean): it counts with the features here.
     """
+    raw = n_features
+    if offset_col is not None:
+        if _named_in(offset_col, names) is False:
+            raise DistregError('the model was fitted with the offset column %r, which %s does '
+                               'not have (its columns: %s): the offset is part of every row\'s '
+                               'mean' % (str(offset_col).strip(), source, ', '.join(names)))
+        n_features += 1
     given = [c for c in (weight_col, cluster_col) if c is not None]
     named = {c: _named_in(c, names) for c in given}
     unnamed = [c for c in given if named[c] is None]
@@ -354,19 +385,22 @@ def _schema_for_model(n, names, label_col, n_features, bad_rows, model, source, 
     if _named_in(label_col, names) is not None:
         has_label = _named_in(label_col, names)
     if n != n_features + has_label + has_weight + has_cluster:
+        off = ', the offset' if offset_col is not None else ''
         others = ' and '.join(what for what, c in (('the weight', weight_col),
                                                    ('the cluster', cluster_col)) if c is not None)
         raise DistregError(
-            'the model has %d raw feature%s but %s has %d column%s: expected %d (the features) '
-            'or %d (the features and the label)%s'
-            % (n_features, 's' if n_features != 1 else '', source, n, 's' if n != 1 else '',
-               n_features, n_features + 1,
+            'the model has %d raw feature%s but %s has %d column%s: expected %d (the features%s) '
+            'or %d (the features%s and the label)%s'
+            % (raw, 's' if raw != 1 else '', source, n, 's' if n != 1 else '',
+               n_features, off, n_features + 1, off,
                ' or %d (and %s)' % (n_features + 1 + len(given), others) if given else ''))
     label = _resolve_label(label_col, names, n, source) if has_label else None
     weight = _resolve_weight(weight_col, label, names, n, source) if has_weight else None
     cluster = (_resolve_cluster(cluster_col, (label, weight), names, n, source)
                if has_cluster else None)
-    return Schema('csv', n, label, names, bad_rows, model, weight=weight, cluster=cluster)
+    offset = _resolve_offset(offset_col, (label, weight, cluster), names, n, source)
+    return Schema('csv', n, label, names, bad_rows, model, weight=weight, cluster=cluster,
+                  offset=offset)
 
 
 def _resolve_weight(weight_col, label, names, n, source):
@@ -391,6 +425,19 @@ def _resolve_cluster(cluster_col, taken, names, n, source):
                            'column of their own' % (str(cluster_col).strip(), 'label'
                                                     if cluster == taken[0] else 'weight', source))
     return cluster
+
+
+def _resolve_offset(offset_col, taken, names, n, source):
+    """The index of the ``--offset-col`` column (None without one): a column of its own,
+    not the label, weight or cluster column (``taken``, in that order)."""
+    if offset_col is None:
+        return None
+    offset = _resolve_label(offset_col, names, n, source, flag='--offset-col')
+    if offset in taken:
+        what = ('label', 'weight', 'cluster')[taken.index(offset)]
+        raise DistregError('--offset-col %s is the %s column of %s: the offset needs a column '
+                           'of its own' % (str(offset_col).strip(), what, source))
+    return offset
 
 
 def _check_libsvm_width(first_line, n_features, source):
@@ -507,14 +554,15 @@ def read_headers(path):
 
 def local_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
                  source=None, n_features=None, weight_col=None, cluster_col=None,
-                 categorical=None, levels=None):
+                 offset_col=None, categorical=None, levels=None):
     """The checked :class:`Schema` of a local input: first line sniffed, every header checked
     (Parquet: :func:`distreg.parquet.input_schema`)."""
     headers = read_headers(path)
     first = next((line for _, line, _ in headers if line), None)
     schema = sniff_schema(first, fmt, label_col, bad_rows, model, source=source or path,
                           n_features=n_features, weight_col=weight_col,
-                          cluster_col=cluster_col, categorical=categorical, levels=levels)
+                          cluster_col=cluster_col, offset_col=offset_col,
+                          categorical=categorical, levels=levels)
     return check_headers(schema, headers)
 
 
@@ -793,9 +841,10 @@ class Parsed:
     where a rejected row was, for outputs that keep one line per input row (predict).
     ``w`` holds the rows' sample weights (``--weight-col``: finite, >= 0), None without
     weights (the aggregates then do exactly their unweighted arithmetic). ``g`` holds the
-    rows' cluster ids (``--cov cluster:COL``: finite numbers), None without. ``cats`` holds
-    the text of the categorical columns (rows x columns, a numpy ``str`` array, stripped
-    of surrounding blanks), None without them.
+    rows' cluster ids (``--cov cluster:COL``: finite numbers), None without; ``offset``
+    the rows' offsets (``--offset-col``: finite), added to the linear predictor, None without.
+    ``cats`` holds the text of the categorical columns (rows x columns, a numpy ``str``
+    array, stripped of surrounding blanks), None without them.
     """
     X: np.ndarray
     y: np.ndarray
@@ -803,6 +852,7 @@ class Parsed:
     reject_at: list = field(default_factory=list)
     w: np.ndarray = None
     g: np.ndarray = None
+    offset: np.ndarray = None
     #: each row's key (uint64, :mod:`distreg.folds`) when the schema asks for ``row_keys``
     keys: np.ndarray = None
     cats: np.ndarray = None
@@ -894,6 +944,8 @@ def _parse_csv_fast(data, n_lines, schema):
         return None
     if schema.model == 'logistic' and not np.all((y == 0) | (y == 1)):
         return None
+    if schema.model == 'poisson' and not np.all(poisson_label_ok(y, schema.allow_noninteger)):
+        return None
     w = None
     if schema.weight is not None:
         w = cols[schema.weight]
@@ -904,7 +956,12 @@ def _parse_csv_fast(data, n_lines, schema):
         g = cols[schema.cluster]
         if not np.isfinite(g).all():
             return None
-    return Parsed(X, y, w=w, g=g, cats=cats)
+    offset = None
+    if schema.offset is not None:
+        offset = cols[schema.offset]
+        if not np.isfinite(offset).all():
+            return None
+    return Parsed(X, y, w=w, g=g, offset=offset, cats=cats)
 
 
 def _text_columns(columns, levels=None):
@@ -1005,7 +1062,8 @@ def _csv_row(text, schema):
                              % (i + 1, _column_name(schema, i), f.strip(),
                                 'the label' if i == schema.label else 'the weight (a finite '
                                 'number >= 0)' if i == schema.weight else 'the cluster ids'
-                                if i == schema.cluster else 'the features'))
+                                if i == schema.cluster else 'the offset'
+                                if i == schema.offset else 'the features'))
         if i == schema.weight and v < 0:
             raise ValueError('field %d (%s) is %s: a weight must be >= 0'
                              % (i + 1, _column_name(schema, i), f.strip()))
@@ -1017,9 +1075,9 @@ def _csv_row(text, schema):
         features = features, [check_level(fields[i], lv, 'field %d (%s)'
                                           % (i + 1, _column_name(schema, i)))
                               for i, lv in zip(cats, levels)]
-    # then the weight and the cluster id, those the schema has (see _parse_lines)
-    return (label, features) + tuple(values[i] for i in (schema.weight, schema.cluster)
-                                     if i is not None)
+    # then the weight, the cluster id and the offset, those the schema has (see _parse_lines)
+    return (label, features) + tuple(values[i] for i in (schema.weight, schema.cluster,
+                                                         schema.offset) if i is not None)
 
 
 def _feature_fields(schema):
@@ -1036,6 +1094,8 @@ def _column_name(schema, i):
         return 'the weight column'
     if i == schema.cluster:
         return 'the cluster column'
+    if i == schema.offset:
+        return 'the offset column'
     return 'the label column' if i == schema.label else 'a feature column'
 
 
@@ -1085,6 +1145,10 @@ def _parse_lines(chunk, schema, parse_row):
             if schema.model == 'logistic' and label not in (0.0, 1.0):
                 raise ValueError('label %s is not 0 or 1 (logistic regression needs labels '
                                  'in {0, 1})' % _label_text(text, schema))
+            if schema.model == 'poisson' and not poisson_label_ok(label,
+                                                                  schema.allow_noninteger):
+                raise ValueError(poisson_label_reason(_label_text(text, schema), label,
+                                                      schema.allow_noninteger))
         except ValueError as e:
             bad = BadInputError(str(e), file=chunk.file, line=line_no, offset=offset, text=text)
             if schema.bad_rows == 'fail':
@@ -1110,15 +1174,32 @@ def _parse_lines(chunk, schema, parse_row):
         for i, r in enumerate(rows):
             if r:
                 X[i, np.fromiter(r.keys(), int) - 1] = np.fromiter(r.values(), float)
-    # each kept row's weight and cluster id, those the schema has, in that order
-    n_extra = (schema.weight is not None) + (schema.cluster is not None)
-    extra = np.array(weights, dtype=np.float64).reshape(len(labels), n_extra)
-    w = extra[:, 0] if schema.weight is not None else None
-    g = extra[:, -1] if schema.cluster is not None else None
+    # each kept row's weight, cluster id and offset, those the schema has, in that order
+    has = [i is not None for i in (schema.weight, schema.cluster, schema.offset)]
+    extra = np.array(weights, dtype=np.float64).reshape(len(labels), sum(has))
+    at = np.cumsum(has) - 1
+    w = extra[:, at[0]] if has[0] else None
+    g = extra[:, at[1]] if has[1] else None
+    offsets = extra[:, at[2]] if has[2] else None
     cat_block = None
     if categorical:
         cat_block = np.array(cats, dtype=str).reshape(len(cats), len(schema.categorical))
-    return Parsed(X, y, rejects, reject_at, w=w, g=g, cats=cat_block)
+    return Parsed(X, y, rejects, reject_at, w=w, g=g, offset=offsets, cats=cat_block)
+
+
+def poisson_label_ok(y, allow_noninteger=False):
+    """A Poisson label is a count: an integer >= 0 (any finite number >= 0 with
+    ``--allow-noninteger``). Elementwise for an array."""
+    ok = np.asarray(y) >= 0
+    return ok if allow_noninteger else ok & (np.floor(y) == y)
+
+
+def poisson_label_reason(text, value, allow_noninteger=False):
+    """Why a Poisson label is bad (``text``: as written in the input)."""
+    if value < 0:
+        return ('label %s is negative (Poisson regression needs counts: labels >= 0)' % text)
+    return ('label %s is not an integer (Poisson regression needs counts; '
+            '--allow-noninteger takes any label >= 0)' % text)
 
 
 def _label_text(text, schema):

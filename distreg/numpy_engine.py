@@ -5,7 +5,7 @@ import time
 from distreg import blocks, scoring
 from distreg.engine import Engine
 from distreg.errors import DistregError
-from distreg.loader import CHUNK_BYTES, keyed, local_path
+from distreg.loader import CHUNK_BYTES, keyed, local_path, with_label_rule
 from distreg.parquet import input_schema, iter_input_blocks
 
 
@@ -33,8 +33,9 @@ class NumpyEngine(Engine):
                                    n_features=options.n_features,
                                    features=options.features, weight_col=options.weight_col,
                                    cluster_col=options.cluster_col(),
+                                   offset_col=options.offset_col,
                                    categorical=options.categorical, levels=options.levels)
-        self.schema = keyed(self.schema, options)
+        self.schema = with_label_rule(keyed(self.schema, options), options)
         self.load_seconds = time.perf_counter() - t0
         return self.schema
 

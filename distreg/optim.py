@@ -2,7 +2,7 @@
 
 This is the home of the drivers: ``normal`` and ``qr`` (closed forms, with
 refinement passes), and the iterative methods gradient descent, L-BFGS and
-Newton (IRLS), for linear and logistic models. A driver asks the engine only
+Newton (IRLS), for linear, logistic and Poisson models. A driver asks the engine only
 for distributed aggregates (their block functions and merges live in
 :mod:`distreg.blocks`) and does its updates here; the method table that names
 them is :data:`distreg.fit.METHODS`.
@@ -12,9 +12,10 @@ The iterative methods ask for the aggregates, evaluated at a parameter vector th
 ``gradient`` (keys ``loss``, ``grad``)
     the data part of the objective and its gradient at theta;
 ``hessian`` (keys ``loss``, ``grad``, ``hess``)
-    the same and X'WX at theta (W = I for linear, p(1-p) for logistic).
+    the same and X'WX at theta (W = I for linear, p(1-p) for logistic, exp(eta) for
+    Poisson; a Poisson ``hessian`` also has the sums of :func:`poisson_stats`).
 
-Both take the parameters ``{'theta': [...], 'model': 'linear'|'logistic'}``. A
+Both take the parameters ``{'theta': [...], 'model': 'linear'|'logistic'|'poisson'}``. A
 theta shorter than a block's model matrix is padded with zeros (the first pass
 runs at ``theta = []``: the engine's answer tells the driver how many
 coefficients there are, which LibSVM input only knows once it has been read).
@@ -26,11 +27,16 @@ but the intercept, on the same scale as the closed forms' ``(X'X + L I')``::
 
     linear:    f(theta) = 1/2 sum (y - x'theta)^2                 + L/2 |theta'|^2
     logistic:  f(theta) = sum log(1 + exp(x'theta)) - y x'theta   + L/2 |theta'|^2
+    poisson:   f(theta) = sum exp(eta) - y eta                    + L/2 |theta'|^2
 
 so ``gd``/``lbfgs``/``newton`` converge to the answer of ``normal`` with the
 same ``--ridge``. The logistic loss and residual are formed from ``e^-|eta|``
 (``distreg.blocks._logistic_piece``): no overflow for any eta, and no cancellation
-in a residual near 0.
+in a residual near 0. Poisson: eta = x'theta + o, o the offset of ``--offset-col``
+(0 without), and the loss leaves out its constant sum log(y!); every sum is weighted
+by the frequency weights of ``--weight-col``. A Poisson point whose exp(eta) would
+overflow (:data:`distreg.blocks.POISSON_MAX_ETA`) has an infinite loss, so the line
+searches back off from it (docs/poisson.md).
 
 Stopping rule (all three): the method stops when its next step, an estimate of
 the distance to the optimum, is at most ``tol`` relative to theta in the max
@@ -291,6 +297,12 @@ class _Objective:
             params['probe'] = (self.accepted[-1] - self.accepted[k * 3 // 4]).tolist()
         part = self.engine.aggregate(aggregate, params)
         blocks.check_rows(part)
+        if self.model == 'poisson':
+            self._check_poisson(part)
+            if part['n_overflow']:
+                # a trial point too far out: an infinite loss, so the line search backs off
+                # (the point never becomes an answer; self.last stays the last finite one)
+                return math.inf, None
         if 'hess' in part:
             solvers.check_sums_finite(part['hess'], None, '--method %s' % self.method,
                                       least_squares=self.model == 'linear')
@@ -310,6 +322,20 @@ class _Objective:
         self._check_separated(part)
         self.last = (f, g)
         return f, g
+
+    def _check_poisson(self, part):
+        """Refuse what has no finite Poisson answer, before any iteration runs into it."""
+        if self.last is not None:
+            return
+        if self.intercept and part['y_mean'] == 0.0:
+            raise NotConvergedError(
+                'every label is 0: the Poisson log-likelihood keeps rising as the intercept '
+                'goes to -infinity (a mean of 0), so no finite maximum-likelihood answer exists')
+        if part['n_overflow']:
+            raise DistregError(
+                'the Poisson mean exp(eta) of %d row(s) overflows float64 at the starting '
+                'point (eta, the offset with theta = 0, is above %g): check the offset column'
+                % (part['n_overflow'], blocks.POISSON_MAX_ETA))
 
     def log_iteration(self, iteration):
         """Record (and print, with a progress stream) the point last evaluated as ``iteration``.
@@ -371,7 +397,7 @@ class _Objective:
 
     def evaluate_scaled(self, u):
         f, g = self.evaluate(self.d * u)
-        return f, g * self.d
+        return f, None if g is None else g * self.d
 
 
 def _rel_size(step, theta):
@@ -614,6 +640,8 @@ def _answer(method, obj, theta, iterations, converged, tol):
         stats = inference.linear_stats(theta, cov, rss, part, obj.intercept)
     else:
         stats = logistic_stats(theta, cov)
+    if obj.model == 'poisson':
+        stats.update(poisson_stats(part, len(theta)))
     return dict(theta=theta, **row_counts(part),
                 iterations=iterations, converged=converged, stats=stats, history=obj.history)
 
@@ -628,3 +656,29 @@ def logistic_stats(theta, cov):
     return dict(r2=None, rmse=None, residual_sd=None, std_errors=se.tolist(), t_values=z,
                 p_values=[None if v is None else inference.normal_two_sided(v) for v in z])
 
+
+def poisson_stats(part, p):
+    """The Poisson fit's goodness-of-fit statistics from a merged ``hessian`` partial at
+    the answer (its ``loss`` is the data loss, sum w (mu - y eta), without a penalty).
+
+    Notes
+    -----
+    As statsmodels' GLM(family=Poisson()) with ``freq_weights`` w (every sum weighted)::
+
+        deviance       = sum 2 w (y log(y / mu) - (y - mu))           (0 log 0 = 0)
+        pearson_chi2   = sum w (y - mu)^2 / mu
+        log_likelihood = sum w (y eta - mu - log(y!)) = -(loss + sum w log(y!))
+        aic            = -2 log_likelihood + 2 p
+        null_deviance  = the deviance of the intercept-only model (with the offset, with or
+                         without an intercept in the fit): its mean c exp(o), c = sum w y /
+                         sum w exp(o), so null_deviance = 2 (sum w y log y - sum w y log c
+                         - sum w y o) (0 when every label is 0)
+    """
+    y_sum = part['y_sum']
+    exp_offset = part.get('exp_offset_sum', part.get('w_sum', part['n']))
+    null = 2.0 * (part['y_log_y'] - part.get('y_offset_sum', 0.0)
+                  - (y_sum * math.log(y_sum / exp_offset) if y_sum > 0 else 0.0))
+    llf = -(part['loss'] + part['log_y_factorial'])
+    return dict(family='Poisson', link='log', deviance=part['deviance'],
+                pearson_chi2=part['pearson_chi2'], null_deviance=max(null, 0.0),
+                log_likelihood=llf, aic=-2.0 * llf + 2.0 * p)

@@ -57,7 +57,8 @@ OPTIONS = (
     Option('method', '--method', str, 'normal', METHOD_NAMES,
            'normal (normal equations), qr (TSQR + refinement), gd, lbfgs, newton'),
     Option('model', '--model', str, 'linear', MODELS,
-           'linear (least squares) or logistic (labels in {0, 1})', job=True),
+           'linear (least squares), logistic (labels in {0, 1}) or poisson (counts, log '
+           'link; docs/poisson.md)', job=True),
     Option('intercept', '--no-intercept', None, True, negates=True,
            help='fit without an intercept', job=True),
     Option('ridge', '--ridge', float, 0.0,
@@ -74,6 +75,13 @@ OPTIONS = (
            help='sample-weight column (finite, >= 0), by name or index: frequency weights '
                 '(weight k = the row k times); not a feature. Default: none', job=True,
            metavar='W'),
+    Option('offset_col', '--offset-col', None, None,
+           help='poisson: offset column (finite), by name or index: added to every row\'s '
+                'linear predictor, log(mu) = x\'theta + offset (e.g. the log of the exposure); '
+                'not a feature. Default: none', job=True, metavar='O'),
+    Option('allow_noninteger', '--allow-noninteger', None, False, switch=True,
+           help='poisson: take any label >= 0, not only counts (else a non-integer label is '
+                'a bad row)', job=True),
     Option('format', '--format', str, 'auto', FORMAT_CHOICES,
            'input format; auto: Parquet when the file starts with PAR1, LibSVM when the '
            'first line reads "label idx:val ...", else CSV', job=True),

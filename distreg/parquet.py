@@ -619,6 +619,13 @@ def read_row_group(entry, schema, opener=None):
             col_bad.append((finite & (v != 0) & (v != 1),
                             'is {value}, not 0 or 1 (logistic regression needs labels in '
                             '{{0, 1}})'))
+        if is_label and schema.model == 'poisson':
+            col_bad.append((finite & (v < 0), 'is {value}: negative (Poisson regression needs '
+                            'counts: labels >= 0)'))
+            if not schema.allow_noninteger:
+                col_bad.append((finite & (v >= 0) & (np.floor(v) != v),
+                                'is {value}, not an integer (Poisson regression needs counts; '
+                                '--allow-noninteger takes any label >= 0)'))
         for mask, why in col_bad:
             if mask.any():
                 reasons.append((col, mask, why, v))
@@ -720,7 +727,7 @@ def iter_local_blocks(path, schema, entries=None):
 
 def input_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',
                  source=None, n_features=None, features=None, weight_col=None,
-                 cluster_col=None, categorical=None, levels=None):
+                 cluster_col=None, offset_col=None, categorical=None, levels=None):
     """The :class:`Schema` of any local input: Parquet (``--format parquet``, or auto and
     its magic bytes) by its footers, else :func:`distreg.loader.local_schema`."""
     if is_parquet_input(path, fmt):
@@ -730,7 +737,8 @@ def input_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linea
     loader.check_no_features(features, n_features)
     return loader.local_schema(path, fmt, label_col, bad_rows, model, source=source,
                                n_features=n_features, weight_col=weight_col,
-                               cluster_col=cluster_col, categorical=categorical, levels=levels)
+                               cluster_col=cluster_col, offset_col=offset_col,
+                               categorical=categorical, levels=levels)
 
 
 def iter_input_blocks(path, schema, chunk_bytes=loader.CHUNK_BYTES):

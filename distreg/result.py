@@ -21,17 +21,23 @@ HISTORY_KEYS = ('iteration', 'loss', 'grad_norm', 'seconds')
 #: ``n_clusters``: the clusters of ``--cov cluster:COL`` (None for another covariance).
 STATS_KEYS = ('r2', 'rmse', 'residual_sd', 'std_errors', 't_values', 'p_values',
               'condition_number', 'cov_type', 'n_clusters')
+#: Further ``stats`` of a Poisson record (``--model poisson`` only; see
+#: :func:`distreg.optim.poisson_stats`): the family and link by name, the deviance, Pearson's
+#: chi2, the null (intercept-only) deviance, the log-likelihood and the AIC.
+POISSON_STATS_KEYS = ('family', 'link', 'deviance', 'pearson_chi2', 'null_deviance',
+                      'log_likelihood', 'aic')
 #: Keys of the record's ``design``: what ``predict`` and ``evaluate`` need to read new rows
 #: the way the model's rows were read (any engine's record works on any engine).
 #: ``weight_col``: the sample-weight column (None without), never a feature;
 #: ``cluster_col``: the column of ``--cov cluster:COL`` (None without), never a feature;
+#: ``offset_col``: the offset column of a Poisson model (None without), never a feature;
 #: records written before they existed have none (:data:`OPTIONAL_DESIGN_KEYS`).
 #: ``levels``: the categorical columns (``--categorical``) and their levels, in the model
 #: matrix's order, ``[[column, [level, ...]], ...]`` (levels sorted by their text; None
 #: without); ``feature_names`` and ``n_features`` are the numeric features only.
 DESIGN_KEYS = ('poly_degree', 'n_features', 'format', 'label_col', 'feature_names',
-               'weight_col', 'cluster_col', 'levels')
-OPTIONAL_DESIGN_KEYS = ('weight_col', 'cluster_col', 'levels')
+               'weight_col', 'cluster_col', 'offset_col', 'levels')
+OPTIONAL_DESIGN_KEYS = ('weight_col', 'cluster_col', 'offset_col', 'levels')
 
 
 def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, iterations,
@@ -52,8 +58,13 @@ def make_record(engine, method, model, theta, intercept, n_rows, n_bad_rows, ite
         iterations=int(iterations), converged=bool(converged),
         seconds=seconds,
         timings=timings or dict(load_seconds=None, pass_seconds=[]),
-        stats={k: stats.get(k) for k in STATS_KEYS},
+        stats={k: stats.get(k) for k in stats_keys(model)},
         history=[{k: h.get(k) for k in HISTORY_KEYS} for h in history or []])
+
+
+def stats_keys(model):
+    """The keys of a record's ``stats`` for ``model``."""
+    return STATS_KEYS + (POISSON_STATS_KEYS if model == 'poisson' else ())
 
 
 def check_finite(record, names):
@@ -64,7 +75,7 @@ def check_finite(record, names):
     from distreg.errors import DistregError
     fields = [('coefficient', [record['intercept']] if record['intercept'] is not None else [])]
     fields[0][1].extend(record['coefficients'])
-    fields += [(k, record['stats'].get(k)) for k in STATS_KEYS]
+    fields += [(k, record['stats'].get(k)) for k in stats_keys(record['model'])]
     for what, value in fields:
         values = value if isinstance(value, list) else [value]
         for i, v in enumerate(values):
@@ -79,7 +90,7 @@ def design_of(schema, poly_degree, n_features, levels=None):
     """The record's ``design``: the input's format, the label column (by name when the
     input had a header, else by index), the raw features' names and count, the degree,
     the categorical columns' levels."""
-    label = weight = cluster = None
+    label = weight = cluster = offset = None
     if schema.format in ('csv', 'parquet') and schema.label is not None:
         def name(i):
             return schema.names[i] if schema.names else i
@@ -88,9 +99,11 @@ def design_of(schema, poly_degree, n_features, levels=None):
             weight = name(schema.weight)
         if schema.cluster is not None:
             cluster = name(schema.cluster)
+        if schema.offset is not None:
+            offset = name(schema.offset)
     return dict(poly_degree=int(poly_degree), n_features=int(n_features), format=schema.format,
                 label_col=label, feature_names=schema.feature_names(), weight_col=weight,
-                cluster_col=cluster,
+                cluster_col=cluster, offset_col=offset,
                 levels=[[str(name), list(values)] for name, values in levels] if levels else None)
 
 
@@ -162,6 +175,13 @@ def summary(record, names=None):
         info += [('Weights:', 'frequency (n = sum w)'),
                  ('Sum of weights:', _num(record['sum_weights'])),
                  ('Zero-weight rows:', record['n_rows_zero_weight']), ('', '')]
+    if record['model'] == 'poisson':
+        info += [('Family:', 'Poisson'), ('Link:', 'log'),
+                 ('Deviance:', _num(stats.get('deviance'))),
+                 ('Pearson chi2:', _num(stats.get('pearson_chi2'))),
+                 ('Null deviance:', _num(stats.get('null_deviance'))),
+                 ('Log-likelihood:', _num(stats.get('log_likelihood'))),
+                 ('AIC:', _num(stats.get('aic'))), ('', '')]
     info += [('Iterations:', record['iterations']),
              ('Converged:', 'yes' if record['converged'] else 'NO'),
              ('R-squared:', _num(stats.get('r2'))), ('RMSE:', _num(stats.get('rmse'))),
@@ -180,7 +200,7 @@ def summary(record, names=None):
         right = '%-15s %s' % info[i + 1] if i + 1 < len(info) else ''
         lines.append(left + ' ' + right)
     lines.append('-' * width)
-    test = 'P>|z|' if record['model'] == 'logistic' or robust else 'P>|t|'
+    test = 'P>|z|' if record['model'] in ('logistic', 'poisson') or robust else 'P>|t|'
     lines.append('%-22s %20s %14s %10s %9s' % ('', 'coef', 'std err', 't' if test == 'P>|t|'
                                               else 'z', test))
     se = stats.get('std_errors') or [None] * len(theta)

@@ -12,15 +12,17 @@ aggregate and :class:`distreg.blocks.AucRange`. An engine provides:
 
 Output of ``predict``: one line per input row, in input order (a local file),
 or part files in split order (an ``hdfs://`` or ``s3://`` directory). Linear:
-the prediction; logistic: ``probability,class`` (class 1 when p >= 0.5). A row
-rejected under ``--bad-rows skip`` keeps its place: an empty line in a local
+the prediction; logistic: ``probability,class`` (class 1 when p >= 0.5);
+Poisson: the mean exp(eta), eta = x'theta + offset. A row rejected under ``--bad-rows skip`` keeps its place: an empty line in a local
 file; in part files, ``#`` and the rejection's JSON. It is also counted and
 kept in the rejects file, as in ``fit``.
 
 Metrics of ``evaluate`` (held-out rows): linear: n, RMSE, MAE, R² = 1 - SSE/TSS
 (TSS about the held-out mean). Logistic: n, log loss (mean negative
 log-likelihood), accuracy and the confusion matrix at 0.5, ROC AUC (exact, ties
-counted one half, from the engine's sort of the scores).
+counted one half, from the engine's sort of the scores). Poisson: n, mean
+Poisson deviance (the mean of 2 (y log(y/mu) - (y - mu)), mu = exp(eta)), RMSE
+and MAE of y - mu.
 """
 
 import contextlib
@@ -64,7 +66,7 @@ class Model:
         tabular = d['format'] in ('csv', 'parquet')
         return FitOptions(method='normal', model=self.model, intercept=self.intercept,
                           poly_degree=d['poly_degree'], label_col=d['label_col'],
-                          weight_col=d.get('weight_col'),
+                          weight_col=d.get('weight_col'), offset_col=d.get('offset_col'),
                           cov='nonrobust' if d.get('cluster_col') is None
                           else 'cluster:%s' % d['cluster_col'],
                           categorical=[name for name, _ in d['levels']]
@@ -86,7 +88,7 @@ class Model:
 def predict(engine, model, out, bad_rows='fail'):
     """Score every row of the engine's input into ``out``; return a summary dict."""
     t0 = time.perf_counter()
-    engine.prepare(model.options(bad_rows))
+    _check_offset(engine.prepare(model.options(bad_rows)), model)
     if out.endswith('.parquet') and '://' not in out:
         n = _predict_parquet(engine, model, out)
     else:
@@ -98,6 +100,7 @@ def evaluate(engine, model, bad_rows='fail'):
     """Held-out metrics of ``model`` on the engine's input (one pass); a JSON-ready dict."""
     t0 = time.perf_counter()
     schema = engine.prepare(model.options(bad_rows))
+    _check_offset(schema, model)
     if schema.format != 'libsvm' and schema.label is None:
         raise DistregError('evaluate needs the label: the input has the %d features only'
                            % model.design['n_features'])
@@ -107,6 +110,14 @@ def evaluate(engine, model, bad_rows='fail'):
     out.update(engine=engine.name, n_bad_rows=part['n_bad'],
                seconds=time.perf_counter() - t0)
     return out
+
+
+def _check_offset(schema, model):
+    """A model fitted with an offset scores only rows that have it (it is part of the mean)."""
+    if model.design.get('offset_col') is not None and getattr(schema, 'offset', None) is None:
+        raise DistregError('the model was fitted with the offset column %r: the rows to score '
+                           'need it, and offsets are read from CSV input only, not from %s'
+                           % (model.design['offset_col'], schema.format))
 
 
 def _predict_parquet(engine, model, out):
@@ -147,6 +158,9 @@ def metrics(part, model, auc=None):
                     confusion=dict(tn=tn, fp=fp, fn=fn, tp=tp),
                     roc_auc=auc.auc() if auc is not None else None)
     tss = part['y_m2']
+    if model == 'poisson':
+        return dict(model=model, n=n, mean_poisson_deviance=part['deviance_sum'] / n,
+                    rmse=math.sqrt(part['sse'] / n), mae=part['sae'] / n)
     return dict(model=model, n=n, rmse=math.sqrt(part['sse'] / n), mae=part['sae'] / n,
                 r2=1.0 - part['sse'] / tss if tss > 0 else None)
 
@@ -160,6 +174,9 @@ def table(m):
                  ('ROC AUC', m['roc_auc']),
                  ('confusion at 0.5', 'tn %d  fp %d  fn %d  tp %d'
                   % (c['tn'], c['fp'], c['fn'], c['tp']))]
+    elif m['model'] == 'poisson':
+        rows += [('mean deviance', m['mean_poisson_deviance']), ('RMSE', m['rmse']),
+                 ('MAE', m['mae'])]
     else:
         rows += [('RMSE', m['rmse']), ('MAE', m['mae']), ('R-squared', m['r2'])]
     lines = ['%s regression, held-out metrics' % m['model'], '-' * 44]

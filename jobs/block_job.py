@@ -20,11 +20,14 @@ The ``distreg`` and ``jobs`` packages are uploaded with the job (mrjob's
 """
 
 import codecs
+import dataclasses
 import json
 import logging
 import os
 import sys
 import time
+
+import numpy as np
 
 from jobs.mrjob_compat import IN_PLACE_ENV, CompatJob  # first: it imports mrjob
 from mrjob.protocol import (  # noqa: E402
@@ -39,7 +42,7 @@ from distreg import options as options_mod
 from distreg.options import JOB_OPTIONS
 from distreg.loader import (CHUNK_BYTES, Parsed, Schema, check_headers, fill_line_numbers,
                             iter_chunks, iter_split_chunks, local_path, parse_chunk,
-                            read_headers, sniff_schema)
+                            read_headers, sniff_schema, with_label_rule)
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +163,9 @@ class BlockJob(CompatJob):
         o = self.job_fit_options()
         schema = sniff_schema(first, o.format, o.label_col, o.bad_rows, o.model, source=paths[0],
                               n_features=o.n_features, weight_col=o.weight_col,
-                              cluster_col=o.cluster_col(), categorical=o.categorical,
-                              levels=o.levels)
-        return check_headers(schema, headers)
+                              cluster_col=o.cluster_col(), offset_col=o.offset_col,
+                              categorical=o.categorical, levels=o.levels)
+        return with_label_rule(check_headers(schema, headers), o)
 
     def _remote_headers(self, uri):
         """``(file, first line, ())`` of each file of a remote input (for check_headers)."""
@@ -447,11 +450,14 @@ def _pieces(parsed):
     and a task holds its row group's arrays and one such piece, not a row group twice."""
     n = len(parsed.y)
     rows = max(1024, CHUNK_BYTES // (8 * (parsed.X.shape[1] + 2)))
-    if n <= rows or parsed.rejects or parsed.w is not None:
+    if n <= rows or parsed.rejects:
         yield parsed
         return
+    # every per-row array of the block, cut alike (weights, cluster ids, keys, offsets, text)
+    per_row = {f.name: getattr(parsed, f.name) for f in dataclasses.fields(Parsed)
+               if isinstance(getattr(parsed, f.name), np.ndarray)}
     for a in range(0, n, rows):
-        yield Parsed(parsed.X[a:a + rows], parsed.y[a:a + rows])
+        yield Parsed(**{k: v[a:a + rows] for k, v in per_row.items()})
 
 
 def _memory_kb(field):

@@ -26,7 +26,7 @@ from distreg import options as options_mod
 from distreg.engine import Engine
 from distreg.errors import DistregError, raise_from_json_dict
 from distreg.loader import (check_no_features, fill_line_numbers, keyed, local_path,
-                            read_headers)
+                            read_headers, with_label_rule)
 from jobs.block_job import use_hadoop
 from jobs.gradient import MRLossGradient
 from jobs.hessian import MRHessian
@@ -116,8 +116,9 @@ class MRJobEngine(Engine):
         args.append(self.job_input or self.path)
         # an uploaded input's headers are read from the local files (a `hadoop fs -cat`
         # per part file would start a JVM each); tasks know the files by their HDFS paths
-        self.schema = keyed(parquet_schema or MRNormalEquations(args)._sniff_schema(
-            self._uploaded_headers() if self._uploaded else None), o)
+        self.schema = with_label_rule(keyed(
+            parquet_schema or MRNormalEquations(args)._sniff_schema(
+                self._uploaded_headers() if self._uploaded else None), o), o)
         self.args = args + ['--schema', self.schema.to_json()]
         self.load_seconds = time.perf_counter() - t0
         return self.schema

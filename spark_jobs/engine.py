@@ -46,7 +46,7 @@ from distreg import blocks, parquet, scoring
 from distreg.engine import Engine
 from distreg.errors import BadInputError, DistregError
 from distreg.loader import (check_headers, check_no_features, fill_line_numbers, keyed,
-                            local_path, sniff_schema)
+                            local_path, sniff_schema, with_label_rule)
 from spark_jobs import reader as rd
 from spark_jobs.session import cancellable, get_session, import_pyspark
 
@@ -146,9 +146,10 @@ class RDDEngine(Engine):
                              options.model, source=self.path, n_features=options.n_features,
                              weight_col=options.weight_col,
                              cluster_col=options.cluster_col(),
+                             offset_col=options.offset_col,
                              categorical=options.categorical, levels=options.levels),
                 headers)
-        self.schema = keyed(self.schema, options)
+        self.schema = with_label_rule(keyed(self.schema, options), options)
         # counts each partition built from the input: more than n_partitions means that cached
         # blocks were lost and rebuilt from the lineage
         self._built = sc.accumulator(0)

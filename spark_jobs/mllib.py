@@ -14,6 +14,10 @@ linear, lbfgs     LinearRegression(solver='l-bfgs')   (MLlib gives no std errors
 logistic, lbfgs   LogisticRegression(family='binomial') (no std errors either)
 logistic, newton  GeneralizedLinearRegression(family='binomial', link='logit'):
                   IRLS, std errors, z and p values
+poisson, newton   GeneralizedLinearRegression(family='poisson', link='log'), the
+                  offset (``--offset-col``) as its ``offsetCol``: IRLS, std errors,
+                  z and p values; the deviance, Pearson chi2, null deviance,
+                  log-likelihood and AIC from one pass of the core at MLlib's answer
 
 Ridge (``--ridge L``, our objective ``loss_sum + L/2 |theta'|^2``) maps to MLlib's
 ``regParam`` with ``elasticNetParam=0`` and ``standardization=False`` (the penalty
@@ -56,7 +60,8 @@ from spark_jobs.session import cancellable
 MLLIB_METHODS = {('linear', 'normal'): 'LinearRegression(solver=normal)',
            ('linear', 'lbfgs'): 'LinearRegression(solver=l-bfgs)',
            ('logistic', 'lbfgs'): 'LogisticRegression',
-           ('logistic', 'newton'): 'GeneralizedLinearRegression(binomial, IRLS)'}
+           ('logistic', 'newton'): 'GeneralizedLinearRegression(binomial, IRLS)',
+           ('poisson', 'newton'): 'GeneralizedLinearRegression(poisson, IRLS)'}
 
 
 class MLlibEngine(Engine):
@@ -107,10 +112,14 @@ class MLlibEngine(Engine):
         self.weighted = schema.weight is not None
         if self.weighted:
             columns.append(StructField('weight', DoubleType(), False))
+        self.has_offset = getattr(schema, 'offset', None) is not None
+        if self.has_offset:
+            columns.append(StructField('offset', DoubleType(), False))
         rows = self.rdd.cached.flatMap(_Rows(design))
         self.frame = spark.createDataFrame(rows, StructType(columns)).select(
             'label', array_to_vector('x').alias('features'),
-            *(['weight'] if self.weighted else [])).cache()
+            *(['weight'] if self.weighted else []),
+            *(['offset'] if self.has_offset else [])).cache()
         self.n_rows = self.frame.count()
         self.n_bad = len(self.rdd.rejects)
         self.w_sum = self.n_zero_w = None
@@ -123,8 +132,9 @@ class MLlibEngine(Engine):
         # the core on the cached rows lets solve() refuse what the other engines refuse
         self.tsqr = (self.rdd.aggregate('tsqr', {'levels': self.levels} if self.levels else {})
                      if self.n_rows and not (options.ridge or options.l1) else None)
-        if options.model != 'logistic' or options.ridge:
-            # logistic keeps the rows: the separation check evaluates MLlib's answer on them
+        if options.model == 'linear' or options.ridge:
+            # logistic keeps the rows: the separation check evaluates MLlib's answer on them;
+            # Poisson: its deviance and the other statistics are the core's at MLlib's answer
             self.rdd.release_cache()
         self.load_seconds = self.rdd.load_seconds + time.perf_counter() - t0
         return schema
@@ -162,7 +172,8 @@ class MLlibEngine(Engine):
         max_iter = (options.max_iter if options.max_iter is not None
                     else optim.DEFAULT_MAX_ITER.get(options.method, 100))
         t0 = time.perf_counter()
-        train = {'linear': _train_linear, 'logistic': _train_logistic}[options.model]
+        train = {'linear': _train_linear, 'logistic': _train_logistic,
+                 'poisson': _train_poisson}[options.model]
         if progress is not None:
             print('distreg: spark-mllib: %d rows cached; MLlib trains (%s %s, at most %d '
                   'iterations)' % (self.n_rows, options.model, options.method, max_iter),
@@ -170,6 +181,8 @@ class MLlibEngine(Engine):
         out = train(self, options, tol, max_iter)
         if options.model == 'logistic' and not options.ridge:
             self._check_separation(out['theta'], options)
+        if options.model == 'poisson':
+            self._poisson_stats(out, options)
         out.update(optim.row_counts(counts), pass_seconds=[time.perf_counter() - t0])
         return out
 
@@ -182,6 +195,17 @@ class MLlibEngine(Engine):
         part = self.rdd.aggregate('gradient', {'theta': [float(v) for v in theta],
                                                'model': 'logistic', 'levels': self.levels})
         optim.check_separation(part, options.model, options.ridge)
+
+    def _poisson_stats(self, out, options):
+        """The Poisson record's goodness of fit at MLlib's answer, from one ``hessian`` pass of
+        the core (MLlib's summary has no Pearson chi2 and its AIC differs with weights)."""
+        part = self.rdd.aggregate('hessian', {'theta': [float(v) for v in out['theta']],
+                                              'model': 'poisson'})
+        if part['n_overflow']:
+            raise DistregError('spark-mllib: the Poisson mean exp(eta) of %d row(s) overflows '
+                               'float64 at MLlib\'s answer; the answer is not usable'
+                               % part['n_overflow'])
+        out['stats'].update(optim.poisson_stats(part, len(out['theta'])))
 
     def predict(self, params, out):
         return self.rdd.predict(params, out)
@@ -208,7 +232,7 @@ def check_method(options):
         raise DistregError('spark-mllib has no --method %s for --model %s; it has: %s'
                            % (options.method, options.model,
                               ', '.join('%s %s' % k for k in MLLIB_METHODS)))
-    if key == ('logistic', 'newton') and options.ridge:
+    if key in (('logistic', 'newton'), ('poisson', 'newton')) and options.ridge:
         raise DistregError('spark-mllib --method newton (GeneralizedLinearRegression IRLS) '
                            'cannot apply --ridge as distreg defines it (its penalty scales with '
                            'each step\'s weights); use --method lbfgs for a ridge fit')
@@ -219,7 +243,7 @@ def check_method(options):
 #: exception in the middle of training.
 MAX_NORMAL_FEATURES = 4096
 #: (model, method) pairs that run WeightedLeastSquares.
-_NORMAL_SOLVER = {('linear', 'normal'), ('logistic', 'newton')}
+_NORMAL_SOLVER = {('linear', 'normal'), ('logistic', 'newton'), ('poisson', 'newton')}
 
 
 def check_width(options, n_features):
@@ -238,7 +262,8 @@ def _width(block):
 
 
 class _Rows:
-    """One partition's block as (label, model columns[, weight]) rows for the DataFrame."""
+    """One partition's block as (label, model columns[, weight][, offset]) rows for the
+    DataFrame."""
 
     def __init__(self, design):
         self.design = design
@@ -248,6 +273,8 @@ class _Rows:
         columns = [parsed.y.tolist(), self.design.matrix(parsed.X, cats=parsed.cats).tolist()]
         if parsed.w is not None:
             columns.append(parsed.w.tolist())
+        if parsed.offset is not None:
+            columns.append(parsed.offset.tolist())
         return zip(*columns)
 
 
@@ -388,3 +415,31 @@ def _train_logistic(engine, options, tol, max_iter):
     if options.method != 'newton':
         out['history'] = history
     return out
+
+
+def _train_poisson(engine, options, tol, max_iter):
+    """GeneralizedLinearRegression(family='poisson', link='log'): MLlib's IRLS.
+
+    Its standard errors are the inverse Fisher information's (as the core's); with
+    ``weightCol`` they are those of frequency weights (its IRLS weights each row's
+    working response by w, and Poisson has no dispersion to estimate).
+    """
+    from pyspark.ml.regression import GeneralizedLinearRegression
+    extra = _weight_col(engine)
+    if engine.has_offset:
+        extra['offsetCol'] = 'offset'
+    model = GeneralizedLinearRegression(
+        featuresCol='features', labelCol='label', family='poisson', link='log',
+        fitIntercept=options.intercept, maxIter=max_iter, tol=tol, regParam=0.0,
+        **extra).fit(engine.frame)
+    s = model.summary
+    z = _summary_list(s, 'tValues', options.intercept)
+    # the p values from MLlib's z as every engine forms them: MLlib's own are 1 - cdf,
+    # which is 0 below about 1e-16
+    stats = dict(r2=None, rmse=None, residual_sd=None,
+                 std_errors=_summary_list(s, 'coefficientStandardErrors', options.intercept),
+                 t_values=z, p_values=None if z is None else [
+                     inference.normal_two_sided(v) for v in z])
+    iterations = s.numIterations
+    return dict(theta=_theta(model, options.intercept), iterations=iterations,
+                converged=iterations < max_iter, stats=stats)

@@ -1,11 +1,12 @@
 """Regression with pyspark.ml (LinearRegression, LogisticRegression, GLR) on the shared loader's rows.
 
-Usage: spark-submit [--master M] spark_jobs/mllib_regression.py INPUT [--method normal|lbfgs|newton] [--model linear|logistic] [options of distreg fit]
+Usage: spark-submit [--master M] spark_jobs/mllib_regression.py INPUT [--method normal|lbfgs|newton] [--model linear|logistic|poisson] [options of distreg fit]
 
 linear: --method normal (LinearRegression solver=normal) or lbfgs (solver=l-bfgs);
 logistic: --method lbfgs (LogisticRegression) or newton (GeneralizedLinearRegression,
-IRLS). --ridge L maps to MLlib's regParam (see spark_jobs/mllib.py). Prints the
-result record (JSON) on stdout. spark-submit merges the
+IRLS); poisson: --method newton (GeneralizedLinearRegression family poisson, IRLS;
+--offset-col as its offsetCol). --ridge L maps to MLlib's regParam (see
+spark_jobs/mllib.py). Prints the result record (JSON) on stdout. spark-submit merges the
 script's stderr into its stdout: --out FILE writes the record alone to FILE.
 
     spark-submit --master local[2] spark_jobs/mllib_regression.py data.csv --method normal

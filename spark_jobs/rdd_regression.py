@@ -1,6 +1,6 @@
 """Regression on a cached PySpark RDD: the core's aggregates by mapPartitions + collect, one partial per core.
 
-Usage: spark-submit [--master M] spark_jobs/rdd_regression.py INPUT [--method normal|qr|gd|lbfgs|newton] [--model linear|logistic] [options of distreg fit]
+Usage: spark-submit [--master M] spark_jobs/rdd_regression.py INPUT [--method normal|qr|gd|lbfgs|newton] [--model linear|logistic|poisson] [options of distreg fit]
 
 Reads INPUT (a file, a directory of part files, a glob, hdfs://...) once with the
 shared loader into one numpy block per partition, caches it, and runs every pass

@@ -36,9 +36,9 @@ READERS = ('auto', 'direct', 'hadoop')
 #: partitions as the default parallelism.
 SPLIT_BYTES = 256 << 20
 #: The arrays of a :class:`Parsed` block a stored :class:`Block` keeps, in file order: the
-#: features, the labels, then those a fit may ask for (weights, cluster ids, row keys, the
-#: categorical columns' text: a numpy ``str`` array, no pickle).
-STORED = ('X', 'y', 'w', 'g', 'keys', 'cats')
+#: features, the labels, then those a fit may ask for (weights, cluster ids, row keys,
+#: offsets, the categorical columns' text: a numpy ``str`` array, no pickle).
+STORED = ('X', 'y', 'w', 'g', 'keys', 'offset', 'cats')
 
 
 class Block:
@@ -291,9 +291,10 @@ def _one_block(items, schema):
         X[row:row + len(part), :part.shape[1]] = part
         row += len(part)
     y = np.concatenate(ys) if ys else np.zeros(0)
-    # the optional arrays the schema asks for: weights, cluster ids, row keys, categorical text
+    # the optional arrays the schema asks for: weights, cluster ids, row keys, offsets,
+    # categorical text
     wanted = dict(w=schema.weight is not None, g=schema.cluster is not None,
-                  keys=schema.row_keys,
+                  keys=schema.row_keys, offset=schema.offset is not None,
                   cats=schema.format in TABULAR and bool(schema.categorical))
     empty = dict(keys=lambda: np.zeros(0, np.uint64),
                  cats=lambda: np.zeros((0, len(schema.categorical)), dtype=str))

@@ -488,3 +488,37 @@ def test_a_large_row_group_is_folded_in_pieces_by_a_map_task(tmp_path, monkeypat
     reference, _ = run_fit('numpy', path, method='normal')
     np.testing.assert_allclose(theta(record), theta(reference), rtol=1e-12)
     np.testing.assert_allclose(theta(record), lstsq(y, X), rtol=1e-9)
+
+
+def test_pieces_keep_every_per_row_array(tmp_path, monkeypatch):
+    """The pieces of a row group carry the rows' weights, cluster ids, categorical text and
+    fold keys with their features: a weighted, categorical fit with clustered errors folded
+    in pieces on mrjob-inline is numpy's (which reads the row group whole), and so is cv."""
+    import jobs.block_job as block_job
+    from distreg import cv
+    rng = np.random.default_rng(12)
+    n = 6000
+    y, X = make_linear(n, 2, seed=12)
+    region = rng.choice(['a', 'b', 'c'], n)
+    y = y + (region == 'b') * 2.0
+    path = str(tmp_path / 'one.parquet')
+    pq.write_table(pa.table({'y': y, 'x1': X[:, 0], 'x2': X[:, 1], 'region': region,
+                             'w': rng.integers(0, 4, n).astype(float),
+                             'firm': rng.integers(0, 40, n)}), path)   # one row group
+    monkeypatch.setattr(block_job, 'CHUNK_BYTES', 8 * 5 * 1000)   # pieces of 1,024 rows
+    options = dict(method='qr', weight_col='w', cov='cluster:firm')
+    record, _ = run_fit('mrjob-inline', path, **options)
+    reference, _ = run_fit('numpy', path, **options)
+    np.testing.assert_allclose(theta(record), theta(reference), rtol=1e-12)
+    np.testing.assert_allclose(record['stats']['std_errors'], reference['stats']['std_errors'],
+                               rtol=1e-10)
+    assert record['design']['levels'] == [['region', ['a', 'b', 'c']]]
+    got = []
+    for engine in ('mrjob-inline', 'numpy'):
+        opts = FitOptions(method='normal', folds=4, weight_col='w').validate()
+        eng = make_engine(engine, path)
+        try:
+            got.append(cv.run(eng, opts, 4, [0.0, 1.0])['cv']['rmse'])
+        finally:
+            eng.close()
+    np.testing.assert_allclose(got[0], got[1], rtol=1e-10)
