@@ -108,15 +108,9 @@ def alternate_cpu(contenders, repeats):
 # --------------------------------------------------------------------------- 2. spark
 
 def rdd_normal(spark, path):
-    from distreg.fit import FitOptions, fit
-    from spark_jobs.engine import RDDEngine
-    t0 = time.perf_counter()
-    engine = RDDEngine(path, spark=spark)
-    try:
-        fit(engine, FitOptions(method='normal'))
-    finally:
-        engine.close()
-    return time.perf_counter() - t0
+    """spark-rdd's normal fit, timed as make bench's CSV part times it."""
+    from benchmarks.bench_spark import rdd_normal as timed
+    return timed(spark, path)
 
 
 def mllib_normal(spark, path):

@@ -3,11 +3,10 @@ rows' folds (a file's identity is its base name, a row's position its byte offse
 file is one split (a streaming task that starts mid-file does not know its offsets), and the
 table is the brute-force folds' of tests/test_cv.py."""
 
-import numpy as np
 import pytest
 
 from helpers import assert_ran_on_yarn, make_linear, write_csv
-from test_cv import RIDGES, close, ref_cv, ref_folds, ref_rows
+from test_cv import RIDGES, check_brute_force
 from distreg import cv
 from distreg.fit import FitOptions
 from jobs.engine import MRJobEngine
@@ -32,11 +31,4 @@ def test_cv_on_hadoop_is_k_separate_fits(hadoop_cluster, tmp_path):
     finally:
         engine.close()
     assert_ran_on_yarn(hadoop_cluster.resourcemanager_web, engine.app_ids, 1)
-    rows = ref_rows(files)
-    table = np.array([r for _, _, r in rows])
-    fold = ref_folds(rows, k)
-    assert record['cv']['fold_rows'] == np.bincount(fold, minlength=k).tolist()
-    for i, ridge in enumerate(RIDGES):
-        rmse, r2 = ref_cv(table[:, 0], table[:, 1:], fold, k, ridge=ridge)
-        close(record['cv']['rmse'][i], rmse, 1e-10)
-        close(record['cv']['r2'][i], r2, 1e-10)
+    check_brute_force(record, files, k, RIDGES)

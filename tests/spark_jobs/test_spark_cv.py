@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import make_linear, write_csv
-from test_cv import (RIDGES, close, ref_cv, ref_fold, ref_folds, ref_rows,
+from test_cv import (RIDGES, check_brute_force, close, ref_cv, ref_fold, ref_folds, ref_rows,
                      write_parquet_parts)
 from distreg import cv
 from distreg.engine import make_engine
@@ -38,14 +38,7 @@ def spark_cv(spark, path, k, ridges, l1s=None, reader='auto', engine='spark-rdd'
 def test_spark_rdd_ridge_cv_is_k_separate_fits(spark, data, reader):
     k = 5
     record = spark_cv(spark, data['dir'], k, RIDGES, reader=reader)
-    rows = ref_rows(data['files'])
-    table = np.array([r for _, _, r in rows])
-    fold = ref_folds(rows, k)
-    assert record['cv']['fold_rows'] == np.bincount(fold, minlength=k).tolist()
-    for i, ridge in enumerate(RIDGES):
-        rmse, r2 = ref_cv(table[:, 0], table[:, 1:], fold, k, ridge=ridge)
-        close(record['cv']['rmse'][i], rmse, 1e-10)
-        close(record['cv']['r2'][i], r2, 1e-10)
+    check_brute_force(record, data['files'], k, RIDGES)
     want = fit(make_engine('numpy', data['dir']),
                FitOptions(method='normal', ridge=record['cv']['best']))
     close(theta_of(record), theta_of(want), 1e-12)
