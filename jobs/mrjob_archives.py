@@ -15,7 +15,12 @@ def create_dir_archive(runner, dir_path):
     iterative fit). Writes the same tar of the same files (every file mrjob's own would hold,
     under the same names) gzipped at level 1, and for a directory unchanged since an earlier
     job of this process (the same files, sizes and mtimes) that job's bytes again. Returns
-    False where mrjob's own should run (an archive already made, a URI, not a directory)."""
+    False where mrjob's own should run (an archive already made, a URI, not a directory).
+
+    An archive made by an earlier process for the same directory in the same state is
+    taken from the disk cache (:func:`_stored_archive`), as a YARN NodeManager localizes
+    an unchanged resource once: a ``distreg`` command runs one job or a few, and making the
+    archive (compiling every module) was a large part of one job's fixed cost."""
     tar_gz_path = runner._dir_archive_path(dir_path)
     if (tar_gz_path in runner._dir_archives_created or '://' in dir_path
             or not os.path.isdir(dir_path)):
@@ -23,7 +28,11 @@ def create_dir_archive(runner, dir_path):
     signature = _dir_signature(dir_path)
     hit = _DIR_ARCHIVES.get(dir_path)
     if hit is None or hit[0] != signature:
-        hit = _DIR_ARCHIVES[dir_path] = (signature, _tar_gz(dir_path, signature))
+        data = _stored_archive(dir_path, signature)
+        if data is None:
+            data = _tar_gz(dir_path, signature)
+            _store_archive(dir_path, signature, data)
+        hit = _DIR_ARCHIVES[dir_path] = (signature, data)
     os.makedirs(os.path.dirname(tar_gz_path), exist_ok=True)
     with open(tar_gz_path, 'wb') as f:
         f.write(hit[1])
@@ -33,6 +42,74 @@ def create_dir_archive(runner, dir_path):
 
 #: ``dirs`` archives made by the local runner in this process: {dir: (signature, bytes)}
 _DIR_ARCHIVES = {}
+
+#: the on-disk format of a cached archive (a change makes every older file a miss)
+_CACHE_FORMAT = b'distreg-dir-archive-1'
+
+
+def archive_cache_dir(environ=os.environ):
+    """Where archives are kept between processes: ``DISTREG_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/distreg`` (``~/.cache/distreg``), under ``dir-archives``."""
+    base = environ.get('DISTREG_CACHE_DIR') or os.path.join(
+        environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache'),
+        'distreg')
+    return os.path.join(base, 'dir-archives')
+
+
+def _cache_paths(dir_path, signature):
+    """(the cache file of this directory in this state, the prefix of its every state).
+
+    The key is everything the archive's bytes depend on: the directory, every file's path,
+    size and mtime (its signature), the bytecode's magic number and the file format."""
+    import hashlib
+    import json
+    where = hashlib.sha256(os.path.realpath(dir_path).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps(
+        [dir_path, signature, importlib.util.MAGIC_NUMBER.hex(),
+         _CACHE_FORMAT.decode()]).encode()).hexdigest()[:32]
+    prefix = os.path.join(archive_cache_dir(), where + '-')
+    return prefix + key + '.tar.gz', prefix
+
+
+def _stored_archive(dir_path, signature):
+    """The bytes of this directory's archive kept by an earlier process, or None. Each file
+    ends with the SHA-256 of the bytes before it: a file cut short, or changed, is a miss."""
+    import hashlib
+    path, _ = _cache_paths(dir_path, signature)
+    try:
+        with open(path, 'rb') as f:
+            blob = f.read()
+    except OSError:
+        return None
+    data, digest = blob[:-32], blob[-32:]
+    if len(blob) <= 32 or hashlib.sha256(data).digest() != digest:
+        return None
+    return data
+
+
+def _store_archive(dir_path, signature, data):
+    """Keep the archive for later processes (written whole, then renamed into place), and
+    remove the directory's archives of its earlier states. Best effort: a cache that cannot
+    be written costs the next process the archive again, nothing else."""
+    import glob
+    import hashlib
+    import tempfile
+    path, prefix = _cache_paths(dir_path, signature)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.tmp-')
+        try:
+            with os.fdopen(fd, 'wb') as f:
+                f.write(data + hashlib.sha256(data).digest())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        for old in glob.glob(glob.escape(prefix) + '*.tar.gz'):
+            if old != path:
+                os.unlink(old)
+    except OSError:
+        pass
 
 
 def _dir_signature(dir_path):

@@ -254,6 +254,56 @@ def test_a_dirs_archive_is_reused_only_while_its_directory_is_unchanged(tmp_path
     assert mrjob_archives._DIR_ARCHIVES[str(extra)] is not kept
 
 
+def test_a_dirs_archive_is_kept_on_disk_for_later_processes(tmp_path, monkeypatch):
+    """A later process (here: the in-process cache emptied) takes an unchanged directory's
+    archive from the disk cache, byte for byte, without making it; a changed directory, or a
+    cache file cut short or altered, gets a new archive; the directory's archive of its
+    earlier state is removed from the cache."""
+    from jobs import mrjob_archives
+    monkeypatch.setenv('DISTREG_CACHE_DIR', str(tmp_path / 'cache'))
+    src = tmp_path / 'src'
+    src.mkdir()
+    (src / 'm.py').write_text('X = 1\n')
+
+    class Runner:
+        def __init__(self, n):
+            self._dir_archives_created = set()
+            self.path = str(tmp_path / ('archive%d.tar.gz' % n))
+
+        def _dir_archive_path(self, dir_path):
+            return self.path
+
+    made = []
+    real_tar_gz = mrjob_archives._tar_gz
+    monkeypatch.setattr(mrjob_archives, '_tar_gz',
+                        lambda d, sig: made.append(d) or real_tar_gz(d, sig))
+
+    def archive(n):
+        mrjob_archives._DIR_ARCHIVES.pop(str(src), None)  # as a new process
+        runner = Runner(n)
+        assert mrjob_archives.create_dir_archive(runner, str(src))
+        with open(runner.path, 'rb') as f:
+            return f.read()
+
+    first = archive(1)
+    assert made == [str(src)]
+    cache = os.listdir(tmp_path / 'cache' / 'dir-archives')
+    assert len(cache) == 1
+    assert archive(2) == first and made == [str(src)]  # from the disk cache
+    stored = tmp_path / 'cache' / 'dir-archives' / cache[0]
+    blob = stored.read_bytes()
+    stored.write_bytes(blob[:-40] + blob[-32:])  # cut short: a miss, made again
+    assert archive(3) == first and len(made) == 2
+    stored.write_bytes(blob[:100] + bytes([blob[100] ^ 1]) + blob[101:])  # altered
+    assert archive(4) == first and len(made) == 3
+    assert archive(5) == first and len(made) == 3
+    (src / 'm.py').write_text('X = 22\n')
+    changed = archive(6)
+    assert changed != first and len(made) == 4
+    assert os.listdir(tmp_path / 'cache' / 'dir-archives') != cache  # the old state removed
+    assert len(os.listdir(tmp_path / 'cache' / 'dir-archives')) == 1
+
+
 def test_a_dirs_archive_carries_bytecode_the_interpreter_accepts(tmp_path):
     """Each .py goes with a .pyc compiled for this interpreter, which an import from the
     extracted archive uses (python -v says it matches its source); the directory's own
