@@ -29,6 +29,7 @@ Exit status 0 once measured, targets met or not (each verdict is printed and in 
 """
 
 import argparse
+import json
 import os
 import shlex
 import statistics
@@ -40,7 +41,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.common import DATA_DIR, DISTREG, ROOT, alternate, ensure_data, record  # noqa: E402
+from benchmarks.common import (DATA_DIR, DISTREG, ROOT, alternate, ensure_data,  # noqa: E402
+                               record, stamp)
 
 FOLDS = 5
 #: 20 ridge penalties: 0 and 19 log-spaced from 0.01 to 1e4
@@ -219,6 +221,22 @@ def spark_part(path, repeats, master):
                 master=master, repeats=repeats)
 
 
+def kept_part(a, part):
+    """A part ``--only`` does not run, as OUT_DIR/bench.json has it (same rows and features):
+    kept with when, where and on which commit it was measured (its own stamp, else the
+    section's), as bench_parquet.py keeps its parts. {} when there is none."""
+    previous = os.path.join(a.out_dir, 'bench.json')
+    if not os.path.exists(previous):
+        return {}
+    with open(previous) as f:
+        old = json.load(f).get('cv') or {}
+    if (old.get('rows'), old.get('features')) != (a.rows, a.features) or not old.get(part):
+        return {}
+    kept = dict(old[part])
+    kept.setdefault('measured', {k: old[k] for k in ('date', 'machine', 'commit') if k in old})
+    return {part: kept}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--rows', type=int, default=1_000_000, help='Default: %(default)s')
@@ -236,11 +254,17 @@ def main(argv=None):
                        a.rows, a.features)
     entry = dict(rows=a.rows, features=a.features, folds=FOLDS, ridge_penalties=RIDGES,
                  repeats=a.repeats, targets={k: list(v) for k, v in TARGETS.items()})
+    if a.only != 'all':
+        entry.update(kept_part(a, 'spark' if a.only == 'mrjob' else 'mrjob'))
     with tempfile.TemporaryDirectory(prefix='distreg-bench-cv-') as tmp:
         if a.only in ('all', 'mrjob'):
+            load = os.getloadavg()
             entry['mrjob'] = mrjob_part(path, a.repeats, tmp)
+            entry['mrjob']['measured'] = stamp(load)
         if a.only in ('all', 'spark'):
+            load = os.getloadavg()
             entry['spark'] = spark_part(path, a.mllib_repeats, a.master)
+            entry['spark']['measured'] = stamp(load)
     ratios = dict(entry.get('mrjob', {}).get('ratios', {}), **entry.get('spark', {}).get(
         'ratios', {}))
     entry['all_targets_met'] = all(met(k, v) for k, v in ratios.items())

@@ -258,8 +258,11 @@ def cv_section(cv, source):
     """The ``cv`` part of docs/bench.md (``benchmarks/bench_cv.py``)."""
     if not cv:
         return []
-    lines = ['## `distreg cv` and `distreg update` (`benchmarks/bench_cv.py`)', '',
-             provenance(cv, source), '',
+    parts = [cv[k] for k in ('mrjob', 'spark') if cv.get(k)]
+    lines = ['## `distreg cv` and `distreg update` (`benchmarks/bench_cv.py`)', '']
+    if not all(part.get('measured') for part in parts):
+        lines += [provenance(cv, source), '']   # else each part says when it was measured
+    lines += [
              '%s rows x %d features, %d folds, %d ridge penalties (0 and 19 log-spaced from '
              '0.01 to 1e4); the lasso path is 100 penalties.'
              % ('{:,}'.format(cv['rows']), cv['features'], cv['folds'],
@@ -272,7 +275,11 @@ def cv_section(cv, source):
         entry = cv.get(part)
         if not entry:
             continue
-        lines += [title + ':', '', '| contender | median | runs |', '|---|---|---|']
+        lines += [title + ':', '']
+        if entry.get('measured'):
+            lines += ['*' + provenance(entry['measured'], source).replace(
+                'Measured', 'This part:', 1) + '*', '']
+        lines += ['| contender | median | runs |', '|---|---|---|']
         for name, sec in entry['seconds'].items():
             lines.append('| %s | %.2f s | %s |' % (name, sec, ', '.join(
                 '%.2f' % t for t in entry['runs'][name])))

@@ -37,7 +37,70 @@ def create_dir_archive(runner, dir_path):
     with open(tar_gz_path, 'wb') as f:
         f.write(hit[1])
     runner._dir_archives_created.add(tar_gz_path)
+    stored, _ = _cache_paths(dir_path, signature)
+    if os.path.exists(stored):
+        _STORED_AS[tar_gz_path] = stored
     return True
+
+
+#: a job's archive (its path in the job's scratch) -> the disk cache file of the same bytes
+_STORED_AS = {}
+
+#: how long an unpacked archive of a directory's earlier state is kept after its last use
+_UNPACKED_KEPT_SECONDS = 3600
+
+
+def localize_dir_archive(archive_path, dest):
+    """Replaces, for an archive :func:`create_dir_archive` made from the disk cache: mrjob's
+    local ``_create_dist_cache_dir`` unpacking every archive into every job's distributed
+    cache. As a YARN NodeManager localizes an archive once and links its containers to it,
+    the archive is unpacked once into the disk cache (by mrjob's own ``unarchive``, its
+    files made user read and execute as mrjob makes them, renamed into place whole) and
+    ``dest`` is a symbolic link to it; the job's cleanup removes the link, not the files.
+    Returns False (mrjob's own unpacking should run) for any other archive, or when the
+    cache cannot be written."""
+    import shutil
+    import tempfile
+    from mrjob.util import unarchive
+    stored = _STORED_AS.pop(archive_path, None)
+    if stored is None:
+        return False
+    unpacked = stored[:-len('.tar.gz')]
+    try:
+        if not os.path.isdir(unpacked):
+            tmp = tempfile.mkdtemp(dir=os.path.dirname(unpacked), prefix='.tmp-')
+            try:
+                unarchive(archive_path, tmp)
+                for root, _, files in os.walk(tmp):
+                    for name in files:
+                        os.chmod(os.path.join(root, name), 0o500)  # as mrjob's _chmod_u_rx
+                os.rename(tmp, unpacked)
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+                if not os.path.isdir(unpacked):  # not made by another process either
+                    raise
+        os.utime(unpacked)  # its last use: an earlier state is removed an hour after it
+        os.symlink(unpacked, dest)
+    except OSError:
+        return False
+    return True
+
+
+def _prune_unpacked(prefix, keep):
+    """Remove the unpacked archives of a directory's other states (and unpacking left half
+    done) not used for :data:`_UNPACKED_KEPT_SECONDS`: a job still running on an earlier
+    state keeps its files."""
+    import glob
+    import shutil
+    now = time.time()
+    for old in glob.glob(glob.escape(prefix) + '*') + glob.glob(
+            os.path.join(os.path.dirname(prefix), '.tmp-*')):
+        if old != keep and os.path.isdir(old) and not os.path.islink(old):
+            try:
+                if now - os.stat(old).st_mtime > _UNPACKED_KEPT_SECONDS:
+                    shutil.rmtree(old)
+            except OSError:
+                pass
 
 
 #: ``dirs`` archives made by the local runner in this process: {dir: (signature, bytes)}
@@ -110,6 +173,7 @@ def _store_archive(dir_path, signature, data):
                 os.unlink(old)
     except OSError:
         pass
+    _prune_unpacked(prefix, path[:-len('.tar.gz')])
 
 
 def _dir_signature(dir_path):

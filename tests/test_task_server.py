@@ -304,6 +304,70 @@ def test_a_dirs_archive_is_kept_on_disk_for_later_processes(tmp_path, monkeypatc
     assert len(os.listdir(tmp_path / 'cache' / 'dir-archives')) == 1
 
 
+def test_a_cached_dirs_archive_is_unpacked_once_and_linked_to(tmp_path, monkeypatch):
+    """A job whose ``dirs`` archive is in the disk cache links its distributed cache entry to
+    one unpacked copy (files user read and execute, as mrjob makes them); the next job
+    links to the same copy without unpacking; a job's cleanup removes its link, not the
+    files; the fit is the same as with mrjob's own unpacking (an archive not from the cache,
+    here one the cache could not keep)."""
+    from jobs import mrjob_archives
+    from jobs.engine import MRJobEngine
+    from distreg.fit import FitOptions
+    import mrjob.util
+    cache = tmp_path / 'cache'
+    monkeypatch.setenv('DISTREG_CACHE_DIR', str(cache))
+    y, X = make_linear(200, 2)
+    data = tmp_path / 'data.csv'
+    write_csv(data, y, X)
+    unpacked = []
+    real_unarchive = mrjob.util.unarchive
+    monkeypatch.setattr(mrjob.util, 'unarchive',
+                        lambda path, dest: unpacked.append(dest) or real_unarchive(path, dest))
+    links = []
+    real_localize = mrjob_archives.localize_dir_archive
+
+    def localize(path, dest):
+        done = real_localize(path, dest)
+        if done:
+            links.append((dest, os.path.realpath(dest)))
+            assert os.path.islink(dest)
+            assert os.listdir(dest)
+        return done
+    import jobs.mrjob_local
+    monkeypatch.setattr(jobs.mrjob_local, 'localize_dir_archive', localize)
+
+    def fit():
+        engine = MRJobEngine(str(data), 'mrjob-local')
+        try:
+            engine.prepare(FitOptions())
+            return engine.aggregate('gram', {})
+        finally:
+            engine.close()
+
+    mrjob_archives._DIR_ARCHIVES.clear()  # as a new process: the archives from the cache
+    first = fit()
+    assert len(links) == 2 and len(unpacked) == 2  # distreg and jobs, unpacked once each
+    assert all(str(cache) in target for _, target in links)
+    for _, target in links:
+        modes = {os.stat(os.path.join(r, f)).st_mode & 0o777
+                 for r, _, fs in os.walk(target) for f in fs}
+        assert modes == {0o500}
+    second = fit()
+    assert len(links) == 4 and len(unpacked) == 2  # linked again, not unpacked
+    assert [t for _, t in links[2:]] == [t for _, t in links[:2]]
+    for dest, target in links:
+        assert not os.path.lexists(dest) and os.listdir(target)  # the job's link is gone
+    monkeypatch.setenv('DISTREG_CACHE_DIR', str(tmp_path / 'not-a-dir'))
+    (tmp_path / 'not-a-dir').write_text('a file: nothing can be kept under it')
+    mrjob_archives._DIR_ARCHIVES.clear()
+    third = fit()
+    assert len(links) == 4 and len(unpacked) == 4  # mrjob's own unpacking in the job
+    for part in (second, third):
+        assert part['n'] == first['n'] == 200
+        for key in ('xtx', 'xty', 'yty'):
+            np.testing.assert_allclose(part[key], first[key], rtol=1e-12)
+
+
 def test_a_dirs_archive_carries_bytecode_the_interpreter_accepts(tmp_path):
     """Each .py goes with a .pyc compiled for this interpreter, which an import from the
     extracted archive uses (python -v says it matches its source); the directory's own
