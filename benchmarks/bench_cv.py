@@ -52,6 +52,12 @@ TARGETS = {'cv ridge / one fit': ('<=', 1.2), '100 separate fits / cv ridge': ('
            'MLlib CrossValidator / spark-rdd cv': ('>=', 20.0)}
 
 
+#: the update of 1,000 new rows: what one mrjob-local job costs whatever its input (process
+#: start and imports, the job's launch, its task server's warm-up, sort, reduce, cleanup)
+FIXED_COST_ROWS = 1000
+FIXED_COST = 'update with 1,000 new rows (fixed cost)'
+
+
 def met(name, value):
     op, target = TARGETS[name]
     return value <= target if op == '<=' else value >= target
@@ -108,6 +114,9 @@ def mrjob_part(path, repeats, tmp):
                               '--keep-stats', '--quiet', '--out', old_record], check=True,
                    cwd=ROOT)
     one_fit_out = os.path.join(tmp, 'one.json')
+    tiny = os.path.join(tmp, 'new1000.csv')   # the update's fixed cost: its job on 1,000 rows
+    with open(new, 'rb') as src, open(tiny, 'wb') as dst:
+        dst.writelines(line for _, line in zip(range(FIXED_COST_ROWS + 1), src))
     contenders = {
         'one fit --method normal': DISTREG + ['fit', path, '--engine', 'mrjob-local',
                                               '--method', 'normal', '--quiet'],
@@ -119,6 +128,8 @@ def mrjob_part(path, repeats, tmp):
                                                    '--quiet'],
         'update with 10 % new rows': DISTREG + ['update', old_record, new, '--engine',
                                                 'mrjob-local', '--quiet'],
+        FIXED_COST: DISTREG + ['update', old_record, tiny, '--engine', 'mrjob-local',
+                               '--quiet'],
         'one separate fit (80 %) + evaluate (20 %)': sh(
             DISTREG + ['fit', train, '--engine', 'mrjob-local', '--method', 'normal',
                        '--ridge', '1', '--quiet', '--out', one_fit_out],
@@ -131,7 +142,8 @@ def mrjob_part(path, repeats, tmp):
     ratios = {'cv ridge / one fit': cv_ridge / one,
               '100 separate fits / cv ridge': separate / cv_ridge,
               'cv lasso path / one fit': medians['cv --folds 5 --l1 path (100)'] / one,
-              'update 10 % / full refit': medians['update with 10 % new rows'] / one}
+              'update 10 % / full refit': medians['update with 10 % new rows'] / one,
+              'update of 1,000 rows (fixed cost) / full refit': medians[FIXED_COST] / one}
     print('\nmrjob-local, %s (median of %d, interleaved):' % (path, repeats))
     for name, m in medians.items():
         print('  %-44s %7.2f s  (runs: %s)' % (name, m, ', '.join('%.2f' % t
@@ -139,6 +151,9 @@ def mrjob_part(path, repeats, tmp):
     print('  100 separate fits, estimated: 100 x the median fit + evaluate pair = %.1f s '
           '(measured on %d pairs, not run 100 times)' % (separate, repeats))
     for name, value in ratios.items():
+        if name not in TARGETS:
+            print('  %-36s %8.2f' % (name, value))
+            continue
         op, target = TARGETS[name]
         print('  %-36s %8.2f  (target %s %g: %s)' % (name, value, op, target,
                                                      'met' if met(name, value) else 'MISSED'))
@@ -267,7 +282,7 @@ def main(argv=None):
             entry['spark']['measured'] = stamp(load)
     ratios = dict(entry.get('mrjob', {}).get('ratios', {}), **entry.get('spark', {}).get(
         'ratios', {}))
-    entry['all_targets_met'] = all(met(k, v) for k, v in ratios.items())
+    entry['all_targets_met'] = all(met(k, v) for k, v in ratios.items() if k in TARGETS)
     print('wrote %s' % record(a.out_dir, 'cv', entry, load_at_start))
     return 0   # the verdicts are in the output and the JSON; `make bench` goes on
 
