@@ -30,7 +30,7 @@ import os
 
 import numpy as np
 
-from distreg.loader import file_key
+from distreg.paths import file_key
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

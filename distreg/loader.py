@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from distreg.errors import BadInputError, DistregError, EmptyInputError
+from distreg.paths import file_key
 
 FORMATS = ('csv', 'libsvm', 'parquet')
 #: Formats of named columns, a fixed number of them (``names``, ``n_fields``, ``label``).
@@ -473,18 +474,6 @@ def header_names(line):
         return None
     line = first_line_text(line).rstrip('\r\n')
     return tuple(f.strip() for f in line.split(',')) if is_header(line) else None
-
-
-def file_key(name):
-    """A file's name without its scheme and authority: how a task finds its entry in
-    :attr:`Schema.files` whatever its engine calls the file (``file:///a/b``, ``/a/b``,
-    ``hdfs://host:9000/a/b`` and ``hdfs:///a/b`` all give ``/a/b``)."""
-    if name.startswith('file:') and not name.startswith('file://'):
-        name = name[len('file:'):]
-    elif '://' in name:
-        rest = name.split('://', 1)[1]
-        name = '/' + rest.split('/', 1)[1] if '/' in rest else '/'
-    return os.path.normpath(name)
 
 
 def check_headers(schema, headers):
