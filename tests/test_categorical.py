@@ -239,14 +239,19 @@ def test_levels_sets_stop_growing_past_max_levels():
         blocks.checked_levels(total, ['city'])
 
 
-@pytest.mark.parametrize('engine', ['numpy', 'mrjob-inline'])
-def test_a_column_of_5000_levels_is_refused(tmp_path, engine, capsys):
+def write_wide_csv(path):
+    """y, x and a column city of 5,000 distinct levels (more than --max-levels' default)."""
     rng = np.random.default_rng(4)
-    path = tmp_path / 'wide.csv'
     with open(path, 'w') as f:
         f.write('y,x,city\n')
         for i in range(5000):
             f.write('%r,%r,city%04d\n' % (float(rng.normal()), float(rng.normal()), i))
+    return path
+
+
+@pytest.mark.parametrize('engine', ['numpy', 'mrjob-inline'])
+def test_a_column_of_5000_levels_is_refused(tmp_path, engine, capsys):
+    path = write_wide_csv(tmp_path / 'wide.csv')
     assert main(['fit', str(path), '--engine', engine, '--categorical', 'city']) == 1
     err = capsys.readouterr().err
     assert "categorical column 'city' has more than 1000 levels" in err

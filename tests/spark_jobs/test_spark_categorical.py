@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from spark_helpers import rel_diff, spark_fit
-from test_categorical import lstsq, make_data, one_hot, write_csv
+from test_categorical import lstsq, make_data, one_hot, write_csv, write_wide_csv
 from distreg import scoring
 from distreg.engine import make_engine
 from distreg.errors import BadInputError, DistregError
@@ -84,12 +84,7 @@ def test_parquet_string_and_dictionary_columns(spark, data, engine):
 
 
 def test_a_column_of_5000_levels_is_refused(spark, tmp_path):
-    rng = np.random.default_rng(4)
-    path = tmp_path / 'wide.csv'
-    with open(path, 'w') as f:
-        f.write('y,x,city\n')
-        for i in range(5000):
-            f.write('%r,%r,city%04d\n' % (float(rng.normal()), float(rng.normal()), i))
+    path = write_wide_csv(tmp_path / 'wide.csv')
     for engine in ('spark-rdd', 'spark-mllib'):
         with pytest.raises(DistregError, match="'city' has more than 1000 levels"):
             spark_fit(spark, str(path), engine=engine, categorical='city')
