@@ -25,6 +25,7 @@ from distreg import PROJECT_ROOT, blocks, parquet, scoring
 from distreg import options as options_mod
 from distreg.engine import Engine
 from distreg.errors import DistregError, raise_from_json_dict
+from distreg.interrupt import deferred
 from distreg.loader import (check_no_features, fill_line_numbers, keyed, local_path,
                             read_headers, with_label_rule)
 from jobs.block_job import use_hadoop
@@ -333,7 +334,12 @@ class MRJobEngine(Engine):
 
     def _run(self, name, job_class, params, use_output, extra=()):
         """Run one job with ``params``; return ``use_output(job, runner)``."""
-        with tempfile.TemporaryDirectory(prefix='distreg-') as tmp:
+        with contextlib.ExitStack() as stack:
+            # made with its removal registered, or not made; removed whole (a SIGTERM waits:
+            # distreg/interrupt.py)
+            with deferred():
+                tmp = tempfile.mkdtemp(prefix='distreg-')
+                stack.callback(_remove_scratch, tmp)
             args = list(self.args) + list(extra)
             if params:
                 path = os.path.join(tmp, 'params.json')
@@ -432,6 +438,11 @@ class MRJobEngine(Engine):
                 raise_from_json_dict(error)
         self.rejects = fill_line_numbers(self._local_names(rejects), self._opener())
         return n
+
+
+def _remove_scratch(path):
+    with deferred():
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _values(job, runner):

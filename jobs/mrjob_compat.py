@@ -104,6 +104,8 @@ class CompatJob(MRJob):
 #: override was written against.
 OVERRIDES = {
     'mrjob.conf': ('_conf_object_at_path',),
+    'mrjob.sim': ('_chmod_u_rx',),
+    'mrjob.fs.local': ('_from_file_uri',),
     'MRJob': ('_runner_class', 'run_mapper', 'pick_protocols', 'load_args'),
     'HadoopJobRunner': ('get_hadoop_version', '_copy_files_to_wd_mirror', '_upload_local_files',
                         'cat_output', 'get_hadoop_bin', '_wd_mirror', '_dest_in_wd_mirror',
@@ -116,5 +118,6 @@ OVERRIDES = {
                          '_task_output_path', '_task_input_path', '_invoke_task_func',
                          '_run_multiple', '_get_local_tmp_dir', '_substep_args', '_num_steps',
                          '_run_streaming_step', '_step_dir', '_simulate_jobconf_for_step',
-                         '_create_dir_archive', '_dir_archive_path', 'run'),
+                         '_create_dir_archive', '_dir_archive_path', 'run',
+                         '_create_dist_cache_dir', '_dist_cache_dir', '_path_in_dist_cache_dir'),
 }

@@ -17,7 +17,7 @@ import threading
 from functools import partial
 
 from distreg.interrupt import deferred
-from jobs.mrjob_archives import create_dir_archive
+from jobs.mrjob_archives import create_dir_archive, localize_dir_archive
 from jobs.mrjob_imports import IN_PLACE_ENV, cache_conf_reads, import_runners
 
 _SCAN = 1 << 16
@@ -148,6 +148,25 @@ def local_runner_class():
             # jobs/mrjob_archives.py: made once per unchanged directory, level 1, bytecode
             if not create_dir_archive(self, dir_path):
                 super()._create_dir_archive(dir_path)
+
+        def _create_dist_cache_dir(self, step_num):
+            # mrjob's own, except that an archive of jobs/mrjob_archives.py's disk cache is
+            # unpacked there once and linked to (localize_dir_archive), not unpacked per job
+            from mrjob.fs.local import _from_file_uri
+            from mrjob.sim import _chmod_u_rx
+            from mrjob.util import unarchive
+            self.fs.mkdir(self._dist_cache_dir(step_num))
+            for name, path in self._working_dir_mgr.name_to_path('file').items():
+                path = _from_file_uri(path)
+                dest = self._path_in_dist_cache_dir(name, step_num)
+                shutil.copy(path, dest)
+                _chmod_u_rx(dest)
+            for name, path in self._working_dir_mgr.name_to_path('archive').items():
+                path = _from_file_uri(path)
+                dest = self._path_in_dist_cache_dir(name, step_num)
+                if not localize_dir_archive(path, dest):
+                    unarchive(path, dest)
+                    _chmod_u_rx(dest, recursive=True)
 
         def _get_local_tmp_dir(self):
             with deferred():  # made and recorded, or not made

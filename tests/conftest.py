@@ -1,6 +1,9 @@
 """Shared fixtures (the helpers they use are in helpers.py)."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 # scikit-learn (the metrics' reference) sets KMP_DUPLICATE_LIB_OK / KMP_INIT_AT_FORK in
@@ -9,6 +12,12 @@ import sklearn  # noqa: F401
 
 from helpers import lstsq, make_linear, write_csv
 from spark_jobs.session import get_session
+
+#: the tests' own cache of mrjob-local's ``dirs`` archives (jobs/mrjob_archives.py), not the
+#: user's: made once per test process, removed at its end
+if 'DISTREG_CACHE_DIR' not in os.environ:
+    os.environ['DISTREG_CACHE_DIR'] = tempfile.mkdtemp(prefix='distreg-test-cache-')
+    atexit.register(shutil.rmtree, os.environ['DISTREG_CACHE_DIR'], ignore_errors=True)
 
 
 #: The tests/hadoop modules of the session MiniCluster that run Spark on YARN (and the

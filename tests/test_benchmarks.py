@@ -126,6 +126,9 @@ def test_bench_cv_measures_its_ratios_side_by_side(tmp_path):
         'one separate fit (80 %) + evaluate (20 %)']
     text = '\n'.join(cv_section(doc, 'docs/bench.json'))
     assert '| cv ridge / one fit |' in text and 'estimated, not run' in text
+    fixed = mr['seconds']['update with 1,000 new rows (fixed cost)']
+    assert mr['ratios']['update of 1,000 rows (fixed cost) / full refit'] == fixed / one
+    assert 'all its fixed cost' in text and '%.2f of the full refit' % (fixed / one) in text
 
 
 def test_bench_parquet_measures_every_part_and_records_it(tmp_path):

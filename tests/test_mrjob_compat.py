@@ -25,9 +25,12 @@ def test_every_private_name_used_still_exists_in_mrjob():
     from mrjob.hadoop import HadoopJobRunner
     from mrjob.local import LocalMRJobRunner
     import mrjob.conf
+    import mrjob.fs.local
+    import mrjob.sim
     classes = {'MRJob': MRJob, 'LocalMRJobRunner': LocalMRJobRunner,
                'HadoopJobRunner': HadoopJobRunner, 'HadoopFilesystem': HadoopFilesystem,
-               'mrjob.conf': mrjob.conf}
+               'mrjob.conf': mrjob.conf, 'mrjob.sim': mrjob.sim,
+               'mrjob.fs.local': mrjob.fs.local}
     for cls_name, names in OVERRIDES.items():
         cls = classes[cls_name]
         for name in names:
@@ -354,7 +357,8 @@ def test_each_concern_of_the_overrides_has_a_module_of_its_own():
              'mrjob_compat.py': {'CompatJob'},
              'mrjob_local.py': {'local_runner_class', '_TaskProcesses', '_TaskServer'},
              'mrjob_hadoop.py': {'hadoop_runner_class', 'yarn_application_ids'},
-             'mrjob_archives.py': {'create_dir_archive', '_tar_gz', '_dir_signature'}}
+             'mrjob_archives.py': {'create_dir_archive', '_tar_gz', '_dir_signature',
+                                   'localize_dir_archive'}}
     assert set(homes) == set(mrjob_compat.MODULES)
     defined = {}
     for name in homes:

@@ -254,6 +254,120 @@ def test_a_dirs_archive_is_reused_only_while_its_directory_is_unchanged(tmp_path
     assert mrjob_archives._DIR_ARCHIVES[str(extra)] is not kept
 
 
+def test_a_dirs_archive_is_kept_on_disk_for_later_processes(tmp_path, monkeypatch):
+    """A later process (here: the in-process cache emptied) takes an unchanged directory's
+    archive from the disk cache, byte for byte, without making it; a changed directory, or a
+    cache file cut short or altered, gets a new archive; the directory's archive of its
+    earlier state is removed from the cache."""
+    from jobs import mrjob_archives
+    monkeypatch.setenv('DISTREG_CACHE_DIR', str(tmp_path / 'cache'))
+    src = tmp_path / 'src'
+    src.mkdir()
+    (src / 'm.py').write_text('X = 1\n')
+
+    class Runner:
+        def __init__(self, n):
+            self._dir_archives_created = set()
+            self.path = str(tmp_path / ('archive%d.tar.gz' % n))
+
+        def _dir_archive_path(self, dir_path):
+            return self.path
+
+    made = []
+    real_tar_gz = mrjob_archives._tar_gz
+    monkeypatch.setattr(mrjob_archives, '_tar_gz',
+                        lambda d, sig: made.append(d) or real_tar_gz(d, sig))
+
+    def archive(n):
+        mrjob_archives._DIR_ARCHIVES.pop(str(src), None)  # as a new process
+        runner = Runner(n)
+        assert mrjob_archives.create_dir_archive(runner, str(src))
+        with open(runner.path, 'rb') as f:
+            return f.read()
+
+    first = archive(1)
+    assert made == [str(src)]
+    cache = os.listdir(tmp_path / 'cache' / 'dir-archives')
+    assert len(cache) == 1
+    assert archive(2) == first and made == [str(src)]  # from the disk cache
+    stored = tmp_path / 'cache' / 'dir-archives' / cache[0]
+    blob = stored.read_bytes()
+    stored.write_bytes(blob[:-40] + blob[-32:])  # cut short: a miss, made again
+    assert archive(3) == first and len(made) == 2
+    stored.write_bytes(blob[:100] + bytes([blob[100] ^ 1]) + blob[101:])  # altered
+    assert archive(4) == first and len(made) == 3
+    assert archive(5) == first and len(made) == 3
+    (src / 'm.py').write_text('X = 22\n')
+    changed = archive(6)
+    assert changed != first and len(made) == 4
+    assert os.listdir(tmp_path / 'cache' / 'dir-archives') != cache  # the old state removed
+    assert len(os.listdir(tmp_path / 'cache' / 'dir-archives')) == 1
+
+
+def test_a_cached_dirs_archive_is_unpacked_once_and_linked_to(tmp_path, monkeypatch):
+    """A job whose ``dirs`` archive is in the disk cache links its distributed cache entry to
+    one unpacked copy (files user read and execute, as mrjob makes them); the next job
+    links to the same copy without unpacking; a job's cleanup removes its link, not the
+    files; the fit is the same as with mrjob's own unpacking (an archive not from the cache,
+    here one the cache could not keep)."""
+    from jobs import mrjob_archives
+    from jobs.engine import MRJobEngine
+    from distreg.fit import FitOptions
+    import mrjob.util
+    cache = tmp_path / 'cache'
+    monkeypatch.setenv('DISTREG_CACHE_DIR', str(cache))
+    y, X = make_linear(200, 2)
+    data = tmp_path / 'data.csv'
+    write_csv(data, y, X)
+    unpacked = []
+    real_unarchive = mrjob.util.unarchive
+    monkeypatch.setattr(mrjob.util, 'unarchive',
+                        lambda path, dest: unpacked.append(dest) or real_unarchive(path, dest))
+    links = []
+    real_localize = mrjob_archives.localize_dir_archive
+
+    def localize(path, dest):
+        done = real_localize(path, dest)
+        if done:
+            links.append((dest, os.path.realpath(dest)))
+            assert os.path.islink(dest)
+            assert os.listdir(dest)
+        return done
+    import jobs.mrjob_local
+    monkeypatch.setattr(jobs.mrjob_local, 'localize_dir_archive', localize)
+
+    def fit():
+        engine = MRJobEngine(str(data), 'mrjob-local')
+        try:
+            engine.prepare(FitOptions())
+            return engine.aggregate('gram', {})
+        finally:
+            engine.close()
+
+    mrjob_archives._DIR_ARCHIVES.clear()  # as a new process: the archives from the cache
+    first = fit()
+    assert len(links) == 2 and len(unpacked) == 2  # distreg and jobs, unpacked once each
+    assert all(str(cache) in target for _, target in links)
+    for _, target in links:
+        modes = {os.stat(os.path.join(r, f)).st_mode & 0o777
+                 for r, _, fs in os.walk(target) for f in fs}
+        assert modes == {0o500}
+    second = fit()
+    assert len(links) == 4 and len(unpacked) == 2  # linked again, not unpacked
+    assert [t for _, t in links[2:]] == [t for _, t in links[:2]]
+    for dest, target in links:
+        assert not os.path.lexists(dest) and os.listdir(target)  # the job's link is gone
+    monkeypatch.setenv('DISTREG_CACHE_DIR', str(tmp_path / 'not-a-dir'))
+    (tmp_path / 'not-a-dir').write_text('a file: nothing can be kept under it')
+    mrjob_archives._DIR_ARCHIVES.clear()
+    third = fit()
+    assert len(links) == 4 and len(unpacked) == 4  # mrjob's own unpacking in the job
+    for part in (second, third):
+        assert part['n'] == first['n'] == 200
+        for key in ('xtx', 'xty', 'yty'):
+            np.testing.assert_allclose(part[key], first[key], rtol=1e-12)
+
+
 def test_a_dirs_archive_carries_bytecode_the_interpreter_accepts(tmp_path):
     """Each .py goes with a .pyc compiled for this interpreter, which an import from the
     extracted archive uses (python -v says it matches its source); the directory's own
