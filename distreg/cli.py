@@ -217,19 +217,29 @@ def main(argv=None):
     # (distreg/interrupt.py: where it is raised, and where it waits)
     previous = interrupt.install()
     try:
-        return {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare,
+        code = {'generate': cmd_generate, 'fit': cmd_fit, 'compare': cmd_compare,
                 'predict': cmd_predict, 'evaluate': cmd_evaluate, 'update': cmd_update,
                 'merge': cmd_merge, 'cv': cmd_cv, 'plot': cmd_plot}[args.command](args)
-    except DistregError as e:
-        print('distreg: error: %s' % e, file=sys.stderr)
-        return 1
+        interrupt.check()  # raised, then caught by code that catches everything: not a success
+        return code
     except KeyboardInterrupt:
         print('distreg: interrupted; nothing written', file=sys.stderr)
         return 130
     except interrupt.Interrupted:
         print('distreg: terminated; nothing written', file=sys.stderr)
         return 143
+    except Exception as e:  # noqa: BLE001 (re-raised unless a SIGTERM caused it)
+        if interrupt.raised():
+            # a SIGTERM swallowed by code that catches everything, which then failed
+            # (distreg/interrupt.py): the termination is the answer, not that failure
+            print('distreg: terminated; nothing written', file=sys.stderr)
+            return 143
+        if isinstance(e, DistregError):
+            print('distreg: error: %s' % e, file=sys.stderr)
+            return 1
+        raise
     finally:
+        interrupt.run_registered()  # what a SIGTERM kept a finally from removing
         interrupt.uninstall(previous)
 
 

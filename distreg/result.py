@@ -127,7 +127,8 @@ def write_atomic(path, text):
     directory, then a rename (a failed or interrupted write leaves ``path`` as it was)."""
     import os
     import tempfile
-    from distreg.interrupt import deferred
+    from distreg.interrupt import check, deferred
+    check()  # a SIGTERM raised before, and caught by code that catches everything
     folder = os.path.dirname(os.path.abspath(path))
     with deferred():  # a SIGTERM waits: no temporary file is left between mkstemp and try
         fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp',

@@ -25,7 +25,8 @@ from distreg import PROJECT_ROOT, blocks, parquet, scoring
 from distreg import options as options_mod
 from distreg.engine import Engine
 from distreg.errors import DistregError, raise_from_json_dict
-from distreg.interrupt import deferred
+from distreg.interrupt import check as check_interrupt, deferred, done as cleanup_done
+from distreg.interrupt import register as register_cleanup
 from distreg.loader import (check_no_features, fill_line_numbers, keyed, local_path,
                             read_headers, with_label_rule)
 from jobs.block_job import use_hadoop
@@ -334,12 +335,14 @@ class MRJobEngine(Engine):
 
     def _run(self, name, job_class, params, use_output, extra=()):
         """Run one job with ``params``; return ``use_output(job, runner)``."""
-        with contextlib.ExitStack() as stack:
-            # made with its removal registered, or not made; removed whole (a SIGTERM waits:
+        scratch = runner = None
+        try:
+            # made with its removal registered, or not made; removed whole (a SIGTERM waits,
+            # and one that skips the finally's clean-up leaves it to the command line's end:
             # distreg/interrupt.py)
             with deferred():
                 tmp = tempfile.mkdtemp(prefix='distreg-')
-                stack.callback(_remove_scratch, tmp)
+                scratch = register_cleanup(shutil.rmtree, tmp, True)
             args = list(self.args) + list(extra)
             if params:
                 path = os.path.join(tmp, 'params.json')
@@ -347,15 +350,24 @@ class MRJobEngine(Engine):
                     json.dump(params, f)
                 args += ['--params', path]
             job = job_class(args)
-            try:
-                with job.make_runner() as runner:
-                    runner.run()
-                    self.counters = runner.counters()
-                    self.app_ids += yarn_application_ids(runner)
-                    return use_output(job, runner)
-            except StepFailedException as e:
-                raise DistregError('the %s job failed on %s: %s (see the log above)'
-                                   % (name, self.name, e))
+            check_interrupt()  # a SIGTERM swallowed before: distreg/interrupt.py
+            with deferred():
+                # a short step with no process started, and bare `except:` clauses that
+                # would swallow a SIGTERM raised inside it: it waits; the runner's clean-up
+                # (its scratch) is registered before the SIGTERM is raised
+                job_runner = job.make_runner()
+                runner = register_cleanup(job_runner.cleanup)
+            job_runner.run()
+            check_interrupt()
+            self.counters = job_runner.counters()
+            self.app_ids += yarn_application_ids(job_runner)
+            return use_output(job, job_runner)
+        except StepFailedException as e:
+            raise DistregError('the %s job failed on %s: %s (see the log above)'
+                               % (name, self.name, e))
+        finally:
+            cleanup_done(runner)
+            cleanup_done(scratch)
 
     def aggregate(self, name, params):
         extra = ()
@@ -438,11 +450,6 @@ class MRJobEngine(Engine):
                 raise_from_json_dict(error)
         self.rejects = fill_line_numbers(self._local_names(rejects), self._opener())
         return n
-
-
-def _remove_scratch(path):
-    with deferred():
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _values(job, runner):

@@ -118,11 +118,13 @@ def local_runner_class():
         def run(self):
             # the first step's task server warms up while the job makes its archives and
             # distributed cache (jobs/task_server.py)
-            if _TaskServer.enabled() and 'mapper' in self._get_step(0):
-                self._first_server = _TaskServer(self._step_dir(0), self._per_task_env)
-                self._first_server.spawn(self._substep_args(0, 'mapper'),
-                                         self._env_for_task('mapper', 0, 0))
             try:
+                if _TaskServer.enabled() and 'mapper' in self._get_step(0):
+                    with deferred():  # started and recorded (closed below), or not started
+                        self._first_server = _TaskServer(self._step_dir(0),
+                                                         self._per_task_env)
+                        self._first_server.spawn(self._substep_args(0, 'mapper'),
+                                                 self._env_for_task('mapper', 0, 0))
                 return super().run()
             finally:
                 with deferred():
@@ -132,11 +134,12 @@ def local_runner_class():
 
         def _run_streaming_step(self, step, step_num):
             # one warm interpreter per step forks its tasks (jobs/task_server.py)
-            server, self._first_server = self._first_server, None
-            if server is None and _TaskServer.enabled():
-                server = _TaskServer(self._step_dir(step_num), self._per_task_env)
-            self._tasks.server = server
             try:
+                with deferred():  # handed over whole: closed below, or else by run()
+                    server, self._first_server = self._first_server, None
+                    if server is None and _TaskServer.enabled():
+                        server = _TaskServer(self._step_dir(step_num), self._per_task_env)
+                    self._tasks.server = server
                 return super()._run_streaming_step(step, step_num)
             finally:
                 with deferred():

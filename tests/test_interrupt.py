@@ -7,16 +7,18 @@ clean-up's ``rmtree`` left the job's scratch directory behind.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from helpers import ROOT, make_linear
-from distreg import interrupt
+from distreg import cli, interrupt, result
 from jobs.mrjob_local import _run_in_threads, _TaskProcesses
 
 
@@ -53,6 +55,95 @@ def test_only_the_first_sigterm_is_raised(installed):
     # the clean-up after the first one is not interrupted by a second
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(0.2)
+
+
+def _swallow_a_sigterm():
+    """What code that catches everything does (mrjob 0.7.4's runner set-up has such)."""
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    except:  # noqa: E722 (the point of the test)
+        pass
+
+
+def test_a_swallowed_sigterm_is_raised_again_and_nothing_is_written(installed, tmp_path):
+    assert not interrupt.raised()
+    interrupt.check()  # nothing raised yet: nothing to do
+    _swallow_a_sigterm()
+    assert interrupt.raised()
+    with pytest.raises(interrupt.Interrupted):
+        interrupt.check()
+    with pytest.raises(interrupt.Interrupted):
+        result.write_atomic(str(tmp_path / 'r.json'), '{}')
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize('then', ['fails', 'succeeds'])
+def test_a_command_that_swallowed_a_sigterm_ends_terminated(monkeypatch, capsys, then):
+    """Exit 143 and 'terminated', whether the swallower then failed (mrjob's combine_lists:
+    a TypeError traceback) or went on to the end (a whole-looking result)."""
+    def command(args):
+        _swallow_a_sigterm()
+        if then == 'fails':
+            raise TypeError('expected str, bytes or os.PathLike object, not list')
+        return 0
+    monkeypatch.setattr(cli, 'cmd_merge', command)
+    assert cli.main(['merge', 'a.json', 'b.json', '--out', 'r.json']) == 143
+    err = capsys.readouterr().err
+    assert 'distreg: terminated' in err and 'Traceback' not in err and 'TypeError' not in err
+
+
+def test_a_registered_clean_up_runs_once():
+    calls = []
+    key = interrupt.register(calls.append, 'a')
+    interrupt.done(key)
+    interrupt.done(key)
+    interrupt.done(None)  # nothing registered
+    interrupt.run_registered()
+    assert calls == ['a']
+
+
+def test_a_clean_up_a_sigterm_skipped_runs_at_the_commands_end(monkeypatch, tmp_path):
+    """A SIGTERM raised before a finally's clean-up starts (ExitStack's case): the command
+    line's end runs it."""
+    made = tmp_path / 'scratch'
+
+    def command(args):
+        with interrupt.deferred():
+            made.mkdir()
+            key = interrupt.register(shutil.rmtree, str(made))
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # raised here
+        interrupt.done(key)  # not reached
+    monkeypatch.setattr(cli, 'cmd_merge', command)
+    assert cli.main(['merge', 'a.json', 'b.json', '--out', 'r.json']) == 143
+    assert not made.exists()
+
+
+def test_a_sigterm_in_the_runner_set_up_waits_for_it(monkeypatch, tmp_path, capsys):
+    """The measured case: a SIGTERM while mrjob made the runner, inside a bare ``except:``
+    (runner._default_opts around getpass.getuser) went unseen and the fit went on to write
+    its record, exit 0. Now exit 143, nothing written, no scratch left (the runner's set-up
+    is deferred; a SIGTERM swallowed anyway is raised again at the job's end)."""
+    import getpass
+    import tempfile
+    y, X = make_linear(200, 2, seed=4)
+    data = tmp_path / 'd.csv'
+    np.savetxt(data, np.column_stack([y, X]), delimiter=',', header='y,a,b', comments='')
+    scratch = tmp_path / 'scratch'
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, 'tempdir', str(scratch))
+
+    def getuser():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)
+        return 'someone'
+    monkeypatch.setattr(getpass, 'getuser', getuser)
+    out = tmp_path / 'r.json'
+    code = cli.main(['fit', str(data), '--engine', 'mrjob-inline', '--method', 'normal',
+                     '--out', str(out)])
+    assert code == 143, capsys.readouterr().err
+    assert not out.exists() and os.listdir(scratch) == []
 
 
 def test_deferred_without_a_handler_does_nothing():
@@ -140,10 +231,15 @@ def test_sigterm_at_many_moments_of_a_mrjob_local_fit(tmp_path):
              '--method', 'gd', '--tol', '1e-300', '--max-iter', '1000000', '--out', str(out)],
             cwd=str(ROOT), env=dict(os.environ, TMPDIR=str(scratch)),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 120
-        while time.time() < deadline and not os.listdir(scratch):
-            time.sleep(0.02)
-        assert os.listdir(scratch), 'the fit never started'
+        # listed once per look: between two of the fit's jobs the scratch is empty for a
+        # moment, so a second listing may not see what the first saw
+        deadline, seen = time.time() + 120, []
+        while time.time() < deadline and not seen and proc.poll() is None:
+            seen = os.listdir(scratch)
+            if not seen:
+                time.sleep(0.02)
+        assert seen, ('the fit never started', proc.poll(), proc.poll() is not None
+                      and proc.communicate()[1][-2000:])
         time.sleep(delay)
         proc.send_signal(signal.SIGTERM)
         try:
