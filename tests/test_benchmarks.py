@@ -115,7 +115,7 @@ def test_bench_cv_measures_its_ratios_side_by_side(tmp_path):
     MLlib part fits 100 MLlib models: `make bench` only)."""
     from benchmarks.docs import cv_section
     run_benchmark('bench_cv.py', ['--only', 'mrjob', '--rows', '3000', '--features', '3',
-                                  '--repeats', '1'], tmp_path)
+                                  '--repeats', '1', '--update-rows', '5000'], tmp_path)
     doc = json.loads((tmp_path / 'out' / 'bench.json').read_text())['cv']
     mr = doc['mrjob']
     assert len(doc['ridge_penalties']) == 20 and doc['folds'] == 5
@@ -129,6 +129,13 @@ def test_bench_cv_measures_its_ratios_side_by_side(tmp_path):
     fixed = mr['seconds']['update with 1,000 new rows (fixed cost)']
     assert mr['ratios']['update of 1,000 rows (fixed cost) / full refit'] == fixed / one
     assert 'all its fixed cost' in text and '%.2f of the full refit' % (fixed / one) in text
+    # the update's target, on its own input (--update-rows): the same ratio of its medians,
+    # and the updated record is the refit's
+    up = doc['update']
+    assert up['rows'] == 5000 and up['coef_agreement'] < 1e-9
+    assert up['ratios']['update 10 % / full refit, at --update-rows'] == up['seconds'][
+        'update with 10 % new rows'] / up['seconds']['full refit (fit --method normal)']
+    assert '`distreg update` at 5,000 rows' in text
 
 
 def test_bench_parquet_measures_every_part_and_records_it(tmp_path):
