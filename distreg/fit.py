@@ -136,8 +136,8 @@ def fit(engine, options, names=None, checked=False, progress=None, driver=None):
     t0 = time.perf_counter()
     schema = engine.prepare(options)
     if options.offset_col is not None and getattr(schema, 'offset', None) is None:
-        raise DistregError('--offset-col %s: offsets are read from CSV input only, not from '
-                           '%s input' % (options.offset_col, schema.format))
+        raise DistregError('--offset-col %s: %s input has no offset column'
+                           % (options.offset_col, schema.format))
     if options.weight_col is not None and getattr(schema, 'weight', None) is None:
         raise DistregError('--weight-col %s: %s input has no weight column'
                            % (options.weight_col, schema.format))

@@ -178,12 +178,13 @@ def columns_of(files, opener=None):
 
 def local_schema(path, label_col=None, features=None, bad_rows='fail', model='linear',
                  n_features=None, source=None, files=None, opener=None, weight_col=None,
-                 cluster_col=None, categorical=None, levels=None):
+                 cluster_col=None, categorical=None, levels=None, offset_col=None):
     """The :class:`distreg.loader.Schema` of a Parquet input (footers only are read).
 
     ``weight_col`` names the sample-weight column (by name or index, as ``label_col``): a fit
     reads it (never a feature); predict and evaluate (``n_features`` given) leave it out.
-    ``cluster_col`` (``--cov cluster:COL``) likewise. A string or dictionary column among
+    ``cluster_col`` (``--cov cluster:COL``) likewise. ``offset_col`` (``--offset-col``,
+    Poisson) is read by fits, predict and evaluate (part of every row's mean). A string or dictionary column among
     ``features`` is categorical, and so is every column named in ``categorical`` (of any
     type: a number's text is its level), added to the features when they are not named
     there; ``levels``: see :func:`distreg.loader.with_levels`.
@@ -243,6 +244,19 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
                                                     if cluster == label else 'weight', source))
     if cluster is not None and n_features is None:
         check(cluster, '--cov cluster:COL')
+    offset = None if offset_col is None else by_name_or_index(offset_col, '--offset-col')
+    if offset is not None:
+        if offset in (label, weight, cluster):
+            raise DistregError('--offset-col %s is the %s column of %s: the offset needs a '
+                               'column of its own' % (str(offset_col).strip(), 'label'
+                                                      if offset == label else 'weight'
+                                                      if offset == weight else 'cluster',
+                                                      source))
+        if n_features is not None and offset not in types:
+            raise DistregError("the model was fitted with the offset column %r, which %s does "
+                               "not have (its columns: %s): the offset is part of every row's "
+                               'mean' % (offset, source, ', '.join(names)))
+        check(offset, '--offset-col')
     if features:
         chosen = [f.strip() for f in str(features).split(',') if f.strip()]
         for f in chosen:
@@ -253,16 +267,19 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
             raise DistregError('--features names the weight column %r' % weight)
         if cluster in chosen:
             raise DistregError('--features names the cluster column %r' % cluster)
+        if offset in chosen:
+            raise DistregError('--features names the offset column %r' % offset)
     else:
         # every numeric column, and every text column as a categorical one
-        chosen = [n for n in names if n not in (label, weight, cluster) and n not in cats
+        chosen = [n for n in names if n not in (label, weight, cluster, offset) and n not in cats
                   and (numeric(n) or types[n] is not None and _is_text(types[n]))]
     for c in cats:
         check(c, '--categorical column')
-        if c in (label, weight, cluster):
+        if c in (label, weight, cluster, offset):
             raise DistregError('--categorical %s is the %s column of %s: a categorical '
                                'column is a feature' % (c, 'label' if c == label else 'weight'
-                                                        if c == weight else 'cluster', source))
+                                                        if c == weight else 'cluster'
+                                                        if c == cluster else 'offset', source))
         if c not in chosen:
             chosen.append(c)
     has_label = True
@@ -272,11 +289,11 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
             has_label = False
         elif label_col is None and not features:
             # the first column is the label unless the input has just the model's features
-            has_label = len([n for n in names if n not in (weight, cluster) and numeric(n)
-                             and n not in cats]) != n_features
+            has_label = len([n for n in names if n not in (weight, cluster, offset)
+                             and numeric(n) and n not in cats]) != n_features
         if not has_label and not features:
-            chosen = [n for n in names
-                      if n not in (weight, cluster) and numeric(n) and n not in cats] + cats
+            chosen = [n for n in names if n not in (weight, cluster, offset) and numeric(n)
+                      and n not in cats] + cats
     if has_label:
         check(label, '--label-col')
         if label in chosen:
@@ -300,7 +317,7 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
     fit_weight = weight is not None and n_features is None
     fit_cluster = cluster is not None and n_features is None
     selected = ([label] if has_label else []) + chosen + ([weight] if fit_weight else []) + \
-        ([cluster] if fit_cluster else [])
+        ([cluster] if fit_cluster else []) + ([offset] if offset is not None else [])
     for name in selected:
         if name in parts and types[name] is not None:
             raise DistregError('%r is both a column of %s and a partition directory' %
@@ -308,6 +325,7 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
     schema = Schema('parquet', len(selected), 0 if has_label else None, tuple(selected),
                     bad_rows, model, weight=selected.index(weight) if fit_weight else None,
                     cluster=selected.index(cluster) if fit_cluster else None,
+                    offset=selected.index(offset) if offset is not None else None,
                     categorical=tuple(selected.index(c) for c in categorical) or None)
     return loader.with_levels(schema, levels)
 
@@ -379,11 +397,11 @@ class HdfsInput:
 
     def schema(self, label_col=None, features=None, bad_rows='fail', model='linear',
                n_features=None, weight_col=None, cluster_col=None, categorical=None,
-               levels=None):
+               levels=None, offset_col=None):
         return local_schema(self.uri, label_col, features, bad_rows, model, n_features,
                             source=self.uri, files=self.files(), opener=self.opener,
                             weight_col=weight_col, cluster_col=cluster_col,
-                            categorical=categorical, levels=levels)
+                            categorical=categorical, levels=levels, offset_col=offset_col)
 
     def manifest(self):
         return manifest(self.uri, self.files(), self.opener, webhdfs=self.base,
@@ -449,9 +467,12 @@ class FsInput:
             return f.read(len(MAGIC)) == MAGIC
 
     def schema(self, label_col=None, features=None, bad_rows='fail', model='linear',
-               n_features=None):
+               n_features=None, weight_col=None, cluster_col=None, categorical=None,
+               levels=None, offset_col=None):
         return local_schema(self.uri, label_col, features, bad_rows, model, n_features,
-                            source=self.uri, files=self.files(), opener=self.opener)
+                            source=self.uri, files=self.files(), opener=self.opener,
+                            weight_col=weight_col, cluster_col=cluster_col,
+                            categorical=categorical, levels=levels, offset_col=offset_col)
 
     def manifest(self):
         return manifest(self.uri, self.files(), self.opener, fs=self.scheme,
@@ -561,6 +582,7 @@ def read_row_group(entry, schema, opener=None):
     y = np.empty(n) if schema.label is not None else None
     w = np.empty(n) if schema.weight is not None else None
     g = np.empty(n) if schema.cluster is not None else None
+    o = np.empty(n) if schema.offset is not None else None
     texts = {}
     bad, reasons = np.zeros(n, bool), []
     for j, col in enumerate(schema.names):
@@ -577,7 +599,7 @@ def read_row_group(entry, schema, opener=None):
             texts[j] = text
             continue
         dest = (y if is_label else w if is_weight else g if j == schema.cluster
-                else X[:, features[j]])
+                else o if j == schema.offset else X[:, features[j]])
         if col in part:
             text = part[col]
             if text == HIVE_NULL:
@@ -612,7 +634,8 @@ def read_row_group(entry, schema, opener=None):
         col_bad.append((~finite & ~null, 'is %s: NaN and Inf are not allowed in %s'
                         % ('{value}', 'the label' if is_label else 'the weight (a finite '
                            'number >= 0)' if is_weight else 'the cluster ids'
-                           if j == schema.cluster else 'the features')))
+                           if j == schema.cluster else 'the offset' if j == schema.offset
+                           else 'the features')))
         if is_weight:
             col_bad.append((finite & (v < 0), 'is {value}: a weight must be >= 0'))
         if is_label and schema.model == 'logistic':
@@ -651,7 +674,7 @@ def read_row_group(entry, schema, opener=None):
             reject_at.append(int(i) - k)
         keep = ~bad
         X = np.asfortranarray(X[keep])
-        y, w, g = (a[keep] if a is not None else None for a in (y, w, g))
+        y, w, g, o = (a[keep] if a is not None else None for a in (y, w, g, o))
         texts = {j: t[keep] for j, t in texts.items()}
     if y is None:
         y = np.zeros(len(X))
@@ -661,7 +684,7 @@ def read_row_group(entry, schema, opener=None):
         rows = np.arange(n) if keep is None else np.flatnonzero(keep)
         keys = folds.row_keys(name, folds.parquet_positions(group, rows))
     text = np.stack([texts[j] for j in cats], axis=1) if cats else None
-    return Parsed(X, y, rejects, reject_at, w=w, g=g, keys=keys, cats=text)
+    return Parsed(X, y, rejects, reject_at, w=w, g=g, offset=o, keys=keys, cats=text)
 
 
 def _level_column(table, part, col, n, levels=None):
@@ -733,7 +756,8 @@ def input_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linea
     if is_parquet_input(path, fmt):
         return local_schema(loader.local_path(path), label_col, features, bad_rows, model,
                             n_features, source=source or path, weight_col=weight_col,
-                            cluster_col=cluster_col, categorical=categorical, levels=levels)
+                            cluster_col=cluster_col, categorical=categorical, levels=levels,
+                            offset_col=offset_col)
     loader.check_no_features(features, n_features)
     return loader.local_schema(path, fmt, label_col, bad_rows, model, source=source,
                                n_features=n_features, weight_col=weight_col,

@@ -116,7 +116,7 @@ def _check_offset(schema, model):
     """A model fitted with an offset scores only rows that have it (it is part of the mean)."""
     if model.design.get('offset_col') is not None and getattr(schema, 'offset', None) is None:
         raise DistregError('the model was fitted with the offset column %r: the rows to score '
-                           'need it, and offsets are read from CSV input only, not from %s'
+                           'need it, and %s input has no offset column'
                            % (model.design['offset_col'], schema.format))
 
 

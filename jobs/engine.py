@@ -153,7 +153,8 @@ class MRJobEngine(Engine):
                                       source=self.path, files=files,
                                       weight_col=options.weight_col,
                                       cluster_col=options.cluster_col(),
-                                      categorical=options.categorical, levels=options.levels)
+                                      categorical=options.categorical, levels=options.levels,
+                                      offset_col=options.offset_col)
         entries = parquet.manifest(path, files)
         if self._manifest_dir is None:
             self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
@@ -190,7 +191,9 @@ class MRJobEngine(Engine):
                 check_no_features(options.features, options.n_features)
                 return None
         schema = found.schema(options.label_col, options.features, options.bad_rows,
-                              options.model, options.n_features)
+                              options.model, options.n_features, options.weight_col,
+                              options.cluster_col(), options.categorical, options.levels,
+                              options.offset_col)
         if self._manifest_dir is None:
             self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
         manifest = os.path.join(self._manifest_dir, 'row-groups.jsonl')
@@ -213,7 +216,8 @@ class MRJobEngine(Engine):
             return None
         schema = found.schema(options.label_col, options.features, options.bad_rows,
                               options.model, options.n_features, options.weight_col,
-                              options.cluster_col(), options.categorical, options.levels)
+                              options.cluster_col(), options.categorical, options.levels,
+                              options.offset_col)
         if self._manifest_dir is None:
             self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
         manifest = os.path.join(self._manifest_dir, 'row-groups.jsonl')

@@ -119,7 +119,8 @@ class RDDEngine(Engine):
             self.schema = on_hdfs.schema(options.label_col, options.features,
                                          options.bad_rows, options.model, options.n_features,
                                          options.weight_col, options.cluster_col(),
-                                         options.categorical, options.levels)
+                                         options.categorical, options.levels,
+                                         options.offset_col)
             self._row_groups = on_hdfs.manifest()
             files = [(e['name'], 0) for e in self._row_groups]
         elif rd.is_local(self.path) and parquet.is_parquet_input(local_path(self.path),
@@ -130,7 +131,8 @@ class RDDEngine(Engine):
                 local_path(self.path), options.label_col, options.features, options.bad_rows,
                 options.model, options.n_features, source=self.path, files=found,
                 weight_col=options.weight_col, cluster_col=options.cluster_col(),
-                categorical=options.categorical, levels=options.levels)
+                categorical=options.categorical, levels=options.levels,
+                offset_col=options.offset_col)
             self._row_groups = parquet.manifest(local_path(self.path), found)
             files = [(e['name'], 0) for e in self._row_groups]
         else:

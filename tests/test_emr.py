@@ -166,6 +166,40 @@ def test_parquet_by_uri_is_listed_through_pyarrow_fs_and_its_manifest_is_the_ste
         engine.close()
 
 
+def test_parquet_by_uri_reads_weights_clusters_offsets_and_categories(tmp_path, monkeypatch):
+    """The URI (EMR) schema takes the options a local or HDFS Parquet input takes (it used to
+    take only the label and features: a weight, a cluster or an offset column was not read,
+    and --categorical on a numeric column was not applied)."""
+    import numpy as np
+    from distreg import parquet
+    from distreg.fit import FitOptions
+    from jobs.engine import MRJobEngine
+    monkeypatch.setenv('AWS_DEFAULT_REGION', 'eu-west-1')
+    monkeypatch.setenv('DISTREG_S3_TMP', 's3://distreg-example/tmp/')
+    rng = np.random.default_rng(5)
+    (tmp_path / 'd').mkdir()
+    parquet.write_table(str(tmp_path / 'd' / 'part-0.parquet'),
+                        {'y': rng.poisson(2.0, 200).astype(float), 'x1': rng.normal(size=200),
+                         'grade': rng.integers(1, 4, 200).astype(float),
+                         'w': rng.integers(1, 3, 200).astype(float),
+                         'firm': rng.integers(0, 9, 200).astype(float),
+                         'lexp': rng.normal(size=200) * 0.1})
+    uri = 'file://' + str(tmp_path / 'd')
+    for options, check in (
+            (dict(weight_col='w', cov='cluster:firm'),
+             lambda s: s.names[s.weight] == 'w' and s.names[s.cluster] == 'firm'),
+            (dict(model='poisson', method='newton', offset_col='lexp', categorical='grade'),
+             lambda s: s.names[s.offset] == 'lexp'
+             and [s.names[j] for j in s.categorical] == ['grade'])):
+        engine = MRJobEngine(uri, 'mrjob-emr', conf_path=str(ROOT / 'configs' / 'mrjob.conf'))
+        try:
+            options.setdefault('method', 'normal')
+            schema = engine.prepare(FitOptions(format='parquet', **options).validate())
+            assert check(schema), (options, schema)
+        finally:
+            engine.close()
+
+
 def test_a_local_parquet_file_is_refused_with_what_to_do(tmp_path):
     from distreg import parquet
     from distreg.errors import DistregError

@@ -9,7 +9,7 @@ import pytest
 
 from spark_helpers import spark_fit
 from test_poisson import (check_against, expected_scores, poisson_data, reference,
-                          write_poisson)
+                          write_poisson, write_poisson_parquet)
 from distreg import scoring
 from distreg.engine import make_engine
 from distreg.errors import BadInputError, DistregError
@@ -31,6 +31,24 @@ def test_weights_and_offset_match_statsmodels(spark, full, engine, method):
     check_against(got, ref)
     assert got['sum_weights'] == w.sum() and got['n_rows'] == len(y)
     assert got['design']['offset_col'] == 'lexp'
+
+
+@pytest.mark.parametrize('engine', ['spark-rdd', 'spark-mllib'])
+def test_parquet_offset(spark, full, tmp_path, engine):
+    """--offset-col read from Parquet (4 row groups; the offset stored as float32): the
+    statsmodels fit of the same values, and predict reads it from the Parquet rows too."""
+    _, y, X, offset, w, _ = full
+    offset32 = offset.astype(np.float32).astype(np.float64)
+    path = write_poisson_parquet(tmp_path / 'p.parquet', y, X, offset, w, row_group_size=500)
+    got = spark_fit(spark, path, engine=engine, method='newton', model='poisson',
+                    weight_col='w', offset_col='lexp')
+    check_against(got, reference(y, X, offset32, w))
+    assert got['design']['offset_col'] == 'lexp' and got['n_rows'] == len(y)
+    mu, _, _ = expected_scores(got, X, offset32, y)
+    out = str(tmp_path / 'p.txt')
+    with closing(make_engine(engine, path, spark=spark)) as e:
+        scoring.predict(e, scoring.Model(got), out)
+    np.testing.assert_allclose([float(v) for v in open(out).read().split()], mu, rtol=1e-13)
 
 
 def test_mllib_without_weights_or_offset(spark, tmp_path):
