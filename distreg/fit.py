@@ -17,6 +17,7 @@ from distreg import blocks, optim, result
 from distreg.design import Design
 from distreg.errors import ColumnOverflowError, DistregError, RankDeficientError
 from distreg.options import COV_TYPES, OPTIONS, cluster_col
+from distreg.paths import input_sources
 
 
 class _FitOptionsChecks:
@@ -182,7 +183,7 @@ def fit(engine, options, names=None, checked=False, progress=None, driver=None):
         schema, options.poly_degree,
         options.design().with_levels(levels).n_raw(len(out['theta'])), levels)
     if options.keep_stats:
-        keep_stats(record, out['partial'], options)
+        keep_stats(record, out['partial'], options, input_sources(engine.path))
     return record
 
 
@@ -193,12 +194,13 @@ STATS_AGGREGATE = {'normal': 'gram', 'qr': 'tsqr'}
 STATS_OPTIONS = ('method', 'model', 'intercept', 'ridge', 'l1', 'poly_degree', 'cov')
 
 
-def keep_stats(record, partial, options):
-    """Put the statistics of ``partial`` (the fit's merged partial) in ``record``."""
+def keep_stats(record, partial, options, sources=None):
+    """Put the statistics of ``partial`` (the fit's merged partial) in ``record``, with the
+    input files they hold (``sources``, :func:`distreg.paths.input_sources`)."""
     record['sufficient_stats'] = dict(
         aggregate=STATS_AGGREGATE[options.method],
         options={k: getattr(options, k) for k in STATS_OPTIONS},
-        partial=blocks.encode(partial))
+        partial=blocks.encode(partial), sources=sources)
 
 
 def find_levels(aggregate, schema, options):

@@ -16,6 +16,7 @@ cond x 1e-16.
 import time
 
 from distreg import blocks, fit as fit_mod, optim, result
+from distreg.paths import describe_source, input_sources, shared_sources
 from distreg.errors import DistregError
 
 #: the fit options a record's statistics depend on (and that merging must agree on)
@@ -73,10 +74,23 @@ def _answer(name, part, options):
     return (optim.normal_answer if name == 'gram' else optim.tsqr_answer)(part, options)
 
 
+def _refuse_shared(sources_a, sources_b, before, after):
+    """Statistics that both hold the rows of a file would count them twice: refused."""
+    shared = shared_sources(sources_a, sources_b)
+    if shared:
+        names = ', '.join(describe_source(s) for s in shared[:3]) + (
+            ' and %d more' % (len(shared) - 3) if len(shared) > 3 else '')
+        raise DistregError(before + names + after)
+
+
 def update(record, path, engine, progress=None, bad_rows='fail'):
     """A record of ``record``'s rows and ``engine``'s (new) rows, reading only the new ones."""
     st = _stats(record, path)
     options = options_of(record, path)
+    new_sources = input_sources(engine.path)
+    _refuse_shared(st.get('sources'), new_sources, path + ' already holds the rows of ',
+                   ' (the same file, size and time): an update with them would count them '
+                   'twice')
     options.bad_rows = bad_rows
     name = st['aggregate']
     old = blocks.decode(st['partial'])
@@ -87,6 +101,8 @@ def update(record, path, engine, progress=None, bad_rows='fail'):
 
     new_record = fit_mod.fit(engine, options, checked=True, progress=progress, driver=driver)
     _check_same(record, new_record, path, 'the new rows')
+    new_record['sufficient_stats']['sources'] = (
+        None if st.get('sources') is None else st['sources'] + new_sources)
     new_record['design']['n_features'] = max(record['design']['n_features'],
                                              new_record['design']['n_features'])
     return new_record
@@ -100,6 +116,13 @@ def merge(records, paths):
         _stats(record, path)
     for path, record in zip(paths[1:], records[1:]):
         _check_same(records[0], record, paths[0], path)
+    for i in range(len(records)):
+        for j in range(i + 1, len(records)):
+            _refuse_shared(records[i]['sufficient_stats'].get('sources'),
+                           records[j]['sufficient_stats'].get('sources'),
+                           '%s and %s both hold the rows of ' % (paths[i], paths[j]),
+                           ' (the same file, size and time): a merge would count them twice '
+                           '(merge records of disjoint rows)')
     t0 = time.perf_counter()
     first = records[0]
     options = options_of(first, paths[0])
@@ -117,5 +140,7 @@ def merge(records, paths):
         n_rows_zero_weight=out['n_rows_zero_weight'], sum_weights=out['sum_weights'])
     rec['design'] = dict(first['design'], n_features=max(r['design']['n_features']
                                                          for r in records))
-    rec['sufficient_stats'] = dict(first['sufficient_stats'], partial=blocks.encode(part))
+    sources = [r['sufficient_stats'].get('sources') for r in records]
+    rec['sufficient_stats'] = dict(first['sufficient_stats'], partial=blocks.encode(part),
+                                   sources=None if None in sources else sum(sources, []))
     return rec

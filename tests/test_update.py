@@ -4,6 +4,7 @@ merge`` give the record of a fit of all the rows, reading only the new ones (upd
 numpy's lstsq on all the rows."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -94,6 +95,43 @@ def test_the_cli_fits_updates_and_merges(parts, tmp_path, capsys):
     full = fit(make_engine('numpy', parts['all']), FitOptions(method='qr'))
     with open(merged) as f:
         check_same_fit(json.load(f), full)
+
+
+def test_rows_counted_twice_are_refused(parts, tmp_path, capsys):
+    """A record keeps the files its statistics hold (path, size, time): an update with a
+    file it holds, or a merge of records that share one (a record with its own update, a
+    record twice, two globs over one file), would count rows twice: refused, naming it."""
+    old = str(tmp_path / 'old.json')
+    assert main(['fit', parts['parts'][0], '--engine', 'numpy', '--method', 'normal',
+                 '--keep-stats', '--out', old, '--quiet']) == 0
+    with open(old) as f:
+        sources = json.load(f)['sufficient_stats']['sources']
+    real = [os.path.realpath(p) for p in parts['parts']]
+    assert [s['file'] for s in sources] == real[:1]
+    assert main(['update', old, parts['parts'][0], '--engine', 'mrjob-inline']) == 1
+    err = capsys.readouterr().err
+    assert 'already holds the rows of %s' % real[0] in err
+    assert 'count them twice' in err
+    new = str(tmp_path / 'new.json')
+    assert main(['update', old, parts['parts'][1], '--engine', 'numpy', '--out', new,
+                 '--quiet']) == 0
+    for records in ([old, new], [old, old]):
+        assert main(['merge'] + records + ['--out', str(tmp_path / 'm.json')]) == 1
+        assert 'both hold the rows of %s' % real[0] in capsys.readouterr().err
+    # a glob over the parts (part0.csv among them) and part0.csv alone: the file is shared
+    glob_rec = str(tmp_path / 'glob.json')
+    assert main(['fit', str(parts['dir'] / 'part[02].csv'), '--engine', 'numpy', '--method',
+                 'normal', '--keep-stats', '--out', glob_rec, '--quiet']) == 0
+    assert main(['merge', old, glob_rec]) == 1
+    capsys.readouterr()
+    # disjoint files merge, and the merged record holds both
+    other = str(tmp_path / 'other.json')
+    assert main(['fit', parts['parts'][2], '--engine', 'numpy', '--method', 'normal',
+                 '--keep-stats', '--out', other, '--quiet']) == 0
+    merged = str(tmp_path / 'merged.json')
+    assert main(['merge', new, other, '--out', merged, '--quiet']) == 0
+    with open(merged) as f:
+        assert [s['file'] for s in json.load(f)['sufficient_stats']['sources']] == real
 
 
 @pytest.fixture(scope='module')
