@@ -465,6 +465,10 @@ def _resolve_label(label_col, names, n, source, flag='--label-col'):
     if text not in names:
         raise DistregError('%s %r is not a column of %s; its columns are: %s'
                            % (flag, text, source, ', '.join(names)))
+    if names.count(text) > 1:
+        at = [str(i) for i, name in enumerate(names) if name == text]
+        raise DistregError('%s %r names %d columns of %s (%s): give the index of the one '
+                           'meant' % (flag, text, len(at), source, ', '.join(at)))
     return names.index(text)
 
 

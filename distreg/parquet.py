@@ -196,6 +196,11 @@ def local_schema(path, label_col=None, features=None, bad_rows='fail', model='li
                               file=source)
     cols = columns_of(files, opener)
     names = [n for n, _ in cols]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DistregError('%s has %s: columns are chosen by name, so each name must be '
+                           "one column's" % (source, ', '.join(
+                               'two columns named %r' % n for n in twice)))
     types = dict(cols)
     parts = {k for _, part in files for k in part}
 

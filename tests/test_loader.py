@@ -36,6 +36,10 @@ def test_label_errors_name_the_problem():
         sniff_schema('1,2,3', label_col=3)
     with pytest.raises(EmptyInputError, match='empty'):
         sniff_schema(None)
+    # a name two columns have: which one is meant is not known (the first was taken)
+    with pytest.raises(DistregError, match=r"'x' names 2 columns .*\(1, 2\)"):
+        sniff_schema('y,x,x', label_col='x')
+    assert sniff_schema('y,x,x', label_col='2').label == 2
 
 
 def test_auto_format():

@@ -522,3 +522,14 @@ def test_pieces_keep_every_per_row_array(tmp_path, monkeypatch):
         finally:
             eng.close()
     np.testing.assert_allclose(got[0], got[1], rtol=1e-10)
+
+
+def test_two_columns_of_one_name_are_refused(tmp_path, capsys):
+    """Parquet allows it; a choice by name would read one of them twice."""
+    path = str(tmp_path / 'dup.parquet')
+    pq.write_table(pa.Table.from_arrays([pa.array([1.0, 2, 3, 4]), pa.array([1.0, 2, 3.5, 5]),
+                                         pa.array([0.5, 1, 2, 3.0])], names=['y', 'x', 'x']),
+                   path)
+    assert main(['fit', path, '--engine', 'numpy']) == 1
+    err = capsys.readouterr().err
+    assert "two columns named 'x'" in err and 'Traceback' not in err
