@@ -43,13 +43,21 @@ _PQ = None
 
 
 def _pq():
+    """(pyarrow, None, pyarrow.parquet): what reading footers and listing needs; a row
+    group's reader takes :func:`_pc` too (pyarrow.compute's import makes a Python function
+    of every Arrow kernel: a driver that reads footers only does not import it)."""
     global _PQ
     if _PQ is None:
         import pyarrow
-        import pyarrow.compute
         import pyarrow.parquet
-        _PQ = (pyarrow, pyarrow.compute, pyarrow.parquet)
+        _PQ = (pyarrow, None, pyarrow.parquet)
     return _PQ
+
+
+def _pc():
+    """pyarrow and pyarrow.compute."""
+    import pyarrow.compute
+    return _pq()[0], pyarrow.compute
 
 
 # --------------------------------------------------------------------------- files
@@ -547,7 +555,7 @@ def read_row_group(entry, schema, opener=None):
     through WebHDFS by byte ranges (:class:`WebHdfsFile`): the footer, then the column
     chunks of this row group only.
     """
-    pa, pc, _ = _pq()
+    pa, pc = _pc()
     if opener is None and entry.get('webhdfs'):
         opener = _webhdfs_opener(entry['webhdfs'], entry.get('user'))
     elif opener is None and entry.get('fs'):
@@ -695,7 +703,7 @@ def read_row_group(entry, schema, opener=None):
 def _level_column(table, part, col, n, levels=None):
     """A categorical column's text (a numpy ``str`` array, stripped) and its bad-row masks:
     a null or empty value, or (``levels`` given: predict, evaluate) an unknown level."""
-    pa, pc, _ = _pq()
+    pa, pc = _pc()
     if col in part:
         value = part[col]
         null = np.full(n, value == HIVE_NULL)
