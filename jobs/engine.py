@@ -339,14 +339,14 @@ class MRJobEngine(Engine):
 
     def _run(self, name, job_class, params, use_output, extra=()):
         """Run one job with ``params``; return ``use_output(job, runner)``."""
-        scratch = runner = None
+        scratch_key = runner_key = None
         try:
             # made with its removal registered, or not made; removed whole (a SIGTERM waits,
             # and one that skips the finally's clean-up leaves it to the command line's end:
             # distreg/interrupt.py)
             with deferred():
                 tmp = tempfile.mkdtemp(prefix='distreg-')
-                scratch = register_cleanup(shutil.rmtree, tmp, True)
+                scratch_key = register_cleanup(shutil.rmtree, tmp, True)
             args = list(self.args) + list(extra)
             if params:
                 path = os.path.join(tmp, 'params.json')
@@ -359,19 +359,19 @@ class MRJobEngine(Engine):
                 # a short step with no process started, and bare `except:` clauses that
                 # would swallow a SIGTERM raised inside it: it waits; the runner's clean-up
                 # (its scratch) is registered before the SIGTERM is raised
-                job_runner = job.make_runner()
-                runner = register_cleanup(job_runner.cleanup)
-            job_runner.run()
+                runner = job.make_runner()
+                runner_key = register_cleanup(runner.cleanup)
+            runner.run()
             check_interrupt()
-            self.counters = job_runner.counters()
-            self.app_ids += yarn_application_ids(job_runner)
-            return use_output(job, job_runner)
+            self.counters = runner.counters()
+            self.app_ids += yarn_application_ids(runner)
+            return use_output(job, runner)
         except StepFailedException as e:
             raise DistregError('the %s job failed on %s: %s (see the log above)'
                                % (name, self.name, e))
         finally:
-            cleanup_done(runner)
-            cleanup_done(scratch)
+            cleanup_done(runner_key)
+            cleanup_done(scratch_key)
 
     def aggregate(self, name, params):
         extra = ()
