@@ -142,6 +142,13 @@ def fit(engine, options, names=None, checked=False, progress=None, driver=None):
     if options.weight_col is not None and getattr(schema, 'weight', None) is None:
         raise DistregError('--weight-col %s: %s input has no weight column'
                            % (options.weight_col, schema.format))
+    if options.keep_stats and getattr(schema, 'categorical', None):
+        # (a Parquet text column is categorical without --categorical: the same rule; an
+        # update's options keep statistics too)
+        raise DistregError('%s has categorical columns (%s): kept statistics (--keep-stats, '
+                           'update, merge) cannot take them, as other rows may bring other '
+                           'levels; fit again instead'
+                           % (engine.path, ', '.join(schema.categorical_names())))
     levels = None
     try:
         if engine.trains_itself:

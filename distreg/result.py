@@ -144,17 +144,27 @@ def write_atomic(path, text):
 
 
 def load(path):
-    with open(path) as f:
-        record = json.load(f)
+    """The result record in the file ``path``; a clear error for a file that cannot be read
+    or is not a record (update, merge, predict, evaluate take one)."""
+    from distreg.errors import DistregError
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except OSError as e:
+        raise DistregError('cannot read the record %s: %s' % (path, e.strerror or e))
+    except ValueError as e:   # not JSON (json.JSONDecodeError), or not UTF-8 text
+        raise DistregError('%s is not a distreg result record: it is not JSON (%s)'
+                           % (path, str(e).split('\n')[0][:200]))
+    if not isinstance(record, dict):
+        raise DistregError('%s is not a distreg result record: it holds a JSON %s, not an '
+                           'object' % (path, type(record).__name__))
     # records written before `history` existed are still records (of no known history)
-    if isinstance(record, dict):
-        record.setdefault('history', [])
-        # nor are those written before --weight-col (unweighted: no weight counts)
-        record.setdefault('n_rows_zero_weight', None)
-        record.setdefault('sum_weights', None)
+    record.setdefault('history', [])
+    # nor are those written before --weight-col (unweighted: no weight counts)
+    record.setdefault('n_rows_zero_weight', None)
+    record.setdefault('sum_weights', None)
     missing = [k for k in RECORD_KEYS if k not in record]
     if missing:
-        from distreg.errors import DistregError
         raise DistregError('%s is not a distreg result record: missing %s'
                            % (path, ', '.join(missing)))
     return record

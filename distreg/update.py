@@ -15,7 +15,7 @@ cond x 1e-16.
 
 import time
 
-from distreg import blocks, fit as fit_mod, optim, result
+from distreg import blocks, fit as fit_mod, optim, parquet, result
 from distreg.paths import describe_source, input_sources, shared_sources
 from distreg.errors import DistregError
 
@@ -31,6 +31,12 @@ def _stats(record, path):
     if not st:
         raise DistregError('%s has no sufficient statistics: fit it with --keep-stats '
                            '(--method normal or qr)' % path)
+    if (record.get('design') or {}).get('levels'):
+        # kept before --keep-stats refused categorical columns: their one-hot columns follow
+        # the levels of those rows only, and another record's or new rows' may differ
+        raise DistregError('%s has categorical columns (%s): its statistics cannot be updated '
+                           'or merged (other rows may bring other levels); fit again instead'
+                           % (path, ', '.join(c for c, _ in record['design']['levels'])))
     return st
 
 
@@ -87,6 +93,10 @@ def update(record, path, engine, progress=None, bad_rows='fail'):
     """A record of ``record``'s rows and ``engine``'s (new) rows, reading only the new ones."""
     st = _stats(record, path)
     options = options_of(record, path)
+    fmt = (record.get('design') or {}).get('format')
+    if fmt not in (None, 'parquet') and parquet.is_parquet_input(engine.path, 'auto'):
+        raise DistregError('%s was fitted on %s input and %s is Parquet: their statistics do '
+                           'not merge (give the new rows in %s)' % (path, fmt, engine.path, fmt))
     new_sources = input_sources(engine.path)
     _refuse_shared(st.get('sources'), new_sources, path + ' already holds the rows of ',
                    ' (the same file, size and time): an update with them would count them '

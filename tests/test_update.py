@@ -134,6 +134,75 @@ def test_rows_counted_twice_are_refused(parts, tmp_path, capsys):
         assert [s['file'] for s in json.load(f)['sufficient_stats']['sources']] == real
 
 
+@pytest.mark.parametrize('command', ['update', 'merge', 'predict', 'evaluate'])
+def test_a_record_that_cannot_be_read_is_a_clear_error(parts, tmp_path, capsys, command):
+    """A missing file, a directory, a CSV, bytes that are not UTF-8, JSON that is not an
+    object: one line naming the file (was a FileNotFoundError or JSONDecodeError traceback
+    in update, merge and evaluate)."""
+    (tmp_path / 'bytes.json').write_bytes(b'\xff\xfe\x00')
+    (tmp_path / 'five.json').write_text('5')
+    cases = {str(tmp_path / 'none.json'): 'cannot read the record',
+             str(tmp_path): 'cannot read the record',
+             parts['parts'][0]: 'it is not JSON',
+             str(tmp_path / 'bytes.json'): 'it is not JSON',
+             str(tmp_path / 'five.json'): 'holds a JSON int'}
+    for record, why in cases.items():
+        args = {'update': ['update', record, parts['parts'][1], '--engine', 'numpy'],
+                'merge': ['merge', record, record],
+                'predict': ['predict', record, parts['parts'][1], '--engine', 'numpy',
+                            '--out', str(tmp_path / 'p.txt')],
+                'evaluate': ['evaluate', record, parts['parts'][1], '--engine', 'numpy']}
+        assert main(args[command]) == 1, record
+        err = capsys.readouterr().err
+        assert why in err and record in err and 'Traceback' not in err, (record, err)
+
+
+def _regions(path, levels, n, seed):
+    """A Parquet table whose text column ``region`` (categorical by its type) has ``levels``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    rng = np.random.default_rng(seed)
+    region = rng.choice(levels, n)
+    x = rng.normal(size=n)
+    y = 1 + 2 * x + np.array([' abcd'.index(r) for r in region]) + rng.normal(size=n) * 0.1
+    pq.write_table(pa.table({'y': y, 'x': x, 'region': region}), str(path))
+    return str(path)
+
+
+def test_categorical_columns_keep_no_statistics(parts, tmp_path, capsys):
+    """A Parquet text column is categorical without --categorical. Its statistics were kept,
+    and an update with rows of other levels (b, c, d against a, b, c) merged two different
+    one-hot encodings with exit 0: a wrong answer. Now refused at --keep-stats, and a record
+    kept before (levels in its design) is refused by update and merge."""
+    old = _regions(tmp_path / 'old.parquet', ['a', 'b', 'c'], 500, 1)
+    new = _regions(tmp_path / 'new.parquet', ['b', 'c', 'd'], 100, 2)
+    assert main(['fit', old, '--engine', 'numpy', '--method', 'normal', '--keep-stats',
+                 '--out', str(tmp_path / 'old.json')]) == 1
+    err = capsys.readouterr().err
+    assert 'has categorical columns (region)' in err and 'Traceback' not in err
+    assert not (tmp_path / 'old.json').exists()
+    # a record kept before the refusal: statistics and levels
+    kept = as_json(fit(make_engine('numpy', parts['parts'][0]),
+                       FitOptions(method='normal', keep_stats=True)))
+    kept['design']['levels'] = [['region', ['a', 'b', 'c']]]
+    record = tmp_path / 'kept.json'
+    record.write_text(dumps(kept))
+    for args in (['update', str(record), new, '--engine', 'numpy'],
+                 ['merge', str(record), str(record)]):
+        assert main(args) == 1
+        assert 'has categorical columns (region)' in capsys.readouterr().err
+
+
+def test_update_of_csv_statistics_with_parquet_rows_is_refused(parts, tmp_path, capsys):
+    old = str(tmp_path / 'old.json')
+    assert main(['fit', parts['parts'][0], '--engine', 'numpy', '--method', 'normal',
+                 '--keep-stats', '--out', old, '--quiet']) == 0
+    rows = _regions(tmp_path / 'rows.parquet', ['a'], 50, 3)
+    assert main(['update', old, rows, '--engine', 'numpy']) == 1
+    err = capsys.readouterr().err
+    assert 'fitted on csv input' in err and 'is Parquet' in err and 'PAR1' not in err
+
+
 @pytest.fixture(scope='module')
 def others(parts):
     """Records and inputs that must not merge with parts[0]'s qr record."""
