@@ -6,7 +6,7 @@ from distreg import blocks, scoring
 from distreg.engine import Engine
 from distreg.errors import DistregError
 from distreg.loader import CHUNK_BYTES, keyed, local_path, with_label_rule
-from distreg.parquet import input_schema, iter_input_blocks
+from distreg.parquet import input_schema, iter_input_blocks, schema_options
 
 
 class NumpyEngine(Engine):
@@ -28,13 +28,7 @@ class NumpyEngine(Engine):
         t0 = time.perf_counter()
         self.options = options
         self.design = options.design()
-        self.schema = input_schema(self.path, options.format, options.label_col,
-                                   options.bad_rows, options.model,
-                                   n_features=options.n_features,
-                                   features=options.features, weight_col=options.weight_col,
-                                   cluster_col=options.cluster_col(),
-                                   offset_col=options.offset_col,
-                                   categorical=options.categorical, levels=options.levels)
+        self.schema = input_schema(self.path, options.format, **schema_options(options))
         self.schema = with_label_rule(keyed(self.schema, options), options)
         self.load_seconds = time.perf_counter() - t0
         return self.schema

@@ -408,13 +408,10 @@ class HdfsInput:
         f = WebHdfsFile(self.base, files[0][0], self.user)
         return f.read(len(MAGIC)) == MAGIC
 
-    def schema(self, label_col=None, features=None, bad_rows='fail', model='linear',
-               n_features=None, weight_col=None, cluster_col=None, categorical=None,
-               levels=None, offset_col=None):
-        return local_schema(self.uri, label_col, features, bad_rows, model, n_features,
-                            source=self.uri, files=self.files(), opener=self.opener,
-                            weight_col=weight_col, cluster_col=cluster_col,
-                            categorical=categorical, levels=levels, offset_col=offset_col)
+    def schema(self, **options):
+        """:func:`local_schema` of this input (``options``: :func:`schema_options`)."""
+        return local_schema(self.uri, source=self.uri, files=self.files(), opener=self.opener,
+                            **options)
 
     def manifest(self):
         return manifest(self.uri, self.files(), self.opener, webhdfs=self.base,
@@ -479,13 +476,10 @@ class FsInput:
         with self.opener(files[0][0]) as f:
             return f.read(len(MAGIC)) == MAGIC
 
-    def schema(self, label_col=None, features=None, bad_rows='fail', model='linear',
-               n_features=None, weight_col=None, cluster_col=None, categorical=None,
-               levels=None, offset_col=None):
-        return local_schema(self.uri, label_col, features, bad_rows, model, n_features,
-                            source=self.uri, files=self.files(), opener=self.opener,
-                            weight_col=weight_col, cluster_col=cluster_col,
-                            categorical=categorical, levels=levels, offset_col=offset_col)
+    def schema(self, **options):
+        """:func:`local_schema` of this input (``options``: :func:`schema_options`)."""
+        return local_schema(self.uri, source=self.uri, files=self.files(), opener=self.opener,
+                            **options)
 
     def manifest(self):
         return manifest(self.uri, self.files(), self.opener, fs=self.scheme,
@@ -759,6 +753,18 @@ def iter_local_blocks(path, schema, entries=None):
     """Every row group of a local input, read one at a time."""
     for entry in entries if entries is not None else manifest(path):
         yield read_row_group(entry, schema)
+
+
+def schema_options(options):
+    """The keyword arguments of :func:`local_schema` (and of the inputs' ``schema`` methods,
+    and :func:`input_schema`) that a fit's options give. Every engine passes this one list:
+    a call that named its own left columns out (the s3:// input read no weight, cluster or
+    offset column)."""
+    return dict(label_col=options.label_col, features=options.features,
+                bad_rows=options.bad_rows, model=options.model, n_features=options.n_features,
+                weight_col=options.weight_col, cluster_col=options.cluster_col(),
+                categorical=options.categorical, levels=options.levels,
+                offset_col=options.offset_col)
 
 
 def input_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linear',

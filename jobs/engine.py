@@ -148,13 +148,8 @@ class MRJobEngine(Engine):
             raise DistregError('%s reads Parquet from s3:// (its tasks run on EMR, not here): '
                                'copy %s to S3 and give its s3:// URI' % (self.name, self.path))
         files = parquet.data_files(path)
-        schema = parquet.local_schema(path, options.label_col, options.features,
-                                      options.bad_rows, options.model, options.n_features,
-                                      source=self.path, files=files,
-                                      weight_col=options.weight_col,
-                                      cluster_col=options.cluster_col(),
-                                      categorical=options.categorical, levels=options.levels,
-                                      offset_col=options.offset_col)
+        schema = parquet.local_schema(path, source=self.path, files=files,
+                                      **parquet.schema_options(options))
         entries = parquet.manifest(path, files)
         if self._manifest_dir is None:
             self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
@@ -190,10 +185,7 @@ class MRJobEngine(Engine):
             if not is_parquet:
                 check_no_features(options.features, options.n_features)
                 return None
-        schema = found.schema(options.label_col, options.features, options.bad_rows,
-                              options.model, options.n_features, options.weight_col,
-                              options.cluster_col(), options.categorical, options.levels,
-                              options.offset_col)
+        schema = found.schema(**parquet.schema_options(options))
         if self._manifest_dir is None:
             self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
         manifest = os.path.join(self._manifest_dir, 'row-groups.jsonl')
@@ -214,10 +206,7 @@ class MRJobEngine(Engine):
         if found is None:
             check_no_features(options.features, options.n_features)
             return None
-        schema = found.schema(options.label_col, options.features, options.bad_rows,
-                              options.model, options.n_features, options.weight_col,
-                              options.cluster_col(), options.categorical, options.levels,
-                              options.offset_col)
+        schema = found.schema(**parquet.schema_options(options))
         if self._manifest_dir is None:
             self._manifest_dir = tempfile.mkdtemp(prefix='distreg-manifest-')
         manifest = os.path.join(self._manifest_dir, 'row-groups.jsonl')

@@ -116,23 +116,15 @@ class RDDEngine(Engine):
                                            os.environ.get('HADOOP_USER_NAME') or sc.sparkUser())
         if on_hdfs is not None:
             # Parquet on HDFS: footers and row groups read through WebHDFS by byte ranges
-            self.schema = on_hdfs.schema(options.label_col, options.features,
-                                         options.bad_rows, options.model, options.n_features,
-                                         options.weight_col, options.cluster_col(),
-                                         options.categorical, options.levels,
-                                         options.offset_col)
+            self.schema = on_hdfs.schema(**parquet.schema_options(options))
             self._row_groups = on_hdfs.manifest()
             files = [(e['name'], 0) for e in self._row_groups]
         elif rd.is_local(self.path) and parquet.is_parquet_input(local_path(self.path),
                                                                   options.format):
             # Parquet: one partition per run of row groups, read by its task (distreg.parquet)
             found = parquet.data_files(local_path(self.path))
-            self.schema = parquet.local_schema(
-                local_path(self.path), options.label_col, options.features, options.bad_rows,
-                options.model, options.n_features, source=self.path, files=found,
-                weight_col=options.weight_col, cluster_col=options.cluster_col(),
-                categorical=options.categorical, levels=options.levels,
-                offset_col=options.offset_col)
+            self.schema = parquet.local_schema(local_path(self.path), source=self.path,
+                                               files=found, **parquet.schema_options(options))
             self._row_groups = parquet.manifest(local_path(self.path), found)
             files = [(e['name'], 0) for e in self._row_groups]
         else:
