@@ -13,11 +13,10 @@ import math
 import time
 from dataclasses import field, make_dataclass
 
-from distreg import blocks, optim, result
+from distreg import blocks, optim, parquet, result
 from distreg.design import Design
 from distreg.errors import ColumnOverflowError, DistregError, RankDeficientError
 from distreg.options import COV_TYPES, OPTIONS, cluster_col
-from distreg.paths import input_sources
 
 
 class _FitOptionsChecks:
@@ -190,7 +189,8 @@ def fit(engine, options, names=None, checked=False, progress=None, driver=None):
         schema, options.poly_degree,
         options.design().with_levels(levels).n_raw(len(out['theta'])), levels)
     if options.keep_stats:
-        keep_stats(record, out['partial'], options, input_sources(engine.path))
+        keep_stats(record, out['partial'], options,
+                   parquet.input_sources(engine.path, schema.format))
     return record
 
 
@@ -203,7 +203,7 @@ STATS_OPTIONS = ('method', 'model', 'intercept', 'ridge', 'l1', 'poly_degree', '
 
 def keep_stats(record, partial, options, sources=None):
     """Put the statistics of ``partial`` (the fit's merged partial) in ``record``, with the
-    input files they hold (``sources``, :func:`distreg.paths.input_sources`)."""
+    input files they hold (``sources``, :func:`distreg.parquet.input_sources`)."""
     record['sufficient_stats'] = dict(
         aggregate=STATS_AGGREGATE[options.method],
         options={k: getattr(options, k) for k in STATS_OPTIONS},

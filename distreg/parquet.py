@@ -32,6 +32,7 @@ import numpy as np
 from distreg import loader
 from distreg.errors import BadInputError, DistregError, EmptyInputError
 from distreg.loader import Parsed, Schema, parse_number
+from distreg.paths import file_sources
 
 #: The first and last four bytes of every Parquet file.
 MAGIC = b'PAR1'
@@ -753,6 +754,17 @@ def iter_local_blocks(path, schema, entries=None):
     """Every row group of a local input, read one at a time."""
     for entry in entries if entries is not None else manifest(path):
         yield read_row_group(entry, schema)
+
+
+def input_sources(path, fmt='auto'):
+    """The files whose rows an input holds, as kept statistics name them
+    (:func:`distreg.paths.file_sources`): the files the engines read (:func:`data_files` for
+    Parquet, :func:`distreg.loader.expand_paths` else); a remote input by its URI."""
+    local = loader.local_path(path)
+    if local is None:
+        return [{'uri': path}]
+    return file_sources([f for f, _ in data_files(local)] if is_parquet_input(local, fmt)
+                        else loader.expand_paths(local))
 
 
 def schema_options(options):

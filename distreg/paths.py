@@ -16,28 +16,11 @@ def file_key(name):
     return os.path.normpath(name)
 
 
-def input_sources(path):
-    """The files whose rows an input holds, as a record's ``sufficient_stats`` keeps them
-    (``sources``): a local file ``{"file": real path, "size", "mtime_ns"}``; an input of a
-    directory (its part files, Hive partitions included) or a glob: one per file, skipping
-    names that start with ``_`` or ``.`` as Hadoop does; a remote input (``hdfs://``,
-    ``s3://``): ``{"uri": ...}``, its files not listed. :func:`shared_sources` compares them:
-    an update or a merge that would count the same rows twice is refused."""
-    import glob
-    if path.startswith('file://'):
-        path = path[len('file://'):]
-    elif '://' in path:
-        return [{'uri': path}]
-    names = sorted(glob.glob(path)) if any(ch in path for ch in '*?[') else [path]
-    files = []
-    for name in names:
-        if os.path.isdir(name):
-            for root, dirs, found in os.walk(name):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(('_', '.')))
-                files += [os.path.join(root, f) for f in sorted(found)
-                          if not f.startswith(('_', '.'))]
-        elif os.path.exists(name):
-            files.append(name)
+def file_sources(files):
+    """Local files as a record's ``sufficient_stats`` keeps them (``sources``):
+    ``{"file": real path, "size", "mtime_ns"}`` each (a remote input is ``{"uri": ...}``:
+    :func:`distreg.parquet.input_sources`). :func:`shared_sources` compares them: an update
+    or a merge that would count the same rows twice is refused."""
     out = []
     for f in files:
         st = os.stat(f)

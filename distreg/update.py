@@ -16,7 +16,7 @@ cond x 1e-16.
 import time
 
 from distreg import blocks, fit as fit_mod, optim, parquet, result
-from distreg.paths import describe_source, input_sources, shared_sources
+from distreg.paths import describe_source, shared_sources
 from distreg.errors import DistregError
 
 #: the fit options a record's statistics depend on (and that merging must agree on)
@@ -97,7 +97,7 @@ def update(record, path, engine, progress=None, bad_rows='fail'):
     if fmt not in (None, 'parquet') and parquet.is_parquet_input(engine.path, 'auto'):
         raise DistregError('%s was fitted on %s input and %s is Parquet: their statistics do '
                            'not merge (give the new rows in %s)' % (path, fmt, engine.path, fmt))
-    new_sources = input_sources(engine.path)
+    new_sources = parquet.input_sources(engine.path, options.format)
     _refuse_shared(st.get('sources'), new_sources, path + ' already holds the rows of ',
                    ' (the same file, size and time): an update with them would count them '
                    'twice')
