@@ -200,7 +200,7 @@ class MLlibEngine(Engine):
         """The Poisson record's goodness of fit at MLlib's answer, from one ``hessian`` pass of
         the core (MLlib's summary has no Pearson chi2 and its AIC differs with weights)."""
         part = self.rdd.aggregate('hessian', {'theta': [float(v) for v in out['theta']],
-                                              'model': 'poisson'})
+                                              'model': 'poisson', 'levels': self.levels})
         if part['n_overflow']:
             raise DistregError('spark-mllib: the Poisson mean exp(eta) of %d row(s) overflows '
                                'float64 at MLlib\'s answer; the answer is not usable'

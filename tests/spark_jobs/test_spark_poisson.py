@@ -51,6 +51,27 @@ def test_parquet_offset(spark, full, tmp_path, engine):
     np.testing.assert_allclose([float(v) for v in open(out).read().split()], mu, rtol=1e-13)
 
 
+def test_mllib_with_a_categorical_column(spark, tmp_path):
+    """A Parquet text column (categorical by its type) on spark-mllib Poisson: MLlib fits the
+    core's one-hot columns, and the record's deviance and the rest come from a pass of the
+    core at MLlib's answer, which needs the levels too (it failed without them). Against
+    statsmodels' GLM on pandas.get_dummies' matrix (first level dropped)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    y, X, _, _ = poisson_data(1500, 73)
+    region = np.random.default_rng(74).choice(['east', 'north', 'west'], len(y))
+    y = np.random.default_rng(75).poisson(
+        np.exp(0.2 + X[:, 0] * 0.3 + (region == 'north') * 0.4 - (region == 'west') * 0.3))
+    path = str(tmp_path / 'regions.parquet')
+    pq.write_table(pa.table({'y': y.astype(np.int64), 'x1': X[:, 0], 'region': region}), path)
+    dummies = pd.get_dummies(region, drop_first=True).to_numpy(dtype=float)
+    ref = reference(y.astype(float), np.column_stack([X[:, 0], dummies]))
+    got = spark_fit(spark, path, engine='spark-mllib', method='newton', model='poisson')
+    check_against(got, ref)
+    assert got['design']['levels'] == [['region', ['east', 'north', 'west']]]
+
+
 def test_mllib_without_weights_or_offset(spark, tmp_path):
     y, X, _, _ = poisson_data(1500, 72)
     path = write_poisson(tmp_path / 'plain.csv', y, X)
