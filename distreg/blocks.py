@@ -1071,12 +1071,44 @@ def pack(part):
         else:
             pieces = [('f8', arr.astype('<f8'))]
         for kind, a in pieces:
-            data = np.ascontiguousarray(a, dtype='<i8' if kind == 'i8' else '<f8').tobytes()
-            head['arrays'].append([k, kind, list(arr.shape), offset, len(data)])
+            a = np.ascontiguousarray(a, dtype='<i8' if kind == 'i8' else '<f8')
+            entry = [k, kind, list(arr.shape), offset]
+            if _exactly_symmetric(a):
+                # a Gram, a Hessian, a sandwich's meat: its upper triangle is all of it,
+                # half the bytes a task hands the JVM (where a wide partial's copies live)
+                data = np.concatenate([a[i, i:] for i in range(a.shape[0])]).tobytes()
+                entry.append('upper')
+            else:
+                data = a.tobytes()
+            entry.insert(4, len(data))
+            head['arrays'].append(entry)
             chunks.append(data)
             offset += len(data)
     header = json.dumps(head).encode('utf-8')
     return b''.join([PACK_MAGIC, struct.pack('<Q', len(header)), header] + chunks)
+
+
+def _exactly_symmetric(a):
+    """A square matrix equal to its transpose bit for bit (packed as its upper triangle)."""
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] < 2:
+        return False
+    bits = a.view(np.int64)  # bits, not values: -0.0 and NaNs come back as they went
+    return np.array_equal(bits, bits.T)
+
+
+def _from_upper(values, shape):
+    """The symmetric matrix whose upper triangle, row by row, is ``values``."""
+    p = shape[0]
+    if len(shape) != 2 or shape[1] != p or len(values) != p * (p + 1) // 2:
+        raise ValueError('packed partial damaged: %d numbers are not the upper triangle '
+                         'of a %s matrix' % (len(values), 'x'.join(map(str, shape))))
+    out = np.empty((p, p), dtype=values.dtype)
+    start = 0
+    for i in range(p):
+        out[i, i:] = values[start:start + p - i]
+        out[i:, i] = values[start:start + p - i]
+        start += p - i
+    return out
 
 
 def unpack(data):
@@ -1089,12 +1121,13 @@ def unpack(data):
     body = data[12 + size:]
     out = dict(head['scalars'])
     pending = {}
-    for k, kind, shape, offset, length in head['arrays']:
+    for k, kind, shape, offset, length, *layout in head['arrays']:
         if offset < 0 or offset + length > len(body):
             raise ValueError('packed partial truncated: %r needs bytes %d..%d of %d'
                              % (k, offset, offset + length, len(body)))
         arr = np.frombuffer(body[offset:offset + length],
-                            dtype='<i8' if kind == 'i8' else '<f8').reshape(shape)
+                            dtype='<i8' if kind == 'i8' else '<f8')
+        arr = _from_upper(arr, shape) if layout == ['upper'] else arr.reshape(shape)
         if kind == 'ld':
             pending[k] = arr
         elif kind == 'lo':

@@ -9,9 +9,9 @@ It implements the engine contract of :mod:`distreg.engine`:
 - ``aggregate`` is one pass, one stage: each task (one per core, see ``_pass_rdd``)
   runs the block function over its blocks in ``mapPartitions`` and merges them, and
   the driver collects one partial per task and merges those. Partials travel as raw
-  float64 bytes (:func:`distreg.blocks.pack`), so a p x p partial costs 8 p^2 bytes in
-  the JVM. The pass's RDD is built once per aggregate and collected again on every
-  pass; the parameters travel as the JSON text of a local property of the pass's job
+  float64 bytes (:func:`distreg.blocks.pack`), so a symmetric p x p partial (a Gram)
+  costs 4 p (p + 1) bytes in the JVM. The pass's RDD is built once per aggregate and
+  collected again on every pass; the parameters travel as the JSON text of a local property of the pass's job
   (:data:`PASS_PROPERTY`, in every task's description, read with
   ``TaskContext.getLocalProperty``), so a pass pickles no function and makes no new
   JVM RDD.
@@ -386,7 +386,7 @@ class _PassTask:
         for b in blocks_of_partition:
             total = blocks.merge_partials(
                 self.name, total, blocks.block_partial(self.name, b.parsed, self.design, params))
-        # raw float64 bytes: a p x p partial is 8 p^2 bytes, not a JSON text of it
+        # raw float64 bytes, a symmetric matrix's upper triangle only, not a JSON text of it
         packed = None if total is None else blocks.pack(total)
         yield time.perf_counter() - t0, task.attemptNumber(), packed
 

@@ -2,6 +2,7 @@
 against the test's own numpy product and scikit-learn's metrics (see tests/test_scoring.py)."""
 
 import json
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -32,10 +33,12 @@ def test_linear(spark, engine, tmp_path):
     held = write_csv(tmp_path / 'held.csv', y[2000:], X[2000:])
     model = scoring.Model(numpy_model(train, method='qr'))
     out = str(tmp_path / 'p.txt')
-    scoring.predict(make_engine(engine, held, spark=spark), model, out)
+    with closing(make_engine(engine, held, spark=spark)) as e:
+        scoring.predict(e, model, out)
     pred = np.array([float(v) for v in read_predictions(out)])
     assert close_predictions(pred, margin(model.record, X[2000:]))
-    m = scoring.evaluate(make_engine(engine, held, spark=spark), model)
+    with closing(make_engine(engine, held, spark=spark)) as e:
+        m = scoring.evaluate(e, model)
     check_linear_metrics(m, y[2000:], pred)
 
 
@@ -46,10 +49,12 @@ def test_logistic_with_ties(spark, tmp_path):
     model = scoring.Model(numpy_model(str(tmp_path / 'train.csv'), model='logistic',
                                       method='newton'))
     out = str(tmp_path / 'p.txt')
-    scoring.predict(make_engine('spark-rdd', held, spark=spark), model, out)
+    with closing(make_engine('spark-rdd', held, spark=spark)) as e:
+        scoring.predict(e, model, out)
     prob = np.array([float(line.split(',')[0]) for line in read_predictions(out)])
     assert close_predictions(prob, 1 / (1 + np.exp(-margin(model.record, X))))
-    m = scoring.evaluate(make_engine('spark-rdd', held, spark=spark), model)
+    with closing(make_engine('spark-rdd', held, spark=spark)) as e:
+        m = scoring.evaluate(e, model)
     check_logistic_metrics(m, y, prob)
 
 
@@ -62,11 +67,12 @@ def test_bad_rows_keep_their_place(spark, tmp_path):
     bad = tmp_path / 'bad.csv'
     bad.write_text('\n'.join(lines))
     out = tmp_path / 'p.txt'
-    with pytest.raises(DistregError, match='line 11'):
-        scoring.predict(make_engine('spark-rdd', str(bad), spark=spark), model, str(out))
+    with pytest.raises(DistregError, match='line 11'), \
+            closing(make_engine('spark-rdd', str(bad), spark=spark)) as e:
+        scoring.predict(e, model, str(out))
     assert not out.exists()
-    engine = make_engine('spark-rdd', str(bad), spark=spark)
-    scoring.predict(engine, model, str(out), bad_rows='skip')
+    with closing(make_engine('spark-rdd', str(bad), spark=spark)) as engine:
+        scoring.predict(engine, model, str(out), bad_rows='skip')
     pred = read_predictions(out)
     assert len(pred) == 500 and pred[9] == ''
     assert [(r['line'], r['text']) for r in engine.rejects] == [(11, lines[10])]
@@ -81,5 +87,6 @@ def test_evaluate_a_million_rows(spark, tmp_path):
     model = scoring.Model(numpy_model(path, model='logistic', method='newton'))
     y, X = read_csv_columns(path)
     prob = blocks.sigmoid(blocks.margins(np.column_stack([np.ones(len(X)), X]), model.theta))
-    m = scoring.evaluate(make_engine('spark-rdd', path, spark=spark), model)
+    with closing(make_engine('spark-rdd', path, spark=spark)) as e:
+        m = scoring.evaluate(e, model)
     check_logistic_metrics(m, y, prob)

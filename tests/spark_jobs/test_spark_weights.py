@@ -5,6 +5,8 @@ statsmodels' frequency weights (GLM freq_weights), as tests/test_weights.py does
 numpy and mrjob.
 """
 
+from contextlib import closing
+
 import numpy as np
 import pytest
 import statsmodels.api as sm
@@ -118,11 +120,13 @@ def test_rdd_predict_and_evaluate_leave_the_weight_out(spark, linear, tmp_path):
     wpath, _, y, X, w = linear
     model = scoring.Model(numpy_fit(wpath, method='qr', weight_col='w'))
     out = str(tmp_path / 'p.txt')
-    scoring.predict(make_engine('spark-rdd', wpath, spark=spark), model, out)
+    with closing(make_engine('spark-rdd', wpath, spark=spark)) as e:
+        scoring.predict(e, model, out)
     theta = np.array(theta_of(model.record))
     expected = theta[0] + X @ theta[1:]
     np.testing.assert_allclose([float(v) for v in open(out).read().split()], expected,
                                rtol=1e-12)
-    m = scoring.evaluate(make_engine('spark-rdd', wpath, spark=spark), model)
+    with closing(make_engine('spark-rdd', wpath, spark=spark)) as e:
+        m = scoring.evaluate(e, model)
     assert m['n'] == len(y)
     assert m['rmse'] == pytest.approx(np.sqrt(np.mean((y - expected) ** 2)), rel=1e-12)
