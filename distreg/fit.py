@@ -208,6 +208,25 @@ def keep_stats(record, partial, options, sources=None):
         aggregate=STATS_AGGREGATE[options.method],
         options={k: getattr(options, k) for k in STATS_OPTIONS},
         partial=blocks.encode(partial), sources=sources)
+    seal_stats(record)
+
+
+def stats_digest(record):
+    """SHA-256 of the record's design and statistics (all but the digest itself), as
+    canonical JSON text: floats as Python writes them, which read back bit for bit."""
+    import hashlib
+    import json
+    st = {k: v for k, v in record['sufficient_stats'].items() if k != 'digest'}
+    text = json.dumps({'design': record.get('design'), 'sufficient_stats': st},
+                      sort_keys=True, separators=(',', ':'))
+    return 'sha256:' + hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def seal_stats(record):
+    """Write the digest of ``record``'s statistics into them: update and merge take only
+    statistics as distreg wrote them (an edited number would be merged into a wrong answer
+    that no check of shapes could see)."""
+    record['sufficient_stats']['digest'] = stats_digest(record)
 
 
 def find_levels(aggregate, schema, options):

@@ -31,6 +31,13 @@ def _stats(record, path):
     if not st:
         raise DistregError('%s has no sufficient statistics: fit it with --keep-stats '
                            '(--method normal or qr)' % path)
+    if not isinstance(st, dict) or 'digest' not in st:
+        raise DistregError('%s holds statistics without their digest (written by an earlier '
+                           'distreg, or edited): fit again with --keep-stats' % path)
+    if st['digest'] != fit_mod.stats_digest(record):
+        raise DistregError('%s: its design or sufficient statistics were changed after distreg '
+                           'wrote them (their digest does not match): they are not updated or '
+                           'merged; fit again with --keep-stats' % path)
     if (record.get('design') or {}).get('levels'):
         # kept before --keep-stats refused categorical columns: their one-hot columns follow
         # the levels of those rows only, and another record's or new rows' may differ
@@ -115,6 +122,7 @@ def update(record, path, engine, progress=None, bad_rows='fail'):
         None if st.get('sources') is None else st['sources'] + new_sources)
     new_record['design']['n_features'] = max(record['design']['n_features'],
                                              new_record['design']['n_features'])
+    fit_mod.seal_stats(new_record)
     return new_record
 
 
@@ -140,7 +148,7 @@ def merge(records, paths):
     part = blocks.merge_all(name, (blocks.decode(r['sufficient_stats']['partial'])
                                    for r in records))
     out = _answer(name, part, options)
-    engines = sorted(set(r['engine'] for r in records))
+    engines = sorted(set(str(r['engine']) for r in records))
     rec = result.make_record(
         'merge(%s)' % ','.join(engines), options.method, options.model, out['theta'],
         options.intercept, out['n_rows'], out['n_bad_rows'], out['iterations'],
@@ -153,4 +161,5 @@ def merge(records, paths):
     sources = [r['sufficient_stats'].get('sources') for r in records]
     rec['sufficient_stats'] = dict(first['sufficient_stats'], partial=blocks.encode(part),
                                    sources=None if None in sources else sum(sources, []))
+    fit_mod.seal_stats(rec)
     return rec

@@ -13,7 +13,7 @@ from helpers import lstsq, make_linear, write_csv
 from distreg import update
 from distreg.cli import main, make_engine
 from distreg.errors import DistregError
-from distreg.fit import FitOptions, fit
+from distreg.fit import FitOptions, fit, seal_stats
 from distreg.result import dumps, theta_of
 
 ENGINES = ['numpy', 'mrjob-inline', 'mrjob-local']
@@ -157,6 +157,59 @@ def test_a_record_that_cannot_be_read_is_a_clear_error(parts, tmp_path, capsys, 
         assert why in err and record in err and 'Traceback' not in err, (record, err)
 
 
+def test_statistics_changed_after_the_fit_are_refused(parts, tmp_path, capsys):
+    """A record's statistics are the answer's only source: a number edited in them (one
+    entry of X'X, n, a feature's name) would be merged into a wrong answer with exit 0 (it
+    was: shapes were never checked, smaller matrices padded), and a damaged structure was a
+    KeyError or TypeError traceback. The digest distreg writes with them is checked first."""
+    paths = {name: str(tmp_path / (name + '.json')) for name in ('a', 'b')}
+    for name, data in zip('ab', parts['parts']):
+        assert main(['fit', data, '--engine', 'numpy', '--method', 'normal', '--keep-stats',
+                     '--out', paths[name], '--quiet']) == 0
+    with open(paths['a']) as f:
+        good = json.load(f)
+
+    def xtx_entry(r):
+        r['sufficient_stats']['partial']['xtx']['f8'][1][2] *= 1.0001
+
+    def n(r):
+        r['sufficient_stats']['partial']['n'] += 1
+
+    def name(r):
+        r['design']['feature_names'] = ['x9'] + r['design']['feature_names'][1:]
+
+    def xty_short(r):
+        r['sufficient_stats']['partial']['xty']['f8'] = [1.0, 2.0]
+
+    def no_partial(r):
+        del r['sufficient_stats']['partial']
+
+    def no_digest(r):
+        del r['sufficient_stats']['digest']
+
+    def a_list(r):
+        r['sufficient_stats'] = [1]
+
+    edits = [(xtx_entry, 'digest does not match'), (n, 'digest does not match'),
+             (name, 'digest does not match'), (xty_short, 'digest does not match'),
+             (no_partial, 'digest does not match'), (no_digest, 'without their digest'),
+             (a_list, 'without their digest')]
+    for edit, why in edits:
+        record = json.loads(json.dumps(good))
+        edit(record)
+        damaged = tmp_path / 'damaged.json'
+        damaged.write_text(json.dumps(record))
+        for args in (['update', str(damaged), parts['parts'][1], '--engine', 'numpy'],
+                     ['merge', str(damaged), paths['b']], ['merge', paths['b'], str(damaged)]):
+            assert main(args + ['--out', str(tmp_path / 'out.json')]) == 1, edit.__name__
+            err = capsys.readouterr().err
+            assert why in err and str(damaged) in err and 'Traceback' not in err, err
+            assert not (tmp_path / 'out.json').exists()
+    # the record as written (and read back) passes its own check
+    assert main(['merge', paths['a'], paths['b'], '--out', str(tmp_path / 'out.json'),
+                 '--quiet']) == 0
+
+
 def _regions(path, levels, n, seed):
     """A Parquet table whose text column ``region`` (categorical by its type) has ``levels``."""
     import pyarrow as pa
@@ -185,6 +238,7 @@ def test_categorical_columns_keep_no_statistics(parts, tmp_path, capsys):
     kept = as_json(fit(make_engine('numpy', parts['parts'][0]),
                        FitOptions(method='normal', keep_stats=True)))
     kept['design']['levels'] = [['region', ['a', 'b', 'c']]]
+    seal_stats(kept)  # as that distreg sealed it
     record = tmp_path / 'kept.json'
     record.write_text(dumps(kept))
     for args in (['update', str(record), new, '--engine', 'numpy'],
