@@ -51,6 +51,7 @@ class Model:
             raise DistregError(
                 '%s has no "design" (poly degree, features, label column, format): it was '
                 'written by an older distreg; fit again to predict with it' % source)
+        _check_model(record, design, source)
         self.record = record
         self.model = record['model']
         self.intercept = record['intercept'] is not None
@@ -83,6 +84,61 @@ class Model:
         if self.design.get('levels'):
             out['levels'] = self.design['levels']
         return out
+
+
+def _check_model(record, design, source):
+    """Refuse a record whose model cannot be what distreg fitted: a hand-edited or damaged
+    record (coefficients that are not numbers, or not as many as the design's columns)
+    would otherwise score every row with exit 0, or stop with a traceback."""
+    from distreg.design import Design
+    from distreg.loader import FORMATS, MODELS
+
+    def refuse(why):
+        raise DistregError('%s is not a model distreg can score with: %s' % (source, why))
+
+    def number(v):
+        return (isinstance(v, (int, float)) and not isinstance(v, bool)
+                and math.isfinite(v))
+
+    def column(v):
+        return v is None or isinstance(v, str) or (isinstance(v, int)
+                                                   and not isinstance(v, bool) and v >= 0)
+
+    if record.get('model') not in MODELS:
+        refuse('its model is %r, not one of %s' % (record.get('model'), ', '.join(MODELS)))
+    coefs = record.get('coefficients')
+    if not isinstance(coefs, list) or not all(number(v) for v in coefs):
+        refuse('its coefficients are not a list of finite numbers')
+    if record.get('intercept') is not None and not number(record['intercept']):
+        refuse('its intercept is %r, not a finite number (or null: no intercept)'
+               % (record['intercept'],))
+    degree, width = design.get('poly_degree'), design.get('n_features')
+    for key, v in (('poly_degree', degree), ('n_features', width)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < (key == 'poly_degree'):
+            refuse('its design\'s %s is %r, not a whole number' % (key, v))
+    if design.get('format') not in FORMATS:
+        refuse('its design\'s format is %r, not one of %s'
+               % (design.get('format'), ', '.join(FORMATS)))
+    for key in ('label_col', 'weight_col', 'offset_col', 'cluster_col'):
+        if not column(design.get(key)):
+            refuse('its design\'s %s is %r, not a column name or index' % (key, design[key]))
+    names = design.get('feature_names')
+    if names is not None and (not isinstance(names, list) or len(names) != width
+                              or not all(isinstance(n, str) for n in names)):
+        refuse('its design\'s feature_names are not %d column names' % width)
+    levels = design.get('levels')
+    if levels is not None and (not isinstance(levels, list) or not all(
+            isinstance(c, list) and len(c) == 2 and isinstance(c[0], str)
+            and isinstance(c[1], list) and c[1] for c in levels)):
+        refuse('its design\'s levels are not [[column, [level, ...]], ...]')
+    columns = Design(intercept=record['intercept'] is not None, degree=degree).with_levels(
+        levels).n_coef(width)
+    if 1 + len(coefs) - (record['intercept'] is None) != columns:
+        refuse('it has %d coefficients (intercept included) where its design (%s%d '
+               'features, degree %d%s) has %d columns'
+               % (len(coefs) + (record['intercept'] is not None),
+                  'an intercept, ' if record['intercept'] is not None else '', width, degree,
+                  ', %d categorical' % len(levels) if levels else '', columns))
 
 
 def predict(engine, model, out, bad_rows='fail'):

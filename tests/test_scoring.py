@@ -213,3 +213,43 @@ def test_score_buckets_sorted_by_key_give_the_exact_auc():
         total = total.merge(blocks.AucRange.from_counts(*merged[key]))
     assert len(merged) > 100
     assert total.auc() == pytest.approx(roc_auc_score(y, scores), rel=1e-15, abs=0)
+
+
+@pytest.mark.parametrize('key, value, why', [
+    ('coefficients', [1.0, 2.0], 'has 3 coefficients (intercept included) where its design'),
+    ('coefficients', [1.0, 2.0, 3.0, 4.0], 'has 5 coefficients'),
+    ('coefficients', ['a', 'b', 'c'], 'coefficients are not a list of finite numbers'),
+    ('intercept', 'x', "intercept is 'x'"),
+    ('model', 'probit', "model is 'probit'"),
+    ('design.poly_degree', 3, 'where its design (an intercept, 3 features, degree 3) has 10'),
+    ('design.poly_degree', 'x', "poly_degree is 'x'"),
+    ('design.n_features', 'x', "n_features is 'x'"),
+    ('design.levels', 'x', 'levels are not'),
+    ('design.feature_names', ['a', 'b'], 'feature_names are not 3 column names'),
+    ('design.label_col', [1], 'label_col is [1]'),
+])
+def test_a_model_that_distreg_did_not_fit_is_refused(tmp_path, capsys, key, value, why):
+    """A record edited by hand or damaged: as many coefficients as the design's columns, each
+    a finite number, a known model and design. Fewer or more coefficients scored every row
+    with exit 0 (a wrong answer); a text where a number belongs was a traceback."""
+    data = str(tmp_path / 'd.csv')
+    generate(200, 3, data, seed=4)
+    good = str(tmp_path / 'r.json')
+    assert main(['fit', data, '--engine', 'numpy', '--out', good, '--quiet']) == 0
+    with open(good) as f:
+        record = json.load(f)
+    target = record
+    *parents, last = key.split('.')
+    for k in parents:
+        target = target[k]
+    target[last] = value
+    damaged = tmp_path / 'damaged.json'
+    damaged.write_text(json.dumps(record))
+    out = tmp_path / 'p.txt'
+    for args in (['predict', str(damaged), data, '--engine', 'numpy', '--out', str(out)],
+                 ['evaluate', str(damaged), data, '--engine', 'numpy']):
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        assert why in err and str(damaged) in err and 'Traceback' not in err, err
+    assert not out.exists()
+    assert main(['predict', good, data, '--engine', 'numpy', '--out', str(out)]) == 0
