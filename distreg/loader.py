@@ -535,6 +535,34 @@ def _absolute(name):
     return os.path.abspath(path) if path is not None else name
 
 
+#: the first (and last) bytes of a Parquet file
+PARQUET_MAGIC = b'PAR1'
+
+
+def refuse_parquet_files(path, fmt):
+    """A Parquet file read as text would fail on its first line with an error quoting
+    binary bytes (or, under --bad-rows skip, reject every line): say what it is instead."""
+    for p in expand_paths(path):
+        try:
+            with open(p, 'rb') as f:
+                magic = f.read(len(PARQUET_MAGIC))
+        except OSError:
+            continue   # reading it says why, with the file named
+        if magic == PARQUET_MAGIC:
+            raise parquet_as_text(p, fmt, path)
+
+
+def parquet_as_text(file, fmt, path):
+    """The error for ``file`` of input ``path``, a Parquet file, read as ``fmt`` text."""
+    if fmt == 'auto':
+        return DistregError('%s is a Parquet file (it begins with PAR1, Parquet\'s magic '
+                            'bytes) among the text files of %s: give an input of one format'
+                            % (file, path))
+    return DistregError('%s is a Parquet file (it begins with PAR1, Parquet\'s magic bytes), '
+                        'not %s text: give --format parquet (or auto)'
+                        % (file, 'CSV' if fmt == 'csv' else 'LibSVM'))
+
+
 def read_headers(path):
     """``(file, first line or None, ())`` of every local file of ``path`` (for check_headers)."""
     out = []
@@ -550,6 +578,8 @@ def local_schema(path, fmt='auto', label_col=None, bad_rows='fail', model='linea
                  offset_col=None, categorical=None, levels=None):
     """The checked :class:`Schema` of a local input: first line sniffed, every header checked
     (Parquet: :func:`distreg.parquet.input_schema`)."""
+    if fmt != 'parquet':
+        refuse_parquet_files(path, fmt)
     headers = read_headers(path)
     first = next((line for _, line, _ in headers if line), None)
     schema = sniff_schema(first, fmt, label_col, bad_rows, model, source=source or path,

@@ -35,7 +35,7 @@ from distreg.loader import Parsed, Schema, parse_number
 from distreg.paths import file_sources
 
 #: The first and last four bytes of every Parquet file.
-MAGIC = b'PAR1'
+MAGIC = loader.PARQUET_MAGIC
 #: What a partition directory names a null value (Hive, Spark).
 HIVE_NULL = '__HIVE_DEFAULT_PARTITION__'
 NUMERIC_TYPES = 'int8..int64, uint8..uint64, float32/64, decimal, bool'

@@ -42,7 +42,8 @@ from distreg import options as options_mod
 from distreg.options import JOB_OPTIONS
 from distreg.loader import (CHUNK_BYTES, Parsed, Schema, check_headers, fill_line_numbers,
                             iter_chunks, iter_split_chunks, local_path, parse_chunk,
-                            read_headers, sniff_schema, with_label_rule)
+                            parquet_as_text, PARQUET_MAGIC, read_headers,
+                            refuse_parquet_files, sniff_schema, with_label_rule)
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ class BlockJob(CompatJob):
                     '`distreg fit INPUT --engine mrjob-...` writes: run it that way')
             for path in paths:
                 if local_path(path) is not None:
+                    refuse_parquet_files(local_path(path), self.job_fit_options().format)
                     headers += read_headers(local_path(path))
                 else:
                     headers += self._remote_headers(path)
@@ -176,6 +178,8 @@ class BlockJob(CompatJob):
                 if os.path.basename(path).startswith(('_', '.')):
                     continue
                 data = _first_line(fs, path)
+                if data and data.startswith(PARQUET_MAGIC):
+                    raise parquet_as_text(path, self.job_fit_options().format, uri)
                 line = data.split(b'\n', 1)[0].decode('utf-8', 'replace') if data else None
                 out.append((path, line, ()))
         return out

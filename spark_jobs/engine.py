@@ -133,7 +133,7 @@ class RDDEngine(Engine):
                                    % (self.name, self.path))
             check_no_features(options.features, options.n_features)
             files = rd.list_files(sc, self.path)
-            headers = rd.first_lines(sc, files)
+            headers = rd.first_lines(sc, files, options.format, self.path)
             first = next((line for _, line, _ in headers if line), None)
             self.schema = check_headers(
                 sniff_schema(first, options.format, options.label_col, options.bad_rows,

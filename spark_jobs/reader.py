@@ -29,7 +29,7 @@ from distreg import parquet
 from distreg.errors import BadInputError, DistregError
 from distreg.loader import (TABULAR, CHUNK_BYTES, Chunk, Parsed, Schema, expand_paths, first_line_text,
                             is_compressed, is_header, iter_chunks, iter_split_chunks, local_path,
-                            open_input, parse_chunk)
+                            open_input, parquet_as_text, parse_chunk)
 
 READERS = ('auto', 'direct', 'hadoop')
 #: Largest byte range one partition reads (direct reader); there are at least as many
@@ -191,9 +191,18 @@ def list_files(sc, path):
     return out
 
 
-def first_lines(sc, files):
-    """``(uri, first line or None, ())`` of every file (for :func:`distreg.loader.check_headers`)."""
-    return [(uri, _first_line(sc, uri) if size else None, ()) for uri, size in files]
+def first_lines(sc, files, fmt='auto', path=None):
+    """``(uri, first line or None, ())`` of every file (for :func:`distreg.loader.check_headers`);
+    a Parquet file among them (read as ``fmt`` text, input ``path``) is a clear error."""
+    out = []
+    for uri, size in files:
+        line = _first_line(sc, uri) if size else None
+        # Parquet's magic, then its first page header's bytes (never text)
+        if line is not None and line.startswith('PAR1') and (
+                len(line) == 4 or ord(line[4]) < 32 or line[4] == '\ufffd'):
+            raise parquet_as_text(uri, fmt, path or uri)
+        out.append((uri, line, ()))
+    return out
 
 
 def _first_line(sc, uri):

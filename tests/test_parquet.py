@@ -111,6 +111,27 @@ def test_format_parquet_on_a_csv_file_is_a_clear_error(same_rows):
     assert csv in str(e.value)
 
 
+@pytest.mark.parametrize('engine', ENGINES)
+def test_a_parquet_file_read_as_text_is_named_as_parquet(same_rows, tmp_path, engine):
+    """--format csv or libsvm on a Parquet file, or a Parquet file among a directory's CSV
+    part files: the file named as Parquet (was an error quoting its binary bytes as a
+    line of text, or 'the part files name different columns' with them)."""
+    csv, parquet = same_rows[:2]
+    mixed = tmp_path / 'mixed'
+    mixed.mkdir()
+    (mixed / 'part-00000.csv').write_bytes(open(csv, 'rb').read())
+    (mixed / 'part-00001.csv').write_bytes(open(parquet, 'rb').read())
+    cases = [(parquet, 'csv', 'not CSV text: give --format parquet'),
+             (parquet, 'libsvm', 'not LibSVM text: give --format parquet'),
+             (str(mixed), 'auto', 'among the text files of %s' % mixed)]
+    for path, fmt, why in cases:
+        with pytest.raises(DistregError, match='is a Parquet file') as e:
+            run_fit(engine, path, format=fmt)
+        assert why in str(e.value)
+        named = parquet if fmt != 'auto' else str(mixed / 'part-00001.csv')
+        assert named in str(e.value)
+
+
 def test_row_groups_are_split_across_map_tasks(tmp_path):
     """7 row groups of different sizes: >= 2 map tasks, every group read once, every row
     counted once (n and the answer are those of all the rows)."""

@@ -42,6 +42,23 @@ def test_spark_rdd_parquet_agrees_with_csv(spark, same_rows, method):
     assert b['n_rows'] == len(y) and b['design']['format'] == 'parquet'
 
 
+@pytest.mark.parametrize('engine', ['spark-rdd', 'spark-mllib'])
+def test_spark_parquet_file_read_as_text_is_named(spark, same_rows, tmp_path, engine):
+    """--format csv on a Parquet file, a Parquet part file among CSV ones: named as
+    Parquet (as on the other engines: tests/test_parquet.py)."""
+    from distreg.errors import DistregError
+    csv, parquet = same_rows[:2]
+    mixed = tmp_path / 'mixed'
+    mixed.mkdir()
+    (mixed / 'part-00000.csv').write_bytes(open(csv, 'rb').read())
+    (mixed / 'part-00001.csv').write_bytes(open(parquet, 'rb').read())
+    with pytest.raises(DistregError, match='is a Parquet file .* not CSV text'):
+        spark_fit(spark, parquet, engine=engine, format='csv')
+    with pytest.raises(DistregError, match='part-00001.csv is a Parquet file .* among the '
+                                           'text files'):
+        spark_fit(spark, str(mixed), engine=engine)
+
+
 def test_spark_rdd_reads_row_groups_in_several_partitions(spark, same_rows):
     from distreg.engine import make_engine
     from distreg.fit import FitOptions
