@@ -204,3 +204,41 @@ def test_logistic_loss_and_residual_keep_their_digits_at_any_eta():
     assert r[edges.index(40.0)] < 0.0  # -4.2e-18, not 0
     want_loss = math.fsum(softplus(v) - label * v for v, label in zip(eta, y))
     assert abs(loss - want_loss) <= 1e-13 * want_loss
+
+
+def test_a_large_block_is_summed_piece_by_piece_over_every_row_once():
+    """gradient and hessian evaluate a block of many rows in pieces (row_pieces): each row
+    once, its weight, offset and categorical text with it. Against the sums written out in
+    numpy over the whole block (logistic loss and gradient; Poisson's Hessian with offsets)."""
+    rng = np.random.default_rng(5)
+    n, p = 70_000, 6
+    X = rng.normal(size=(n, p)) * 0.3
+    w = rng.integers(0, 4, size=n).astype(float)
+    offset = rng.normal(size=n) * 0.1
+    cats = rng.choice(['a', 'b', 'c'], size=(n, 1))
+    y01 = (rng.random(n) < 0.4).astype(float)
+    counts = rng.poisson(2.0, size=n).astype(float)
+    pieces = list(blocks.row_pieces(Parsed(X, y01, w=w, offset=offset, cats=cats)))
+    assert len(pieces) > 1 and max(len(q.y) for q in pieces) < n
+    for name in ('X', 'y', 'w', 'offset', 'cats'):
+        assert np.array_equal(np.concatenate([getattr(q, name) for q in pieces]),
+                              getattr(Parsed(X, y01, w=w, offset=offset, cats=cats), name))
+    theta = rng.normal(size=p + 1) * 0.2
+    A = np.column_stack([np.ones(n), X])
+    # logistic, weighted
+    part = blocks.block_partial('gradient', Parsed(X, y01, w=w), Design(intercept=True),
+                                {'theta': theta.tolist(), 'model': 'logistic'})
+    eta = A @ theta
+    loss = np.sum(w * (np.logaddexp(0.0, eta) - y01 * eta))
+    grad = A.T @ (w * (1 / (1 + np.exp(-eta)) - y01))
+    assert abs(part['loss'] - loss) <= 1e-12 * abs(loss)
+    assert np.max(np.abs(part['grad'] - grad)) <= 1e-12 * np.max(np.abs(grad))
+    assert part['n_wrong'] == np.count_nonzero(np.where(y01 == 1, eta <= 0, eta >= 0) & (w > 0))
+    # Poisson with offsets: the Fisher information X' diag(w mu) X
+    part = blocks.block_partial('hessian', Parsed(X, counts, offset=offset),
+                                Design(intercept=True),
+                                {'theta': theta.tolist(), 'model': 'poisson'})
+    mu = np.exp(A @ theta + offset)
+    hess = A.T @ (mu[:, None] * A)
+    assert np.max(np.abs(part['hess'] - hess)) <= 1e-12 * np.max(np.abs(hess))
+    assert np.max(np.abs(part['grad'] - A.T @ (mu - counts))) <= 1e-11 * np.max(np.abs(hess))
