@@ -63,3 +63,13 @@ def test_a_python_only_session_gets_its_own_jvm_options_and_mllib_its_own():
     a, joined, c = eval(out.stdout.strip().split('\n')[-1].replace(') (', '), ('))
     assert a[:2] == (True, 45) and joined == a
     assert c[:2] == (False, 45) and c[2] != a[2]
+
+
+def test_a_local_session_talks_to_its_python_workers_over_unix_sockets(spark):
+    """A local master's Python workers use Unix domain sockets (over loopback TCP a task's
+    first record arrived ~40 ms late: benchmarks/bench_spark.py's floors), and a pass over
+    them gives the right answer."""
+    sc = spark.sparkContext
+    assert sc.getConf().get('spark.python.unix.domain.socket.enabled') == 'true'
+    assert sc.parallelize(range(1000), 2).map(lambda v: v * v).sum() == sum(
+        v * v for v in range(1000))
