@@ -11,8 +11,8 @@ It implements the engine contract of :mod:`distreg.engine`:
   the driver collects one partial per task and merges those. Partials travel as raw
   float64 bytes (:func:`distreg.blocks.pack`), so a symmetric p x p partial (a Gram)
   costs 4 p (p + 1) bytes in the JVM. The pass's RDD is built once per aggregate and
-  collected again on every pass; the parameters travel as the JSON text of a local property of the pass's job
-  (:data:`PASS_PROPERTY`, in every task's description, read with
+  collected again on every pass; the parameters travel as the JSON text of a local
+  property of the pass's job (:data:`PASS_PROPERTY`, in every task's description, read with
   ``TaskContext.getLocalProperty``), so a pass pickles no function and makes no new
   JVM RDD.
 
