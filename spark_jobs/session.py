@@ -132,9 +132,9 @@ def get_session(app_name, master=None, *, python_only=False):
             # (waiting up to 3 s for a 'better' slot) only adds latency to short passes
             builder = builder.config('spark.locality.wait', '0s')
             # the JVM and its Python workers over Unix domain sockets (Spark 4.1+), not
-            # loopback TCP: over TCP a task's first input record arrived ~40 ms late
-            # (Linux's delayed-ACK time, by all signs Nagle's algorithm), the largest part
-            # of a cached pass at 1M rows (benchmarks/bench_spark.py, floors). Local masters
+            # loopback TCP: over TCP a task's first input record waited for Linux's delayed
+            # acknowledgement (by all signs Nagle's algorithm), the largest part of a cached
+            # pass at 1M rows (benchmarks/bench_spark.py, floors). Local masters
             # only: a YARN container's scratch path is longer than a socket's path may be
             # ("AF_UNIX path too long"), and the workers of other masters keep TCP
             builder = builder.config('spark.python.unix.domain.socket.enabled', 'true')

@@ -67,8 +67,8 @@ def test_a_python_only_session_gets_its_own_jvm_options_and_mllib_its_own():
 
 def test_a_local_session_talks_to_its_python_workers_over_unix_sockets(spark):
     """A local master's Python workers use Unix domain sockets (over loopback TCP a task's
-    first record arrived ~40 ms late: benchmarks/bench_spark.py's floors), and a pass over
-    them gives the right answer."""
+    first record waited for TCP's delayed acknowledgement: benchmarks/bench_spark.py's
+    floors), and a pass over them gives the right answer."""
     sc = spark.sparkContext
     assert sc.getConf().get('spark.python.unix.domain.socket.enabled') == 'true'
     assert sc.parallelize(range(1000), 2).map(lambda v: v * v).sum() == sum(
