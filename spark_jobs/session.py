@@ -202,15 +202,22 @@ def _stop_gateway():
 
 
 def _forward(stream):
-    out = getattr(sys.stderr, 'buffer', None)
     for line in iter(stream.readline, b''):
         if JVM_NOISE.search(line.decode('utf-8', 'replace')):
             continue
-        if out is not None:
-            out.write(line)
-            out.flush()
-        else:
-            sys.stderr.write(line.decode('utf-8', 'replace'))
+        # this process's stderr as it is now (a harness may have swapped it since the
+        # JVM started); once it is closed (the interpreter is exiting) nothing can take
+        # the line, and the thread must not die with a traceback of its own
+        err = sys.stderr
+        try:
+            out = getattr(err, 'buffer', None)
+            if out is not None:
+                out.write(line)
+                out.flush()
+            else:
+                err.write(line.decode('utf-8', 'replace'))
+        except (ValueError, OSError):
+            continue
 
 
 def ship_project(sc):
