@@ -881,7 +881,8 @@ def row_pieces(parsed, min_rows=1024):
     if n <= step:
         yield parsed
         return
-    rows = ('X', 'y', 'w', 'g', 'offset', 'keys', 'cats')
+    # every per-row array of Parsed (all its fields but the rejected rows' list)
+    rows = [f.name for f in dataclasses.fields(parsed) if f.name not in ('rejects', 'reject_at')]
     for start in range(0, n, step):
         piece = slice(start, start + step)
         yield dataclasses.replace(parsed, rejects=[], reject_at=[], **{
@@ -1102,16 +1103,12 @@ def pack(part):
             pieces = [('f8', arr.astype('<f8'))]
         for kind, a in pieces:
             a = np.ascontiguousarray(a, dtype='<i8' if kind == 'i8' else '<f8')
-            entry = [k, kind, list(arr.shape), offset]
-            if _exactly_symmetric(a):
-                # a Gram, a Hessian, a sandwich's meat: its upper triangle is all of it,
-                # half the bytes a task hands the JVM (where a wide partial's copies live)
-                data = np.concatenate([a[i, i:] for i in range(a.shape[0])]).tobytes()
-                entry.append('upper')
-            else:
-                data = a.tobytes()
-            entry.insert(4, len(data))
-            head['arrays'].append(entry)
+            # a Gram, a Hessian, a sandwich's meat: its upper triangle is all of it, half
+            # the bytes a task hands the JVM (where a wide partial's copies live)
+            layout = ['upper'] if _exactly_symmetric(a) else []
+            data = (np.concatenate([a[i, i:] for i in range(a.shape[0])]) if layout
+                    else a).tobytes()
+            head['arrays'].append([k, kind, list(arr.shape), offset, len(data)] + layout)
             chunks.append(data)
             offset += len(data)
     header = json.dumps(head).encode('utf-8')
